@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * memtrack: per-process accounting of shared-buffer memory.
+ *
+ * Allocators of buffers that userspace reaches through file descriptors
+ * (dma-buf today) embed a struct memtrack_buffer in their buffer object,
+ * register it with memtrack_buffer_init() and mark the buffer's file with
+ * memtrack_file_mark().  From then on the fd-table code keeps per-table
+ * accounting through the memtrack_fd_*() and memtrack_files_*() hooks,
+ * which cost a patched-out static branch when memtrack is off and one
+ * f_mode test for every file that is not a tracked buffer.
+ *
+ * State is keyed on the descriptor table (struct files_struct), never on
+ * a task: a table may be shared by several processes and unshared at any
+ * time, and the accounting follows the table.
+ */
+#ifndef _LINUX_MEMTRACK_H
+#define _LINUX_MEMTRACK_H
+
+#include <linux/fdtable.h>
+#include <linux/fs.h>
+#include <linux/jump_label.h>
+#include <linux/rbtree.h>
+#include <linux/types.h>
+
+struct memtrack_buffer;
+
+/**
+ * enum memtrack_drop_reason - why a descriptor table dropped a reference
+ * @MEMTRACK_DROP_CLOSE: close(), close_range(), dup2() over the fd, or a
+ *	failed install being rolled back
+ * @MEMTRACK_DROP_EXEC: close-on-exec descriptors closed by execve()
+ * @MEMTRACK_DROP_EXIT: the last user of the descriptor table went away
+ */
+enum memtrack_drop_reason {
+	MEMTRACK_DROP_CLOSE,
+	MEMTRACK_DROP_EXEC,
+	MEMTRACK_DROP_EXIT,
+};
+
+/**
+ * struct memtrack_buffer_ops - callbacks from memtrack into an allocator
+ * @get_name: copy the buffer's current name (an empty string when it has
+ *	none) into @buf of @len bytes.  Called in atomic context.
+ */
+struct memtrack_buffer_ops {
+	void (*get_name)(struct memtrack_buffer *mb, char *buf, size_t len);
+};
+
+/**
+ * struct memtrack_buffer - memtrack's view of one shared buffer
+ * @id: stable, system-wide unique id (the dma-buf inode number)
+ * @size: size in bytes, invariant over the buffer's lifetime
+ * @exporter: name of the allocator that exported the buffer
+ * @ops: allocator callbacks
+ * @node: link in the global registry, ordered by @id
+ * @nr_holders: number of descriptor tables that hold the buffer
+ *
+ * Embedded in the allocator's buffer object.  Only @id, @size, @exporter
+ * and @ops are set by the allocator, through memtrack_buffer_init().
+ */
+struct memtrack_buffer {
+	u64 id;
+	u64 size;
+	const char *exporter;
+	const struct memtrack_buffer_ops *ops;
+	struct rb_node node;
+	atomic_t nr_holders;
+};
+
+#ifdef CONFIG_MEMTRACK
+
+DECLARE_STATIC_KEY_FALSE(memtrack_enabled_key);
+
+/**
+ * memtrack_enabled - whether memtrack is accounting
+ *
+ * Return: true unless memtrack was switched off with "memtrack=off".
+ */
+static __always_inline bool memtrack_enabled(void)
+{
+	return static_branch_likely(&memtrack_enabled_key);
+}
+
+/**
+ * memtrack_file_tracked - whether @file is a buffer that memtrack tracks
+ * @file: the file being installed into or removed from a descriptor table
+ *
+ * This is the only cost memtrack adds to descriptor-table operations on
+ * files that are not tracked buffers.
+ *
+ * Return: true if @file was marked with memtrack_file_mark().
+ */
+static __always_inline bool memtrack_file_tracked(const struct file *file)
+{
+	return static_branch_unlikely(&memtrack_enabled_key) &&
+	       unlikely(file->f_mode & FMODE_MEMTRACK);
+}
+
+void memtrack_buffer_init(struct memtrack_buffer *mb, u64 id, u64 size,
+			  const char *exporter,
+			  const struct memtrack_buffer_ops *ops);
+void memtrack_buffer_remove(struct memtrack_buffer *mb);
+void memtrack_file_mark(struct file *file, struct memtrack_buffer *mb);
+
+void __memtrack_fd_install(struct files_struct *files, struct file *file);
+void __memtrack_fd_dup_locked(struct files_struct *files, struct file *file);
+void __memtrack_fd_uninstall(struct files_struct *files, struct file *file,
+			     enum memtrack_drop_reason reason);
+void __memtrack_files_dup(struct files_struct *oldf,
+			  struct files_struct *newf);
+void __memtrack_files_release(struct files_struct *files);
+
+/*
+ * The wrappers below are what fs/file.c calls.  They keep the test for a
+ * tracked file inline so that other files pay one predicted branch.
+ */
+static inline void memtrack_fd_install(struct files_struct *files,
+				       struct file *file)
+{
+	if (memtrack_file_tracked(file))
+		__memtrack_fd_install(files, file);
+}
+
+static inline void memtrack_fd_dup_locked(struct files_struct *files,
+					  struct file *file)
+{
+	if (memtrack_file_tracked(file))
+		__memtrack_fd_dup_locked(files, file);
+}
+
+static inline void memtrack_fd_uninstall(struct files_struct *files,
+					 struct file *file,
+					 enum memtrack_drop_reason reason)
+{
+	if (memtrack_file_tracked(file))
+		__memtrack_fd_uninstall(files, file, reason);
+}
+
+static inline void memtrack_files_dup(struct files_struct *oldf,
+				      struct files_struct *newf)
+{
+	/*
+	 * A table that never held a buffer cannot have passed one on.  One
+	 * that lost a reference is recounted, which makes the copy exact.
+	 */
+	if (static_branch_unlikely(&memtrack_enabled_key) &&
+	    (oldf->memtrack || oldf->memtrack_incomplete))
+		__memtrack_files_dup(oldf, newf);
+}
+
+static inline void memtrack_files_release(struct files_struct *files)
+{
+	if (static_branch_unlikely(&memtrack_enabled_key) && files->memtrack)
+		__memtrack_files_release(files);
+}
+
+#else /* !CONFIG_MEMTRACK */
+
+static inline bool memtrack_enabled(void) { return false; }
+static inline bool memtrack_file_tracked(const struct file *file)
+{
+	return false;
+}
+static inline void memtrack_buffer_init(struct memtrack_buffer *mb, u64 id,
+					u64 size, const char *exporter,
+					const struct memtrack_buffer_ops *ops) {}
+static inline void memtrack_buffer_remove(struct memtrack_buffer *mb) {}
+static inline void memtrack_file_mark(struct file *file,
+				      struct memtrack_buffer *mb) {}
+static inline void memtrack_fd_install(struct files_struct *files,
+				       struct file *file) {}
+static inline void memtrack_fd_dup_locked(struct files_struct *files,
+					  struct file *file) {}
+static inline void memtrack_fd_uninstall(struct files_struct *files,
+					 struct file *file,
+					 enum memtrack_drop_reason reason) {}
+static inline void memtrack_files_dup(struct files_struct *oldf,
+				      struct files_struct *newf) {}
+static inline void memtrack_files_release(struct files_struct *files) {}
+
+#endif /* CONFIG_MEMTRACK */
+
+#endif /* _LINUX_MEMTRACK_H */

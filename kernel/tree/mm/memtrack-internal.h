@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * memtrack internals shared by the accounting core and the netlink family.
+ */
+#ifndef _MM_MEMTRACK_INTERNAL_H
+#define _MM_MEMTRACK_INTERNAL_H
+
+#include <linux/memtrack.h>
+#include <linux/rbtree.h>
+#include <linux/spinlock.h>
+
+/*
+ * struct memtrack_ref - one buffer held by one descriptor table
+ * @node: link in memtrack_files.refs, ordered by buffer id
+ * @buf: the buffer; alive while @nr_fds > 0, since each fd pins its file
+ * @nr_fds: descriptors of the table that refer to @buf
+ */
+struct memtrack_ref {
+	struct rb_node node;
+	struct memtrack_buffer *buf;
+	unsigned int nr_fds;
+};
+
+/*
+ * struct memtrack_files - accounting of one descriptor table
+ * @lock: protects everything below; nests inside files->file_lock and
+ *	task_lock(), and outside the allocator's name lock
+ * @refs: held buffers, ordered by id
+ * @nr_buffers: number of entries in @refs
+ * @nr_fds: sum of nr_fds over @refs
+ * @total: sum of buffer sizes over @refs
+ *
+ * Allocated on the first tracked install into a table and freed with the
+ * table, so that tables that never held a buffer cost one NULL pointer.
+ */
+struct memtrack_files {
+	spinlock_t lock;
+	struct rb_root refs;
+	unsigned int nr_buffers;
+	unsigned int nr_fds;
+	u64 total;
+};
+
+extern atomic64_t memtrack_generation;
+extern spinlock_t memtrack_registry_lock;
+extern struct rb_root memtrack_registry;
+
+struct memtrack_ref *memtrack_ref_first_from(struct memtrack_files *mt,
+					     u64 id);
+struct memtrack_buffer *memtrack_buffer_first_from(u64 id);
+
+static inline struct memtrack_files *
+memtrack_files_state(struct files_struct *files)
+{
+	/* Pairs with the cmpxchg_release() that publishes the state. */
+	return smp_load_acquire(&files->memtrack);
+}
+
+#endif /* _MM_MEMTRACK_INTERNAL_H */

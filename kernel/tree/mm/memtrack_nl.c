@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memtrack generic-netlink family: per-process queries and dumps, and the
+ * system-wide buffer list.  The policies and ops table are generated from
+ * Documentation/netlink/specs/memtrack.yaml into memtrack-nl-gen.c.
+ *
+ * A caller sees a process only if it passes a PTRACE_MODE_READ_FSCREDS
+ * check on it, the rule that guards /proc/PID/fdinfo, and every pid is
+ * translated into the caller's pid namespace.
+ */
+
+#define pr_fmt(fmt) "memtrack: " fmt
+
+#include <linux/capability.h>
+#include <linux/fdtable.h>
+#include <linux/pid_namespace.h>
+#include <linux/ptrace.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <net/genetlink.h>
+#include <net/netlink.h>
+
+#include "memtrack-internal.h"
+#include "memtrack-nl-gen.h"
+
+/* Upper bound of the attributes of one buffer entry in a process reply. */
+#define MEMTRACK_NL_BUF_ENTRY_SIZE					\
+	(nla_total_size(0) +						\
+	 2 * nla_total_size(sizeof(u64)) +				\
+	 nla_total_size(MEMTRACK_EXPORTER_LEN) +			\
+	 nla_total_size(MEMTRACK_NAME_LEN) +				\
+	 nla_total_size(sizeof(u32)))
+
+/* Largest do reply we are willing to build for one process. */
+#define MEMTRACK_NL_MAX_REPLY	(32U << 20)
+
+struct memtrack_nl_proc_dump_ctx {
+	u32 next_pid;		/* next tgid to visit, in the caller's ns */
+	u32 filter_pid;		/* only this tgid, or 0 for all */
+	u64 next_buf;		/* first buffer id to emit for next_pid */
+};
+
+struct memtrack_nl_buf_dump_ctx {
+	u64 next_id;		/* first buffer id to emit */
+};
+
+static int memtrack_nl_put_buffer_common(struct sk_buff *skb,
+					 struct memtrack_buffer *mb)
+{
+	char name[MEMTRACK_NAME_LEN];
+
+	name[0] = '\0';
+	if (mb->ops && mb->ops->get_name)
+		mb->ops->get_name(mb, name, sizeof(name));
+
+	if (nla_put_uint(skb, MEMTRACK_A_BUFFER_ID, mb->id) ||
+	    nla_put_uint(skb, MEMTRACK_A_BUFFER_SIZE, mb->size) ||
+	    nla_put_string(skb, MEMTRACK_A_BUFFER_EXPORTER,
+			   mb->exporter ?: "") ||
+	    (name[0] && nla_put_string(skb, MEMTRACK_A_BUFFER_NAME, name)))
+		return -EMSGSIZE;
+	return 0;
+}
+
+/*
+ * Fill the buffers of one table from *@next_buf on.  Returns 0 when all
+ * were emitted, or -EMSGSIZE with *@next_buf set to the first buffer that
+ * did not fit.
+ */
+static int memtrack_nl_put_proc_buffers(struct sk_buff *skb,
+					struct memtrack_files *mt,
+					u64 *next_buf)
+{
+	struct memtrack_ref *ref;
+	struct rb_node *node;
+
+	ref = memtrack_ref_first_from(mt, *next_buf);
+	for (node = ref ? &ref->node : NULL; node; node = rb_next(node)) {
+		struct nlattr *nest;
+
+		ref = rb_entry(node, struct memtrack_ref, node);
+		nest = nla_nest_start(skb, MEMTRACK_A_PROC_BUFFER);
+		if (!nest)
+			goto full;
+		if (memtrack_nl_put_buffer_common(skb, ref->buf) ||
+		    nla_put_u32(skb, MEMTRACK_A_BUFFER_FDS, ref->nr_fds)) {
+			nla_nest_cancel(skb, nest);
+			goto full;
+		}
+		nla_nest_end(skb, nest);
+	}
+	return 0;
+full:
+	*next_buf = ref->buf->id;
+	return -EMSGSIZE;
+}
+
+/*
+ * Build one process message.  @pid is the tgid in the caller's namespace.
+ * With @skip_empty, a process that holds nothing produces no message and
+ * returns -ENOENT.  Returns -EMSGSIZE, with *@next_buf set, when only part
+ * of the buffers fit; a message is kept only if it carries at least one
+ * buffer or *@next_buf was 0 on entry.
+ */
+static int memtrack_nl_fill_proc(struct sk_buff *skb,
+				 struct task_struct *tsk, u32 pid,
+				 u32 portid, u32 seq, int flags,
+				 struct netlink_callback *cb,
+				 bool skip_empty, u64 *next_buf)
+{
+	struct memtrack_files *mt = NULL;
+	char comm[TASK_COMM_LEN];
+	u64 resume = *next_buf;
+	bool incomplete = false;
+	int empty_len, err;
+	void *hdr;
+
+	get_task_comm(comm, tsk);
+
+	/*
+	 * task_lock() keeps tsk->files, and with it the accounting, alive:
+	 * exit_files() and unshare clear the pointer under it before they
+	 * drop their reference.
+	 */
+	task_lock(tsk);
+	if (tsk->files) {
+		mt = memtrack_files_state(tsk->files);
+		incomplete = READ_ONCE(tsk->files->memtrack_incomplete);
+	}
+	if (mt)
+		spin_lock(&mt->lock);
+	if (skip_empty && (!mt || !mt->nr_buffers) && !incomplete) {
+		err = -ENOENT;
+		goto out_unlock;
+	}
+
+	hdr = genlmsg_put(skb, portid, seq, &memtrack_nl_family, flags,
+			  MEMTRACK_CMD_PROC_GET);
+	if (!hdr) {
+		err = -EMSGSIZE;
+		goto out_unlock;
+	}
+	if (cb)
+		genl_dump_check_consistent(cb, hdr);
+
+	if (nla_put_u32(skb, MEMTRACK_A_PROC_PID, pid) ||
+	    nla_put_string(skb, MEMTRACK_A_PROC_COMM, comm) ||
+	    nla_put_u32(skb, MEMTRACK_A_PROC_NR_BUFFERS,
+			mt ? mt->nr_buffers : 0) ||
+	    nla_put_u32(skb, MEMTRACK_A_PROC_NR_FDS, mt ? mt->nr_fds : 0) ||
+	    nla_put_uint(skb, MEMTRACK_A_PROC_TOTAL, mt ? mt->total : 0) ||
+	    nla_put_uint(skb, MEMTRACK_A_PROC_GENERATION,
+			 atomic64_read(&memtrack_generation)) ||
+	    (incomplete && nla_put_flag(skb, MEMTRACK_A_PROC_INCOMPLETE)))
+		goto cancel;
+	empty_len = skb->len;
+
+	err = mt ? memtrack_nl_put_proc_buffers(skb, mt, next_buf) : 0;
+	if (err) {
+		/* Leave the process for the next message if no buffer fit. */
+		if (skb->len == empty_len)
+			goto cancel;
+		genlmsg_end(skb, hdr);
+		goto out_unlock;
+	}
+	genlmsg_end(skb, hdr);
+	*next_buf = 0;
+	err = 0;
+	goto out_unlock;
+
+cancel:
+	genlmsg_cancel(skb, hdr);
+	*next_buf = resume;
+	err = -EMSGSIZE;
+out_unlock:
+	if (mt)
+		spin_unlock(&mt->lock);
+	task_unlock(tsk);
+	return err;
+}
+
+/*
+ * Find the thread group with id @nr in the caller's pid namespace, taking
+ * a reference on its leader.
+ */
+static struct task_struct *memtrack_nl_get_tgid(u32 nr)
+{
+	struct task_struct *tsk;
+
+	rcu_read_lock();
+	tsk = pid_task(find_vpid(nr), PIDTYPE_TGID);
+	if (tsk)
+		get_task_struct(tsk);
+	rcu_read_unlock();
+	return tsk;
+}
+
+/**
+ * memtrack_nl_proc_get_doit() - report the buffers of one process
+ * @skb: request
+ * @info: request info; MEMTRACK_A_PROC_PID selects the process
+ *
+ * Context: Process context.
+ * Return: 0 on success; -ESRCH if the pid is unknown in the caller's pid
+ * namespace; -EACCES if the caller may not read the process; -ENOMEM.
+ */
+int memtrack_nl_proc_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct memtrack_files *mt;
+	struct task_struct *tsk;
+	struct sk_buff *msg;
+	size_t size;
+	u64 next_buf;
+	u32 pid;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, MEMTRACK_A_PROC_PID))
+		return -EINVAL;
+	pid = nla_get_u32(info->attrs[MEMTRACK_A_PROC_PID]);
+
+	tsk = memtrack_nl_get_tgid(pid);
+	if (!tsk) {
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[MEMTRACK_A_PROC_PID],
+				    "no such process in the caller's pid namespace");
+		return -ESRCH;
+	}
+	if (!ptrace_may_access(tsk, PTRACE_MODE_READ_FSCREDS)) {
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[MEMTRACK_A_PROC_PID],
+				    "reading this process requires ptrace read access, as for /proc/PID/fdinfo");
+		err = -EACCES;
+		goto out_put;
+	}
+
+	/* Size for the current buffer count; grow if it rose meanwhile. */
+	task_lock(tsk);
+	mt = tsk->files ? memtrack_files_state(tsk->files) : NULL;
+	size = NLMSG_GOODSIZE;
+	if (mt)
+		size += (size_t)READ_ONCE(mt->nr_buffers) *
+			MEMTRACK_NL_BUF_ENTRY_SIZE;
+	task_unlock(tsk);
+
+	for (;;) {
+		msg = genlmsg_new(size, GFP_KERNEL);
+		if (!msg) {
+			err = -ENOMEM;
+			goto out_put;
+		}
+		next_buf = 0;
+		err = memtrack_nl_fill_proc(msg, tsk, pid, info->snd_portid,
+					    info->snd_seq, 0, NULL, false,
+					    &next_buf);
+		if (!err)
+			break;
+		nlmsg_free(msg);
+		if (err != -EMSGSIZE || size >= MEMTRACK_NL_MAX_REPLY) {
+			NL_SET_ERR_MSG(info->extack,
+				       "process holds too many buffers for one reply, use a dump");
+			goto out_put;
+		}
+		size *= 2;
+	}
+	put_task_struct(tsk);
+	return genlmsg_reply(msg, info);
+
+out_put:
+	put_task_struct(tsk);
+	return err;
+}
+
+/**
+ * memtrack_nl_proc_get_dumpit() - report every visible process with buffers
+ * @skb: reply buffer for this round
+ * @cb: dump state
+ *
+ * Processes are visited in increasing pid order of the caller's pid
+ * namespace, and a process split across messages resumes at the buffer
+ * id it stopped at, so the dump resumes from stable keys.
+ * NLM_F_DUMP_INTR is set when any accounting changed between rounds.
+ *
+ * Context: Process context.
+ * Return: the length of @skb, 0 when the dump is complete, or -errno.
+ */
+int memtrack_nl_proc_get_dumpit(struct sk_buff *skb,
+				struct netlink_callback *cb)
+{
+	struct memtrack_nl_proc_dump_ctx *ctx = (void *)cb->ctx;
+	const struct genl_info *info = genl_info_dump(cb);
+	struct pid_namespace *ns = task_active_pid_ns(current);
+	int err = 0;
+
+	NL_ASSERT_DUMP_CTX_FITS(struct memtrack_nl_proc_dump_ctx);
+
+	if (!ctx->next_pid) {
+		ctx->next_pid = 1;
+		if (info->attrs[MEMTRACK_A_PROC_PID]) {
+			ctx->filter_pid =
+				nla_get_u32(info->attrs[MEMTRACK_A_PROC_PID]);
+			ctx->next_pid = ctx->filter_pid;
+		}
+	}
+	cb->seq = (u32)atomic64_read(&memtrack_generation) | 1;
+
+	while (ctx->next_pid && ctx->next_pid <= PID_MAX_LIMIT) {
+		struct task_struct *tsk = NULL;
+		struct pid *pid;
+		u32 nr;
+
+		rcu_read_lock();
+		for (;;) {
+			pid = find_ge_pid(ctx->next_pid, ns);
+			if (!pid)
+				break;
+			nr = pid_nr_ns(pid, ns);
+			tsk = pid_task(pid, PIDTYPE_TGID);
+			if (tsk)
+				break;
+			ctx->next_pid = nr + 1;
+			ctx->next_buf = 0;
+		}
+		if (tsk)
+			get_task_struct(tsk);
+		rcu_read_unlock();
+		if (!tsk || (ctx->filter_pid && nr != ctx->filter_pid))
+			break;
+
+		err = 0;
+		if (ptrace_may_access(tsk, PTRACE_MODE_READ_FSCREDS))
+			err = memtrack_nl_fill_proc(skb, tsk, nr,
+						    NETLINK_CB(cb->skb).portid,
+						    cb->nlh->nlmsg_seq,
+						    NLM_F_MULTI, cb, true,
+						    &ctx->next_buf);
+		put_task_struct(tsk);
+		if (err == -EMSGSIZE)
+			break;
+		ctx->next_pid = nr + 1;
+		ctx->next_buf = 0;
+		err = 0;
+	}
+	if (err == -EMSGSIZE && !skb->len)
+		return err;
+	return skb->len;
+}
+
+static int memtrack_nl_fill_buffer(struct sk_buff *skb,
+				   struct memtrack_buffer *mb, u32 portid,
+				   u32 seq, int flags,
+				   struct netlink_callback *cb)
+{
+	void *hdr;
+
+	hdr = genlmsg_put(skb, portid, seq, &memtrack_nl_family, flags,
+			  MEMTRACK_CMD_BUFFER_GET);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (cb)
+		genl_dump_check_consistent(cb, hdr);
+	if (memtrack_nl_put_buffer_common(skb, mb) ||
+	    nla_put_u32(skb, MEMTRACK_A_BUFFER_HOLDERS,
+			atomic_read(&mb->nr_holders))) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+static bool memtrack_nl_may_list_buffers(struct netlink_ext_ack *extack)
+{
+	if (capable(CAP_SYS_ADMIN))
+		return true;
+	NL_SET_ERR_MSG(extack,
+		       "listing every buffer requires CAP_SYS_ADMIN; query processes instead");
+	return false;
+}
+
+/**
+ * memtrack_nl_buffer_get_doit() - report one registered buffer
+ * @skb: request
+ * @info: request info; MEMTRACK_A_BUFFER_ID selects the buffer
+ *
+ * Context: Process context.
+ * Return: 0 on success, -EPERM without CAP_SYS_ADMIN, -ENOENT for an
+ * unknown id, -ENOMEM.
+ */
+int memtrack_nl_buffer_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct memtrack_buffer *mb;
+	struct sk_buff *msg;
+	u64 id;
+	int err;
+
+	if (!memtrack_nl_may_list_buffers(info->extack))
+		return -EPERM;
+	if (GENL_REQ_ATTR_CHECK(info, MEMTRACK_A_BUFFER_ID))
+		return -EINVAL;
+	id = nla_get_uint(info->attrs[MEMTRACK_A_BUFFER_ID]);
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+
+	spin_lock(&memtrack_registry_lock);
+	mb = memtrack_buffer_first_from(id);
+	if (mb && mb->id == id)
+		err = memtrack_nl_fill_buffer(msg, mb, info->snd_portid,
+					      info->snd_seq, 0, NULL);
+	else
+		err = -ENOENT;
+	spin_unlock(&memtrack_registry_lock);
+
+	if (err) {
+		nlmsg_free(msg);
+		if (err == -ENOENT)
+			NL_SET_ERR_MSG_ATTR(info->extack,
+					    info->attrs[MEMTRACK_A_BUFFER_ID],
+					    "no registered buffer has this id");
+		return err;
+	}
+	return genlmsg_reply(msg, info);
+}
+
+/**
+ * memtrack_nl_buffer_get_dumpit() - list every registered buffer
+ * @skb: reply buffer for this round
+ * @cb: dump state
+ *
+ * Buffers are listed in increasing id order and the dump resumes from the
+ * last id sent.  Buffers held by no descriptor table have zero holders.
+ *
+ * Context: Process context.
+ * Return: the length of @skb, 0 when the dump is complete, or -errno.
+ */
+int memtrack_nl_buffer_get_dumpit(struct sk_buff *skb,
+				  struct netlink_callback *cb)
+{
+	struct memtrack_nl_buf_dump_ctx *ctx = (void *)cb->ctx;
+	struct memtrack_buffer *mb;
+	struct rb_node *node;
+	int err = 0;
+
+	NL_ASSERT_DUMP_CTX_FITS(struct memtrack_nl_buf_dump_ctx);
+
+	if (!memtrack_nl_may_list_buffers(cb->extack))
+		return -EPERM;
+	cb->seq = (u32)atomic64_read(&memtrack_generation) | 1;
+
+	spin_lock(&memtrack_registry_lock);
+	mb = memtrack_buffer_first_from(ctx->next_id);
+	for (node = mb ? &mb->node : NULL; node; node = rb_next(node)) {
+		mb = rb_entry(node, struct memtrack_buffer, node);
+		err = memtrack_nl_fill_buffer(skb, mb,
+					      NETLINK_CB(cb->skb).portid,
+					      cb->nlh->nlmsg_seq, NLM_F_MULTI,
+					      cb);
+		if (err)
+			break;
+		ctx->next_id = mb->id + 1;
+	}
+	spin_unlock(&memtrack_registry_lock);
+
+	if (err && !skb->len)
+		return err;
+	return skb->len;
+}
+
+static int __init memtrack_nl_init(void)
+{
+	int err;
+
+	if (!memtrack_enabled())
+		return 0;
+	err = genl_register_family(&memtrack_nl_family);
+	if (err)
+		pr_err("cannot register the netlink family: %d\n", err);
+	return err;
+}
+device_initcall(memtrack_nl_init);

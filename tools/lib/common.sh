@@ -1,0 +1,42 @@
+# shellcheck shell=bash
+# Shared settings and helpers of the memtrack scripts.  Source, don't run.
+
+MT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+MT_BUILD=${MEMTRACK_BUILD_DIR:-$MT_ROOT/build}
+MT_JOBS=${MEMTRACK_JOBS:-$(nproc)}
+MT_KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
+
+# Debian 12 packages every script may need.  tools/deps installs them.
+MT_DEB_PACKAGES=(
+	linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev
+	cpio xz-utils rsync kmod python3 python3-yaml python3-jsonschema
+	qemu-system-x86 busybox-static cmake pkg-config
+	libnl-3-dev libnl-genl-3-dev libcap-dev
+)
+
+mt_log() { printf '[memtrack] %s\n' "$*" >&2; }
+mt_die() { printf '[memtrack] error: %s\n' "$*" >&2; exit 1; }
+
+# Install missing Debian packages; a no-op when everything is present.
+mt_deps() {
+	local missing=() p
+	for p in "${MT_DEB_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" -eq 0 ] ||
+		mt_die "missing packages (${missing[*]}); run as root or install them"
+	mt_log "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >&2 || mt_die "apt-get update failed"
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+		mt_die "apt-get install failed"
+}
+
+# Kernel version inside the Debian tarball, e.g. 6.12.57.
+mt_kernel_version() {
+	tar -xOJf "$MT_KSRC_TARBALL" linux-source-6.12/Makefile 2>/dev/null |
+		awk '/^VERSION =/{v=$3} /^PATCHLEVEL =/{p=$3}
+		     /^SUBLEVEL =/{s=$3; print v "." p "." s; exit}'
+}
