@@ -214,8 +214,10 @@ int memtrack_nl_proc_get_doit(struct sk_buff *skb, struct genl_info *info)
 	u32 pid;
 	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, MEMTRACK_A_PROC_PID))
+	if (GENL_REQ_ATTR_CHECK(info, MEMTRACK_A_PROC_PID)) {
+		NL_SET_ERR_MSG(info->extack, "the pid attribute is required");
 		return -EINVAL;
+	}
 	pid = nla_get_u32(info->attrs[MEMTRACK_A_PROC_PID]);
 
 	tsk = memtrack_nl_get_tgid(pid);
@@ -395,8 +397,10 @@ int memtrack_nl_buffer_get_doit(struct sk_buff *skb, struct genl_info *info)
 
 	if (!memtrack_nl_may_list_buffers(info->extack))
 		return -EPERM;
-	if (GENL_REQ_ATTR_CHECK(info, MEMTRACK_A_BUFFER_ID))
+	if (GENL_REQ_ATTR_CHECK(info, MEMTRACK_A_BUFFER_ID)) {
+		NL_SET_ERR_MSG(info->extack, "the id attribute is required");
 		return -EINVAL;
+	}
 	id = nla_get_uint(info->attrs[MEMTRACK_A_BUFFER_ID]);
 
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);

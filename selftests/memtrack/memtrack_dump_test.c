@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memtrack dump selftests: resumption across many recv() calls with a
+ * small receive buffer, over 1,000 processes and over one process whose
+ * buffers span several messages, checked against /proc/PID/fdinfo.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <sys/resource.h>
+
+#include "mt_lib.h"
+#include "../kselftest_harness.h"
+
+#define NR_CHILDREN 1000
+#define NR_SPLIT_BUFFERS 300
+#define SMALL_RECV 8192
+
+FIXTURE(dump)
+{
+	struct mt_nl nl;
+};
+
+FIXTURE_SETUP(dump)
+{
+	int ret = mt_nl_open(&self->nl);
+
+	ASSERT_EQ(0, ret) TH_LOG("cannot open the memtrack family: %s",
+				 strerror(-ret));
+}
+
+FIXTURE_TEARDOWN(dump)
+{
+	mt_nl_close(&self->nl);
+}
+
+static const struct mt_proc *find_pid(const struct mt_proc_list *l, uint32_t pid)
+{
+	unsigned int i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->procs[i].pid == pid)
+			return &l->procs[i];
+	return NULL;
+}
+
+TEST_F_TIMEOUT(dump, resumes_over_1000_processes, 900)
+{
+	int shared = mt_heap_alloc(64 * 1024);
+	int ready[2], go[2], small = SMALL_RECV;
+	pid_t *pids = calloc(NR_CHILDREN, sizeof(*pids));
+	struct mt_proc_list l;
+	struct mt_buf_list bl;
+	const struct mt_buf *sb;
+	unsigned int i, seen = 0;
+	char ch;
+
+	ASSERT_NE(NULL, pids);
+	ASSERT_GE(shared, 0);
+	ASSERT_EQ(0, mt_set_name(shared, "shared"));
+	ASSERT_EQ(0, pipe2(ready, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
+
+	for (i = 0; i < NR_CHILDREN; i++) {
+		pids[i] = fork();
+		ASSERT_GE(pids[i], 0);
+		if (pids[i] == 0) {
+			/* Each child: the shared buffer, plus one of its own
+			 * for every tenth child.
+			 */
+			close(ready[0]);
+			close(go[1]);
+			if (i % 10 == 0 && mt_udmabuf_alloc(4096) < 0)
+				_exit(1);
+			ch = 'r';
+			if (write(ready[1], &ch, 1) != 1)
+				_exit(2);
+			if (read(go[0], &ch, 1) < 0)
+				_exit(3);
+			_exit(0);
+		}
+	}
+	close(ready[1]);
+	close(go[0]);
+	for (i = 0; i < NR_CHILDREN; i++)
+		ASSERT_EQ(1, read(ready[0], &ch, 1));
+
+	/* A small receive buffer forces many dump rounds. */
+	ASSERT_EQ(0, setsockopt(self->nl.fd, SOL_SOCKET, SO_RCVBUF, &small,
+				sizeof(small)));
+	ASSERT_EQ(0, mt_proc_dump(&self->nl, 0, SMALL_RECV, &l))
+		TH_LOG("dump: %s", self->nl.extack);
+	TH_LOG("%u processes in %u messages over %u recv() calls",
+	       l.n, l.messages, self->nl.recvs);
+	EXPECT_GT(self->nl.recvs, 10);
+	EXPECT_FALSE(l.bad_order);
+
+	for (i = 0; i < NR_CHILDREN; i++) {
+		const struct mt_proc *p = find_pid(&l, pids[i]);
+		struct mt_proc truth;
+		const char *why;
+
+		ASSERT_NE(NULL, p) TH_LOG("child %d missing from the dump", pids[i]);
+		ASSERT_EQ(1, p->messages) TH_LOG("child %d listed twice", pids[i]);
+		ASSERT_EQ(0, mt_truth_read(pids[i], &truth));
+		why = mt_proc_diff(p, &truth);
+		EXPECT_TRUE(why == NULL) TH_LOG("child %d: %s", pids[i], why);
+		mt_proc_free(&truth);
+		if (mt_proc_find(p, mt_fd_ino(shared)))
+			seen++;
+	}
+	EXPECT_EQ(NR_CHILDREN, seen);
+	/* No pid appears twice anywhere in the dump. */
+	for (i = 1; i < l.n; i++)
+		EXPECT_LT(l.procs[i - 1].pid, l.procs[i].pid);
+	mt_proc_list_free(&l);
+
+	ASSERT_EQ(0, mt_buffer_dump(&self->nl, &bl));
+	sb = mt_buf_list_find(&bl, mt_fd_ino(shared));
+	ASSERT_NE(NULL, sb);
+	EXPECT_EQ(NR_CHILDREN + 1, sb->holders);
+	EXPECT_STREQ("shared", sb->name);
+	free(bl.bufs);
+
+	close(go[1]);
+	for (i = 0; i < NR_CHILDREN; i++) {
+		int status;
+
+		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+		EXPECT_EQ(0, status);
+	}
+	ASSERT_EQ(0, mt_buffer_dump(&self->nl, &bl));
+	sb = mt_buf_list_find(&bl, mt_fd_ino(shared));
+	ASSERT_NE(NULL, sb);
+	EXPECT_EQ(1, sb->holders);
+	free(bl.bufs);
+	free(pids);
+}
+
+TEST_F_TIMEOUT(dump, splits_a_large_process_across_messages, 300)
+{
+	struct mt_proc_list l;
+	struct mt_proc truth, single;
+	const char *why;
+	char name[32];
+	int i;
+
+	for (i = 0; i < NR_SPLIT_BUFFERS; i++) {
+		int fd = mt_heap_alloc(4096);
+
+		ASSERT_GE(fd, 0) TH_LOG("allocation %d: %s", i, strerror(-fd));
+		snprintf(name, sizeof(name), "split-%03d-padding-to-the-max", i);
+		ASSERT_EQ(0, mt_set_name(fd, name));
+	}
+
+	ASSERT_EQ(0, mt_proc_dump(&self->nl, getpid(), SMALL_RECV, &l))
+		TH_LOG("dump: %s", self->nl.extack);
+	ASSERT_EQ(1, l.n);
+	TH_LOG("%u buffers in %u messages", l.procs[0].nbufs, l.procs[0].messages);
+	EXPECT_GT(l.procs[0].messages, 1);
+	EXPECT_FALSE(l.bad_order);
+	EXPECT_EQ(NR_SPLIT_BUFFERS, l.procs[0].nbufs);
+	ASSERT_EQ(0, mt_truth_read(getpid(), &truth));
+	why = mt_proc_diff(&l.procs[0], &truth);
+	EXPECT_TRUE(why == NULL) TH_LOG("dump: %s", why);
+
+	/* The do reply carries them all in one message. */
+	ASSERT_EQ(0, mt_proc_get(&self->nl, getpid(), &single));
+	EXPECT_EQ(1, single.messages);
+	why = mt_proc_diff(&single, &truth);
+	EXPECT_TRUE(why == NULL) TH_LOG("do: %s", why);
+	mt_proc_free(&single);
+	mt_proc_free(&truth);
+	mt_proc_list_free(&l);
+}
+
+TEST_F(dump, abandoned_and_interrupted_dumps_are_harmless)
+{
+	struct mt_proc_list l;
+	struct mt_msg m;
+	int i, fds[200];
+	char buf[4096];
+
+	/* Enough for several dump rounds of one process. */
+	for (i = 0; i < 200; i++) {
+		fds[i] = mt_heap_alloc(4096);
+		ASSERT_GE(fds[i], 0);
+		ASSERT_EQ(0, mt_set_name(fds[i], "abandoned-dump-test-buffer"));
+	}
+	/* Start dumps and walk away: read one chunk, then close. */
+	for (i = 0; i < 20; i++) {
+		struct mt_nl nl;
+
+		ASSERT_EQ(0, mt_nl_open(&nl));
+		nl.seq++;
+		mt_msg_init(&m, &nl, nl.family, NLM_F_DUMP, MEMTRACK_CMD_PROC_GET);
+		ASSERT_EQ(0, mt_nl_send(&nl, &m));
+		if (i & 1)
+			ASSERT_LT(0, recv(nl.fd, buf, sizeof(buf), 0));
+		mt_nl_close(&nl);
+	}
+	/*
+	 * Changes between rounds are flagged with NLM_F_DUMP_INTR.  Reading
+	 * the first round runs the second, so the change lands before the
+	 * third.
+	 */
+	self->nl.seq++;
+	mt_msg_init(&m, &self->nl, self->nl.family, NLM_F_DUMP,
+		    MEMTRACK_CMD_PROC_GET);
+	mt_put_u32(&m, MEMTRACK_A_PROC_PID, getpid());
+	ASSERT_EQ(0, mt_nl_send(&self->nl, &m));
+	ASSERT_LT(0, recv(self->nl.fd, buf, 2048, 0));	/* first round */
+	close(fds[199]);
+	memset(&l, 0, sizeof(l));
+	ASSERT_EQ(0, mt_nl_recv_loop(&self->nl, mt_proc_list_cb, &l, 32768));
+	EXPECT_TRUE(self->nl.dump_intr);
+	mt_proc_list_free(&l);
+
+	ASSERT_EQ(0, mt_proc_dump(&self->nl, getpid(), 32768, &l));
+	EXPECT_FALSE(self->nl.dump_intr);
+	ASSERT_EQ(1, l.n);
+	EXPECT_EQ(199, l.procs[0].nbufs);
+	mt_proc_list_free(&l);
+}
+
+TEST_HARNESS_MAIN

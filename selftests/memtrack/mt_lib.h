@@ -1,0 +1,865 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers of the memtrack selftests: a raw generic-netlink client that
+ * checks the wire format independently of libmemtrack-nl, dma-buf
+ * allocation from the system heap and udmabuf, and a ground-truth reader
+ * of /proc/PID/fdinfo.
+ */
+#ifndef MT_LIB_H
+#define MT_LIB_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/dma-buf.h>
+#include <linux/dma-heap.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <linux/udmabuf.h>
+#include <linux/memtrack.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+
+#define MT_NAME_MAX 64
+
+struct mt_buf {
+	uint64_t id;
+	uint64_t size;
+	char exporter[MT_NAME_MAX];
+	char name[MT_NAME_MAX];
+	uint32_t fds;
+	uint32_t holders;
+	bool has_fds;
+	bool has_holders;
+};
+
+struct mt_proc {
+	uint32_t pid;
+	char comm[32];
+	uint32_t nr_buffers;
+	uint32_t nr_fds;
+	uint64_t total;
+	uint64_t generation;
+	bool incomplete;
+	unsigned int nbufs;
+	unsigned int messages;	/* messages this process was spread over */
+	struct mt_buf *bufs;
+};
+
+struct mt_nl {
+	int fd;
+	uint16_t family;
+	uint32_t seq;
+	uint32_t portid;
+	char extack[256];	/* message of the last error, if any */
+	uint32_t extack_off;	/* offset of the bad attribute, if any */
+	uint32_t miss_type;	/* missing attribute reported, if any */
+	unsigned int recvs;	/* recv() calls of the last request */
+	bool dump_intr;		/* a dump reply carried NLM_F_DUMP_INTR */
+};
+
+/* ------------------------------------------------------------------ */
+/* Attribute helpers                                                   */
+
+struct mt_msg {
+	union {
+		struct nlmsghdr nlh;
+		char buf[4096];
+	};
+};
+
+static inline struct nlattr *mt_put(struct mt_msg *m, uint16_t type,
+				    const void *data, size_t len)
+{
+	struct nlattr *a = (struct nlattr *)(m->buf + NLMSG_ALIGN(m->nlh.nlmsg_len));
+
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	if (len)
+		memcpy((char *)a + NLA_HDRLEN, data, len);
+	m->nlh.nlmsg_len = NLMSG_ALIGN(m->nlh.nlmsg_len) + NLA_ALIGN(a->nla_len);
+	return a;
+}
+
+static inline void mt_put_u32(struct mt_msg *m, uint16_t type, uint32_t v)
+{
+	mt_put(m, type, &v, sizeof(v));
+}
+
+static inline void mt_put_u64(struct mt_msg *m, uint16_t type, uint64_t v)
+{
+	mt_put(m, type, &v, sizeof(v));
+}
+
+static inline void mt_msg_init(struct mt_msg *m, const struct mt_nl *nl,
+			       uint16_t type, uint16_t flags, uint8_t cmd)
+{
+	struct genlmsghdr *g;
+
+	memset(m, 0, sizeof(*m));
+	m->nlh.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+	m->nlh.nlmsg_type = type;
+	m->nlh.nlmsg_flags = NLM_F_REQUEST | flags;
+	m->nlh.nlmsg_seq = nl->seq;
+	g = NLMSG_DATA(&m->nlh);
+	g->cmd = cmd;
+	g->version = 1;
+}
+
+/* Attribute type without the NLA_F_NESTED / NLA_F_NET_BYTEORDER flags. */
+#define mt_type(a) ((a)->nla_type & NLA_TYPE_MASK)
+
+#define mt_for_each_attr(a, start, len)					\
+	for (a = (struct nlattr *)(start);				\
+	     (char *)(a) + NLA_HDRLEN <= (char *)(start) + (len) &&	\
+	     a->nla_len >= NLA_HDRLEN &&				\
+	     (char *)(a) + a->nla_len <= (char *)(start) + (len);	\
+	     a = (struct nlattr *)((char *)(a) + NLA_ALIGN(a->nla_len)))
+
+static inline void *mt_attr_data(const struct nlattr *a)
+{
+	return (char *)a + NLA_HDRLEN;
+}
+
+static inline int mt_attr_len(const struct nlattr *a)
+{
+	return a->nla_len - NLA_HDRLEN;
+}
+
+/* "uint" attributes are 4 or 8 bytes on the wire. */
+static inline uint64_t mt_attr_uint(const struct nlattr *a)
+{
+	uint64_t v64;
+	uint32_t v32;
+
+	if (mt_attr_len(a) == 8) {
+		memcpy(&v64, mt_attr_data(a), 8);
+		return v64;
+	}
+	memcpy(&v32, mt_attr_data(a), 4);
+	return v32;
+}
+
+static inline void mt_attr_str(const struct nlattr *a, char *dst, size_t size)
+{
+	size_t n = mt_attr_len(a);
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, mt_attr_data(a), n);
+	dst[n] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* Socket and request/response loop                                   */
+
+typedef int (*mt_msg_cb)(const struct nlmsghdr *nlh, void *arg);
+
+static int mt_nl_recv_loop(struct mt_nl *nl, mt_msg_cb cb, void *arg,
+			   size_t bufsize);
+
+static inline void mt_parse_extack(struct mt_nl *nl, const struct nlmsghdr *nlh)
+{
+	const struct nlmsgerr *err = NLMSG_DATA(nlh);
+	size_t off = sizeof(*err);
+	const struct nlattr *a;
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += err->msg.nlmsg_len - sizeof(err->msg);
+	if (NLMSG_HDRLEN + off > nlh->nlmsg_len)
+		return;
+	mt_for_each_attr(a, (char *)err + off, nlh->nlmsg_len - NLMSG_HDRLEN - off) {
+		if (mt_type(a) == NLMSGERR_ATTR_MSG)
+			mt_attr_str(a, nl->extack, sizeof(nl->extack));
+		else if (mt_type(a) == NLMSGERR_ATTR_OFFS)
+			memcpy(&nl->extack_off, mt_attr_data(a), 4);
+		else if (mt_type(a) == NLMSGERR_ATTR_MISS_TYPE)
+			memcpy(&nl->miss_type, mt_attr_data(a), 4);
+	}
+}
+
+/*
+ * Receive replies until the request completes.  Returns 0, or -errno from
+ * the kernel with nl->extack holding its message.
+ */
+static int mt_nl_recv_loop(struct mt_nl *nl, mt_msg_cb cb, void *arg,
+			   size_t bufsize)
+{
+	char *buf = malloc(bufsize);
+	int ret = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = recv(nl->fd, buf, bufsize, 0);
+		struct nlmsghdr *nlh;
+
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		nl->recvs++;
+		for (nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, n);
+		     nlh = NLMSG_NEXT(nlh, n)) {
+			if (nlh->nlmsg_seq != nl->seq)
+				continue;
+			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+				nl->dump_intr = true;
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(nlh);
+
+				mt_parse_extack(nl, nlh);
+				ret = e->error;
+				goto out;
+			}
+			if (nlh->nlmsg_type == NLMSG_DONE) {
+				int err;
+
+				memcpy(&err, NLMSG_DATA(nlh), sizeof(err));
+				if (err < 0) {
+					const struct nlmsghdr *h = nlh;
+
+					if (h->nlmsg_flags & NLM_F_ACK_TLVS) {
+						const struct nlattr *a;
+						size_t off = NLMSG_HDRLEN + sizeof(int);
+
+						mt_for_each_attr(a, (char *)h + off,
+								 h->nlmsg_len - off)
+							if (mt_type(a) == NLMSGERR_ATTR_MSG)
+								mt_attr_str(a, nl->extack,
+									    sizeof(nl->extack));
+					}
+				}
+				ret = err;
+				goto out;
+			}
+			if (cb) {
+				ret = cb(nlh, arg);
+				if (ret)
+					goto out;
+			}
+			if (!(nlh->nlmsg_flags & NLM_F_MULTI)) {
+				/* A do reply; the ACK follows only if asked. */
+				ret = 0;
+				goto out;
+			}
+		}
+	}
+out:
+	free(buf);
+	return ret;
+}
+
+static inline int mt_nl_send(struct mt_nl *nl, struct mt_msg *m)
+{
+	nl->extack[0] = '\0';
+	nl->extack_off = 0;
+	nl->miss_type = 0;
+	nl->recvs = 0;
+	nl->dump_intr = false;
+	if (send(nl->fd, m, m->nlh.nlmsg_len, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+struct mt_family_arg {
+	const char *name;
+	uint16_t id;
+};
+
+static inline int mt_family_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct mt_family_arg *fa = arg;
+	const struct genlmsghdr *g = NLMSG_DATA(nlh);
+	const struct nlattr *a;
+
+	mt_for_each_attr(a, (char *)g + GENL_HDRLEN,
+			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN))
+		if (mt_type(a) == CTRL_ATTR_FAMILY_ID)
+			memcpy(&fa->id, mt_attr_data(a), 2);
+	return 0;
+}
+
+/* Open a socket and resolve the family.  -ENOENT: no memtrack here. */
+static inline int mt_nl_open(struct mt_nl *nl)
+{
+	struct mt_family_arg fa = { .name = MEMTRACK_FAMILY_NAME };
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	socklen_t salen = sizeof(sa);
+	struct mt_msg m;
+	int one = 1, ret;
+
+	memset(nl, 0, sizeof(*nl));
+	nl->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (nl->fd < 0)
+		return -errno;
+	setsockopt(nl->fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(nl->fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	if (bind(nl->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(nl->fd, (struct sockaddr *)&sa, &salen) < 0) {
+		ret = -errno;
+		close(nl->fd);
+		return ret;
+	}
+	nl->portid = sa.nl_pid;
+	nl->seq = 1;
+	mt_msg_init(&m, nl, GENL_ID_CTRL, 0, CTRL_CMD_GETFAMILY);
+	mt_put(&m, CTRL_ATTR_FAMILY_NAME, MEMTRACK_FAMILY_NAME,
+	       strlen(MEMTRACK_FAMILY_NAME) + 1);
+	ret = mt_nl_send(nl, &m);
+	if (!ret)
+		ret = mt_nl_recv_loop(nl, mt_family_cb, &fa, 8192);
+	if (!ret && !fa.id)
+		ret = -ENOENT;
+	if (ret) {
+		close(nl->fd);
+		return ret;
+	}
+	nl->family = fa.id;
+	return 0;
+}
+
+static inline void mt_nl_close(struct mt_nl *nl)
+{
+	if (nl->fd >= 0)
+		close(nl->fd);
+	nl->fd = -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Process replies                                                     */
+
+static inline void mt_proc_free(struct mt_proc *p)
+{
+	free(p->bufs);
+	memset(p, 0, sizeof(*p));
+}
+
+struct mt_proc_list {
+	struct mt_proc *procs;
+	unsigned int n;
+	unsigned int cap;
+	unsigned int messages;
+	bool bad_order;		/* pids or buffer ids went backwards */
+};
+
+static inline void mt_proc_list_free(struct mt_proc_list *l)
+{
+	unsigned int i;
+
+	for (i = 0; i < l->n; i++)
+		mt_proc_free(&l->procs[i]);
+	free(l->procs);
+	memset(l, 0, sizeof(*l));
+}
+
+static inline int mt_parse_buf(const struct nlattr *nest, struct mt_buf *b)
+{
+	const struct nlattr *a;
+
+	memset(b, 0, sizeof(*b));
+	mt_for_each_attr(a, mt_attr_data(nest), mt_attr_len(nest)) {
+		switch (mt_type(a)) {
+		case MEMTRACK_A_BUFFER_ID:
+			b->id = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_BUFFER_SIZE:
+			b->size = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_BUFFER_EXPORTER:
+			mt_attr_str(a, b->exporter, sizeof(b->exporter));
+			break;
+		case MEMTRACK_A_BUFFER_NAME:
+			mt_attr_str(a, b->name, sizeof(b->name));
+			break;
+		case MEMTRACK_A_BUFFER_FDS:
+			b->fds = *(uint32_t *)mt_attr_data(a);
+			b->has_fds = true;
+			break;
+		case MEMTRACK_A_BUFFER_HOLDERS:
+			b->holders = *(uint32_t *)mt_attr_data(a);
+			b->has_holders = true;
+			break;
+		}
+	}
+	return b->id ? 0 : -EINVAL;
+}
+
+/* Parse a process message, appending to @p (a continuation adds buffers). */
+static inline int mt_parse_proc(const struct nlmsghdr *nlh, struct mt_proc *p,
+				bool *order_ok)
+{
+	const struct genlmsghdr *g = NLMSG_DATA(nlh);
+	const struct nlattr *a;
+
+	p->messages++;
+	mt_for_each_attr(a, (char *)g + GENL_HDRLEN,
+			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
+		switch (mt_type(a)) {
+		case MEMTRACK_A_PROC_PID:
+			p->pid = *(uint32_t *)mt_attr_data(a);
+			break;
+		case MEMTRACK_A_PROC_COMM:
+			mt_attr_str(a, p->comm, sizeof(p->comm));
+			break;
+		case MEMTRACK_A_PROC_NR_BUFFERS:
+			p->nr_buffers = *(uint32_t *)mt_attr_data(a);
+			break;
+		case MEMTRACK_A_PROC_NR_FDS:
+			p->nr_fds = *(uint32_t *)mt_attr_data(a);
+			break;
+		case MEMTRACK_A_PROC_TOTAL:
+			p->total = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_PROC_GENERATION:
+			p->generation = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_PROC_INCOMPLETE:
+			p->incomplete = true;
+			break;
+		case MEMTRACK_A_PROC_BUFFER: {
+			struct mt_buf *nb = realloc(p->bufs, (p->nbufs + 1) * sizeof(*nb));
+
+			if (!nb)
+				return -ENOMEM;
+			p->bufs = nb;
+			if (mt_parse_buf(a, &p->bufs[p->nbufs]))
+				return -EINVAL;
+			if (p->nbufs && p->bufs[p->nbufs].id <= p->bufs[p->nbufs - 1].id)
+				*order_ok = false;
+			p->nbufs++;
+			break;
+		}
+		}
+	}
+	return 0;
+}
+
+static inline int mt_proc_list_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct mt_proc_list *l = arg;
+	const struct genlmsghdr *g = NLMSG_DATA(nlh);
+	struct mt_proc tmp = { 0 };
+	bool order_ok = true;
+	const struct nlattr *a;
+	uint32_t pid = 0;
+
+	l->messages++;
+	mt_for_each_attr(a, (char *)g + GENL_HDRLEN,
+			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN))
+		if (mt_type(a) == MEMTRACK_A_PROC_PID)
+			pid = *(uint32_t *)mt_attr_data(a);
+	if (!pid)
+		return -EINVAL;
+
+	/* A continuation of the previous process repeats its pid. */
+	if (l->n && l->procs[l->n - 1].pid == pid) {
+		struct mt_proc *p = &l->procs[l->n - 1];
+		uint64_t last = p->nbufs ? p->bufs[p->nbufs - 1].id : 0;
+		unsigned int first = p->nbufs;
+		int ret = mt_parse_proc(nlh, p, &order_ok);
+
+		if (first < p->nbufs && p->bufs[first].id <= last)
+			l->bad_order = true;
+		if (!order_ok)
+			l->bad_order = true;
+		return ret;
+	}
+	if (l->n && l->procs[l->n - 1].pid > pid)
+		l->bad_order = true;
+	if (l->n == l->cap) {
+		struct mt_proc *np;
+
+		l->cap = l->cap ? 2 * l->cap : 64;
+		np = realloc(l->procs, l->cap * sizeof(*np));
+		if (!np)
+			return -ENOMEM;
+		l->procs = np;
+	}
+	if (mt_parse_proc(nlh, &tmp, &order_ok)) {
+		mt_proc_free(&tmp);
+		return -EINVAL;
+	}
+	if (!order_ok)
+		l->bad_order = true;
+	l->procs[l->n++] = tmp;
+	return 0;
+}
+
+/* One process by pid.  Returns 0 or -errno (nl->extack explains). */
+static inline int mt_proc_get(struct mt_nl *nl, uint32_t pid, struct mt_proc *out)
+{
+	struct mt_proc_list l = { 0 };
+	struct mt_msg m;
+	int ret;
+
+	nl->seq++;
+	mt_msg_init(&m, nl, nl->family, 0, MEMTRACK_CMD_PROC_GET);
+	mt_put_u32(&m, MEMTRACK_A_PROC_PID, pid);
+	ret = mt_nl_send(nl, &m);
+	if (!ret)
+		ret = mt_nl_recv_loop(nl, mt_proc_list_cb, &l, 1 << 20);
+	if (!ret && l.n != 1)
+		ret = -EPROTO;
+	if (!ret) {
+		*out = l.procs[0];
+		l.n = 0;
+	}
+	mt_proc_list_free(&l);
+	return ret;
+}
+
+/*
+ * Dump every visible process holding buffers (or one, with @pid != 0),
+ * reading with a receive buffer of @bufsize bytes.
+ */
+static inline int mt_proc_dump(struct mt_nl *nl, uint32_t pid, size_t bufsize,
+			       struct mt_proc_list *out)
+{
+	struct mt_msg m;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	nl->seq++;
+	mt_msg_init(&m, nl, nl->family, NLM_F_DUMP, MEMTRACK_CMD_PROC_GET);
+	if (pid)
+		mt_put_u32(&m, MEMTRACK_A_PROC_PID, pid);
+	ret = mt_nl_send(nl, &m);
+	if (!ret)
+		ret = mt_nl_recv_loop(nl, mt_proc_list_cb, out, bufsize);
+	return ret;
+}
+
+struct mt_buf_list {
+	struct mt_buf *bufs;
+	unsigned int n;
+};
+
+static inline int mt_buf_list_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct mt_buf_list *l = arg;
+	const struct genlmsghdr *g = NLMSG_DATA(nlh);
+	struct nlattr fake;
+	struct mt_buf *nb;
+	char *tmp;
+	size_t len = nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+	int ret;
+
+	/* Reuse the nest parser: the message body is a buffer attribute set. */
+	tmp = malloc(NLA_HDRLEN + len);
+	if (!tmp)
+		return -ENOMEM;
+	fake.nla_len = NLA_HDRLEN + len;
+	fake.nla_type = 0;
+	memcpy(tmp, &fake, NLA_HDRLEN);
+	memcpy(tmp + NLA_HDRLEN, (char *)g + GENL_HDRLEN, len);
+	nb = realloc(l->bufs, (l->n + 1) * sizeof(*nb));
+	if (!nb) {
+		free(tmp);
+		return -ENOMEM;
+	}
+	l->bufs = nb;
+	ret = mt_parse_buf((struct nlattr *)tmp, &l->bufs[l->n]);
+	free(tmp);
+	if (ret)
+		return ret;
+	l->n++;
+	return 0;
+}
+
+/* The system-wide buffer list (needs CAP_SYS_ADMIN). */
+static inline int mt_buffer_dump(struct mt_nl *nl, struct mt_buf_list *out)
+{
+	struct mt_msg m;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	nl->seq++;
+	mt_msg_init(&m, nl, nl->family, NLM_F_DUMP, MEMTRACK_CMD_BUFFER_GET);
+	ret = mt_nl_send(nl, &m);
+	if (!ret)
+		ret = mt_nl_recv_loop(nl, mt_buf_list_cb, out, 32768);
+	return ret;
+}
+
+static inline const struct mt_buf *mt_buf_list_find(const struct mt_buf_list *l,
+						    uint64_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->bufs[i].id == id)
+			return &l->bufs[i];
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Ground truth: /proc/PID/fdinfo                                      */
+
+static inline const struct mt_buf *mt_proc_find(const struct mt_proc *p,
+						uint64_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->nbufs; i++)
+		if (p->bufs[i].id == id)
+			return &p->bufs[i];
+	return NULL;
+}
+
+static int mt_buf_cmp(const void *a, const void *b)
+{
+	const struct mt_buf *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * Build the view memtrack should report for @pid from its fdinfo files:
+ * every fd whose fdinfo has an exp_name line is a dma-buf, grouped by ino.
+ */
+static inline int mt_truth_read(pid_t pid, struct mt_proc *out)
+{
+	char path[300], line[256];
+	struct dirent *de;
+	DIR *dir;
+
+	memset(out, 0, sizeof(*out));
+	out->pid = pid;
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		struct mt_buf b = { 0 };
+		bool is_dmabuf = false;
+		struct mt_buf *slot;
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", pid, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;	/* closed meanwhile */
+		while (fgets(line, sizeof(line), f)) {
+			char *v = strchr(line, ':');
+
+			if (!v)
+				continue;
+			*v++ = '\0';
+			while (*v == ' ' || *v == '\t')
+				v++;
+			v[strcspn(v, "\n")] = '\0';
+			if (!strcmp(line, "ino"))
+				b.id = strtoull(v, NULL, 10);
+			else if (!strcmp(line, "size"))
+				b.size = strtoull(v, NULL, 10);
+			else if (!strcmp(line, "exp_name")) {
+				snprintf(b.exporter, sizeof(b.exporter), "%s", v);
+				is_dmabuf = true;
+			} else if (!strcmp(line, "name"))
+				snprintf(b.name, sizeof(b.name), "%s", v);
+		}
+		fclose(f);
+		if (!is_dmabuf)
+			continue;
+		out->nr_fds++;
+		slot = (struct mt_buf *)mt_proc_find(out, b.id);
+		if (slot) {
+			slot->fds++;
+			continue;
+		}
+		slot = realloc(out->bufs, (out->nbufs + 1) * sizeof(*slot));
+		if (!slot) {
+			closedir(dir);
+			return -ENOMEM;
+		}
+		out->bufs = slot;
+		b.fds = 1;
+		b.has_fds = true;
+		out->bufs[out->nbufs++] = b;
+		out->nr_buffers++;
+		out->total += b.size;
+	}
+	closedir(dir);
+	qsort(out->bufs, out->nbufs, sizeof(*out->bufs), mt_buf_cmp);
+	return 0;
+}
+
+/*
+ * Compare a memtrack reply with ground truth.  Returns NULL when they
+ * agree, or a static description of the first difference.
+ */
+static inline const char *mt_proc_diff(const struct mt_proc *got,
+				       const struct mt_proc *want)
+{
+	static char why[1024];
+	unsigned int i;
+
+	if (got->nr_buffers != want->nr_buffers || got->nbufs != want->nbufs) {
+		snprintf(why, sizeof(why), "buffers: memtrack %u (%u listed), truth %u",
+			 got->nr_buffers, got->nbufs, want->nr_buffers);
+		return why;
+	}
+	if (got->nr_fds != want->nr_fds) {
+		snprintf(why, sizeof(why), "fds: memtrack %u, truth %u",
+			 got->nr_fds, want->nr_fds);
+		return why;
+	}
+	if (got->total != want->total) {
+		snprintf(why, sizeof(why), "total: memtrack %llu, truth %llu",
+			 (unsigned long long)got->total,
+			 (unsigned long long)want->total);
+		return why;
+	}
+	for (i = 0; i < want->nbufs; i++) {
+		const struct mt_buf *w = &want->bufs[i], *g = &got->bufs[i];
+
+		if (g->id != w->id || g->size != w->size || g->fds != w->fds ||
+		    strcmp(g->exporter, w->exporter) || strcmp(g->name, w->name)) {
+			snprintf(why, sizeof(why),
+				 "buffer %u: memtrack id=%llu size=%llu fds=%u exp=%s name=%s; truth id=%llu size=%llu fds=%u exp=%s name=%s",
+				 i, (unsigned long long)g->id,
+				 (unsigned long long)g->size, g->fds, g->exporter,
+				 g->name, (unsigned long long)w->id,
+				 (unsigned long long)w->size, w->fds, w->exporter,
+				 w->name);
+			return why;
+		}
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Making dma-bufs                                                     */
+
+/* A dma-buf of @size bytes from the system heap, or -errno. */
+static inline int mt_heap_alloc(size_t size)
+{
+	struct dma_heap_allocation_data data = {
+		.len = size,
+		.fd_flags = O_RDWR | O_CLOEXEC,
+	};
+	int heap, ret;
+
+	heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+	if (heap < 0)
+		return -errno;
+	ret = ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &data);
+	ret = ret < 0 ? -errno : (int)data.fd;
+	close(heap);
+	return ret;
+}
+
+/* A dma-buf of @size bytes (page multiple) from udmabuf, or -errno. */
+static inline int mt_udmabuf_alloc(size_t size)
+{
+	struct udmabuf_create create = { 0 };
+	int memfd, dev, ret;
+
+	memfd = syscall(SYS_memfd_create, "mt-udmabuf", MFD_ALLOW_SEALING);
+	if (memfd < 0)
+		return -errno;
+	if (ftruncate(memfd, size) < 0 ||
+	    fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK) < 0) {
+		ret = -errno;
+		close(memfd);
+		return ret;
+	}
+	dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+	if (dev < 0) {
+		ret = -errno;
+		close(memfd);
+		return ret;
+	}
+	create.memfd = memfd;
+	create.size = size;
+	create.flags = UDMABUF_FLAGS_CLOEXEC;
+	ret = ioctl(dev, UDMABUF_CREATE, &create);
+	if (ret < 0)
+		ret = -errno;
+	close(dev);
+	close(memfd);
+	return ret;
+}
+
+static inline int mt_set_name(int fd, const char *name)
+{
+	return ioctl(fd, DMA_BUF_SET_NAME, name) < 0 ? -errno : 0;
+}
+
+static inline uint64_t mt_fd_ino(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return 0;
+	return st.st_ino;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parking children at a known state                                   */
+
+/*
+ * A child that does some work, reports readiness and waits to be told
+ * to exit, so that the parent can inspect it at a quiescent point.
+ */
+struct mt_child {
+	pid_t pid;
+	int ready;	/* parent reads: child is parked */
+	int go;		/* parent writes: child may exit */
+};
+
+static inline void mt_child_park(int ready_fd, int go_fd)
+{
+	char c = 'r';
+
+	if (write(ready_fd, &c, 1) != 1)
+		_exit(90);
+	if (read(go_fd, &c, 1) < 0)
+		_exit(91);
+}
+
+static inline int mt_child_wait_ready(struct mt_child *c)
+{
+	char ch;
+
+	return read(c->ready, &ch, 1) == 1 ? 0 : -1;
+}
+
+/* Release a parked child and reap it; returns its exit status or -1. */
+static inline int mt_child_finish(struct mt_child *c)
+{
+	char bye = 'x';
+	int status;
+
+	/* Say so explicitly: a child sharing or copying our table also
+	 * holds the write end, so it would never see EOF.
+	 */
+	if (write(c->go, &bye, 1) != 1)
+		return -1;
+	close(c->go);
+	close(c->ready);
+	if (waitpid(c->pid, &status, 0) != c->pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+#endif /* MT_LIB_H */
