@@ -34,7 +34,7 @@ struct memtrack_ref {
  * table, so that tables that never held a buffer cost one NULL pointer.
  */
 struct memtrack_files {
-	spinlock_t lock;
+	spinlock_t lock;	/* see above */
 	struct rb_root refs;
 	unsigned int nr_buffers;
 	unsigned int nr_fds;

@@ -27,7 +27,6 @@
 #include "memtrack-internal.h"
 
 DEFINE_STATIC_KEY_FALSE(memtrack_enabled_key);
-EXPORT_SYMBOL_GPL(memtrack_enabled_key);
 
 atomic64_t memtrack_generation = ATOMIC64_INIT(0);
 DEFINE_SPINLOCK(memtrack_registry_lock);
@@ -465,5 +464,6 @@ static int __init memtrack_init(void)
 	static_branch_enable(&memtrack_enabled_key);
 	return 0;
 }
+
 /* Before any exporter (dma-buf heaps, udmabuf) can create a buffer. */
 early_initcall(memtrack_init);

@@ -157,27 +157,55 @@ static inline void memtrack_files_release(struct files_struct *files)
 
 #else /* !CONFIG_MEMTRACK */
 
-static inline bool memtrack_enabled(void) { return false; }
+static inline bool memtrack_enabled(void)
+{
+	return false;
+}
+
 static inline bool memtrack_file_tracked(const struct file *file)
 {
 	return false;
 }
+
 static inline void memtrack_buffer_init(struct memtrack_buffer *mb, u64 id,
 					u64 size, const char *exporter,
-					const struct memtrack_buffer_ops *ops) {}
-static inline void memtrack_buffer_remove(struct memtrack_buffer *mb) {}
+					const struct memtrack_buffer_ops *ops)
+{
+}
+
+static inline void memtrack_buffer_remove(struct memtrack_buffer *mb)
+{
+}
+
 static inline void memtrack_file_mark(struct file *file,
-				      struct memtrack_buffer *mb) {}
+				      struct memtrack_buffer *mb)
+{
+}
+
 static inline void memtrack_fd_install(struct files_struct *files,
-				       struct file *file) {}
+				       struct file *file)
+{
+}
+
 static inline void memtrack_fd_dup_locked(struct files_struct *files,
-					  struct file *file) {}
+					  struct file *file)
+{
+}
+
 static inline void memtrack_fd_uninstall(struct files_struct *files,
 					 struct file *file,
-					 enum memtrack_drop_reason reason) {}
+					 enum memtrack_drop_reason reason)
+{
+}
+
 static inline void memtrack_files_dup(struct files_struct *oldf,
-				      struct files_struct *newf) {}
-static inline void memtrack_files_release(struct files_struct *files) {}
+				      struct files_struct *newf)
+{
+}
+
+static inline void memtrack_files_release(struct files_struct *files)
+{
+}
 
 #endif /* CONFIG_MEMTRACK */
 
