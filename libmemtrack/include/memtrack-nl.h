@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libmemtrack-nl: a client of the Linux "memtrack" generic netlink family,
+ * which reports which processes keep how much shared-buffer memory
+ * (dma-bufs) alive.
+ *
+ * Conventions:
+ *  - Every object is opaque and reached through accessors.
+ *  - Functions that can fail return 0 (or a count) on success and a
+ *    negative errno on failure; functions returning a pointer return NULL
+ *    with errno set.  After a failure, mtnl_last_error() returns the
+ *    kernel's extended-ack message, or a description from the library.
+ *  - A handle is one netlink connection.  It is not thread-safe: a thread
+ *    owns a handle, and threads that query concurrently open one each.
+ *    There is no global state.
+ *  - Strings and objects returned by accessors are owned by the object
+ *    they were read from and stay valid until that object is freed.
+ */
+#ifndef MEMTRACK_NL_H
+#define MEMTRACK_NL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MTNL_BUILDING) && defined(__GNUC__)
+#define MTNL_API __attribute__((visibility("default")))
+#else
+#define MTNL_API
+#endif
+
+/** Version of this library, as a string ("MAJOR.MINOR.PATCH"). */
+MTNL_API const char *mtnl_version(void);
+
+/** Version of the memtrack netlink family this library speaks. */
+#define MTNL_FAMILY_VERSION 1
+
+struct mtnl;		/* a connection to the memtrack family */
+struct mtnl_proc;	/* the buffers held by one process */
+struct mtnl_buffer;	/* one buffer, in a process or in the system list */
+
+/**
+ * mtnl_open() - connect to the memtrack family
+ * @out: receives the new handle; release it with mtnl_close()
+ *
+ * Return: 0, or -ENOENT when the running kernel has no memtrack family
+ * (not built in, or booted with memtrack=off), -EPROTO when the family
+ * speaks an older version than MTNL_FAMILY_VERSION, or another -errno
+ * from the socket layer.  On failure *@out is NULL.
+ */
+MTNL_API int mtnl_open(struct mtnl **out);
+
+/** mtnl_close() - close a handle and free it; NULL is accepted. */
+MTNL_API void mtnl_close(struct mtnl *h);
+
+/**
+ * mtnl_last_error() - explanation of the last failure on @h
+ *
+ * Return: the kernel's extack message for the last failed request, or a
+ * library message, or "" when there is none.  Owned by @h; valid until
+ * the next call on @h.
+ */
+MTNL_API const char *mtnl_last_error(const struct mtnl *h);
+
+/** mtnl_family_version() - version the kernel's family reports. */
+MTNL_API uint32_t mtnl_family_version(const struct mtnl *h);
+
+/**
+ * mtnl_proc_get() - the buffers held by one process
+ * @h: handle
+ * @pid: thread-group id in the caller's pid namespace
+ * @out: receives the report; release it with mtnl_proc_free()
+ *
+ * Return: 0; -ESRCH when no such process exists in the caller's pid
+ * namespace; -EACCES when the caller may not read it (the rule of
+ * /proc/PID/fdinfo: ptrace read access); -ERANGE for pid 0; -errno.
+ */
+MTNL_API int mtnl_proc_get(struct mtnl *h, uint32_t pid,
+			   struct mtnl_proc **out);
+
+/** mtnl_proc_free() - free a report from mtnl_proc_get(); NULL is fine. */
+MTNL_API void mtnl_proc_free(struct mtnl_proc *p);
+
+/**
+ * struct mtnl_dump_opts - options of mtnl_proc_dump()
+ * @sz: sizeof(struct mtnl_dump_opts), so that the struct can grow
+ * @pid: report only this pid (0: every visible process)
+ */
+struct mtnl_dump_opts {
+	size_t sz;
+	uint32_t pid;
+};
+
+/**
+ * typedef mtnl_proc_cb - called once per process of a dump
+ * @p: the process, complete even when the kernel split it over several
+ *	messages; valid only during the call
+ * @arg: the caller's argument
+ *
+ * Return: 0 to continue, or a non-zero value to stop the dump, which
+ * mtnl_proc_dump() then returns.
+ */
+typedef int (*mtnl_proc_cb)(const struct mtnl_proc *p, void *arg);
+
+/**
+ * mtnl_proc_dump() - every visible process that holds buffers
+ * @h: handle
+ * @opts: options, or NULL for defaults
+ * @cb: called for each process, in increasing pid order
+ * @arg: passed to @cb
+ * @generation: if not NULL, receives the highest accounting generation
+ *	seen in the dump
+ *
+ * Processes the caller may not read are skipped by the kernel.
+ *
+ * Return: 0; -EINTR when the accounting changed while the dump was being
+ * taken (the kernel set NLM_F_DUMP_INTR; retry for an exact snapshot);
+ * the non-zero value @cb returned; or -errno.
+ */
+MTNL_API int mtnl_proc_dump(struct mtnl *h, const struct mtnl_dump_opts *opts,
+			    mtnl_proc_cb cb, void *arg, uint64_t *generation);
+
+/* Process accessors. */
+MTNL_API uint32_t mtnl_proc_pid(const struct mtnl_proc *p);
+/** Command name; owned by @p. */
+MTNL_API const char *mtnl_proc_comm(const struct mtnl_proc *p);
+/** Number of distinct buffers held. */
+MTNL_API uint32_t mtnl_proc_nr_buffers(const struct mtnl_proc *p);
+/** Number of descriptors that refer to buffers. */
+MTNL_API uint32_t mtnl_proc_nr_fds(const struct mtnl_proc *p);
+/** Bytes held, each distinct buffer counted once. */
+MTNL_API uint64_t mtnl_proc_total(const struct mtnl_proc *p);
+/** Accounting generation the report was built at. */
+MTNL_API uint64_t mtnl_proc_generation(const struct mtnl_proc *p);
+/** True when the kernel could not track every reference (out of memory). */
+MTNL_API bool mtnl_proc_incomplete(const struct mtnl_proc *p);
+/** Number of buffer entries, in increasing id order. */
+MTNL_API size_t mtnl_proc_buffer_count(const struct mtnl_proc *p);
+/** Entry @i (< mtnl_proc_buffer_count()); owned by @p. */
+MTNL_API const struct mtnl_buffer *mtnl_proc_buffer(const struct mtnl_proc *p,
+						   size_t i);
+
+/**
+ * typedef mtnl_buffer_cb - called once per buffer of mtnl_buffer_dump()
+ * Return: 0 to continue, non-zero to stop (and be returned).
+ */
+typedef int (*mtnl_buffer_cb)(const struct mtnl_buffer *b, void *arg);
+
+/**
+ * mtnl_buffer_dump() - every registered buffer, in increasing id order
+ *
+ * Includes buffers held by no process (holders == 0), kept alive only by
+ * the kernel or by mappings.
+ *
+ * Return: 0; -EPERM without CAP_SYS_ADMIN; -EINTR as for
+ * mtnl_proc_dump(); the value @cb returned; or -errno.
+ */
+MTNL_API int mtnl_buffer_dump(struct mtnl *h, mtnl_buffer_cb cb, void *arg);
+
+/**
+ * mtnl_buffer_get() - one registered buffer by id
+ * @out: receives the buffer; release it with mtnl_buffer_free()
+ *
+ * Return: 0; -ENOENT for an unknown id; -EPERM without CAP_SYS_ADMIN.
+ */
+MTNL_API int mtnl_buffer_get(struct mtnl *h, uint64_t id,
+			     struct mtnl_buffer **out);
+
+/** mtnl_buffer_free() - free a buffer from mtnl_buffer_get(). */
+MTNL_API void mtnl_buffer_free(struct mtnl_buffer *b);
+
+/* Buffer accessors. */
+/** Id: the dma-buf's inode number, as in the "ino:" line of fdinfo. */
+MTNL_API uint64_t mtnl_buffer_id(const struct mtnl_buffer *b);
+MTNL_API uint64_t mtnl_buffer_size(const struct mtnl_buffer *b);
+/** Exporter name; owned by the buffer's owner. */
+MTNL_API const char *mtnl_buffer_exporter(const struct mtnl_buffer *b);
+/** Name set with DMA_BUF_SET_NAME, or "" when none. */
+MTNL_API const char *mtnl_buffer_name(const struct mtnl_buffer *b);
+/** Descriptors of the process that refer to it (process entries only). */
+MTNL_API uint32_t mtnl_buffer_fds(const struct mtnl_buffer *b);
+/**
+ * Descriptor tables that hold it (system list only); 0 means kernel-only.
+ * Returns -1 for a process entry, which carries no holder count.
+ */
+MTNL_API int64_t mtnl_buffer_holders(const struct mtnl_buffer *b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MEMTRACK_NL_H */

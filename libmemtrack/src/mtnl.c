@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libmemtrack-nl transport, on libnl-3 and libnl-genl-3.
+ *
+ * libnl maps kernel errors onto its own NLE_* codes and loses information
+ * on the way (ENOBUFS becomes NLE_NOMEM; ESRCH and ENOENT both become
+ * NLE_OBJ_NOTFOUND) and it ignores the error a dump reports in NLMSG_DONE.
+ * So every request installs its own error and finish callbacks, which
+ * keep the raw errno and the extack message in the handle; NLE_* codes
+ * never leave this file.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+
+#include "internal.h"
+
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+
+struct mtnl {
+	struct nl_sock *sk;
+	int family;
+	uint32_t family_version;
+	int err;		/* -errno of the request in progress */
+	bool dump_intr;
+	char errmsg[256];
+	/* State of the dump in progress. */
+	struct mtnl_proc cur;
+	bool have_cur;
+	mtnl_proc_cb proc_cb;
+	mtnl_buffer_cb buf_cb;
+	void *cb_arg;
+	int cb_ret;
+	uint64_t generation;
+	struct mtnl_proc *single;	/* a do reply */
+	struct mtnl_buffer *single_buf;
+};
+
+const char *mtnl_version(void)
+{
+	return MTNL_VERSION_STRING;
+}
+
+static void set_error(struct mtnl *h, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	h->err = err;
+	va_start(ap, fmt);
+	vsnprintf(h->errmsg, sizeof(h->errmsg), fmt, ap);
+	va_end(ap);
+}
+
+const char *mtnl_last_error(const struct mtnl *h)
+{
+	return h ? h->errmsg : "";
+}
+
+uint32_t mtnl_family_version(const struct mtnl *h)
+{
+	return h->family_version;
+}
+
+/* Extended-ack attributes of an NLMSG_ERROR or NLMSG_DONE message. */
+static void read_extack(struct mtnl *h, const struct nlmsghdr *nlh,
+			size_t off)
+{
+	const char *pos = (const char *)nlh + off;
+	const char *end = (const char *)nlh + nlh->nlmsg_len;
+
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	while (pos + NLA_HDRLEN <= end) {
+		const struct nlattr *a = (const struct nlattr *)pos;
+
+		if (a->nla_len < NLA_HDRLEN || pos + a->nla_len > end)
+			break;
+		if (a->nla_type == NLMSGERR_ATTR_MSG && a->nla_len > NLA_HDRLEN) {
+			size_t n = a->nla_len - NLA_HDRLEN;
+
+			if (n >= sizeof(h->errmsg))
+				n = sizeof(h->errmsg) - 1;
+			memcpy(h->errmsg, pos + NLA_HDRLEN, n);
+			h->errmsg[n] = '\0';
+		}
+		pos += NLA_ALIGN(a->nla_len);
+	}
+}
+
+static int err_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
+{
+	struct mtnl *h = arg;
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)((char *)e - NLMSG_HDRLEN);
+	size_t off = NLMSG_HDRLEN + sizeof(*e);
+
+	(void)nla;
+	h->err = e->error;
+	h->errmsg[0] = '\0';
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - sizeof(e->msg);
+	if (off <= nlh->nlmsg_len)
+		read_extack(h, nlh, off);
+	if (!h->errmsg[0])
+		snprintf(h->errmsg, sizeof(h->errmsg), "%s", strerror(-e->error));
+	return NL_STOP;
+}
+
+/* libnl does not look at the error a dump ends with: do it here. */
+static int finish_cb(struct nl_msg *msg, void *arg)
+{
+	struct mtnl *h = arg;
+	const struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	int err = 0;
+
+	if (nlh->nlmsg_len >= NLMSG_HDRLEN + sizeof(int))
+		memcpy(&err, nlmsg_data(nlh), sizeof(int));
+	if (err < 0) {
+		h->err = err;
+		h->errmsg[0] = '\0';
+		read_extack(h, nlh, NLMSG_HDRLEN + sizeof(int));
+		if (!h->errmsg[0])
+			snprintf(h->errmsg, sizeof(h->errmsg), "%s", strerror(-err));
+	}
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		h->dump_intr = true;
+	return NL_STOP;
+}
+
+/* Deliver the process being assembled, if any. */
+static int flush_proc(struct mtnl *h)
+{
+	int ret = 0;
+
+	if (h->have_cur) {
+		if (h->proc_cb && !h->cb_ret)
+			ret = h->proc_cb(&h->cur, h->cb_arg);
+		if (ret)
+			h->cb_ret = ret;
+		mtnl__proc_reset(&h->cur);
+		h->have_cur = false;
+	}
+	return h->cb_ret ? NL_STOP : NL_OK;
+}
+
+static int proc_msg_cb(struct nl_msg *msg, void *arg)
+{
+	struct mtnl *h = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	const void *attrs = genlmsg_attrdata(nlmsg_data(nlh), 0);
+	size_t len = (size_t)genlmsg_attrlen(nlmsg_data(nlh), 0);
+	char why[160];
+	uint32_t pid;
+	bool append;
+	int ret;
+
+	if (nlh->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN)) {
+		set_error(h, -EBADMSG, "short message from the kernel");
+		return NL_STOP;
+	}
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		h->dump_intr = true;
+	if (h->single) {
+		ret = mtnl__parse_proc(attrs, len, h->single, false, why, sizeof(why));
+		if (ret)
+			set_error(h, ret, "bad reply from the kernel: %s", why);
+		return NL_STOP;
+	}
+
+	/* A process the kernel split over messages repeats its pid. */
+	pid = mtnl__proc_msg_pid(attrs, len);
+	append = h->have_cur && pid == h->cur.pid;
+	if (!append && flush_proc(h) == NL_STOP)
+		return NL_STOP;
+	ret = mtnl__parse_proc(attrs, len, &h->cur, append, why, sizeof(why));
+	if (ret) {
+		set_error(h, ret, "bad reply from the kernel: %s", why);
+		return NL_STOP;
+	}
+	h->have_cur = true;
+	if (h->cur.generation > h->generation)
+		h->generation = h->cur.generation;
+	return NL_OK;
+}
+
+static int buffer_msg_cb(struct nl_msg *msg, void *arg)
+{
+	struct mtnl *h = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct mtnl_buffer b;
+	char why[160];
+	int ret;
+
+	if (nlh->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN)) {
+		set_error(h, -EBADMSG, "short message from the kernel");
+		return NL_STOP;
+	}
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		h->dump_intr = true;
+	ret = mtnl__parse_buffer(genlmsg_attrdata(nlmsg_data(nlh), 0),
+				 (size_t)genlmsg_attrlen(nlmsg_data(nlh), 0),
+				 &b, why, sizeof(why));
+	if (ret) {
+		set_error(h, ret, "bad reply from the kernel: %s", why);
+		return NL_STOP;
+	}
+	if (h->single_buf) {
+		*h->single_buf = b;
+		return NL_STOP;
+	}
+	if (h->buf_cb) {
+		ret = h->buf_cb(&b, h->cb_arg);
+		if (ret) {
+			h->cb_ret = ret;
+			return NL_STOP;
+		}
+	}
+	return NL_OK;
+}
+
+/*
+ * Send @msg and read replies until the request completes.  Returns 0 or
+ * the raw -errno; the handle keeps the message.
+ */
+static int transact(struct mtnl *h, struct nl_msg *msg, nl_recvmsg_msg_cb_t valid)
+{
+	struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
+	int ret;
+
+	if (!cb) {
+		nlmsg_free(msg);
+		set_error(h, -ENOMEM, "out of memory");
+		return h->err;
+	}
+	h->err = 0;
+	h->errmsg[0] = '\0';
+	h->dump_intr = false;
+	h->cb_ret = 0;
+	nl_cb_err(cb, NL_CB_CUSTOM, err_cb, h);
+	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, finish_cb, h);
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, valid, h);
+
+	ret = nl_send_auto(h->sk, msg);
+	nlmsg_free(msg);
+	if (ret < 0) {
+		nl_cb_put(cb);
+		set_error(h, -errno ? -errno : -EIO, "cannot send the request: %s",
+			  nl_geterror(ret));
+		return h->err;
+	}
+	ret = nl_recvmsgs(h->sk, cb);
+	nl_cb_put(cb);
+	if (h->err)
+		return h->err;
+	if (ret < 0) {
+		/* A failure libnl saw itself, such as a socket error. */
+		int e = errno ? errno : EIO;
+
+		set_error(h, -e, "receive failed: %s", nl_geterror(ret));
+		return h->err;
+	}
+	return 0;
+}
+
+static struct nl_msg *new_request(struct mtnl *h, uint8_t cmd, int flags)
+{
+	struct nl_msg *msg = nlmsg_alloc();
+
+	if (!msg)
+		return NULL;
+	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, h->family, 0, flags,
+			 cmd, MTNL_FAMILY_VERSION)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+/* CTRL_CMD_GETFAMILY reply: the family's version. */
+static int family_cb(struct nl_msg *msg, void *arg)
+{
+	struct mtnl *h = arg;
+	struct nlattr *tb[CTRL_ATTR_MAX + 1];
+
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, CTRL_ATTR_MAX, NULL) == 0 &&
+	    tb[CTRL_ATTR_VERSION])
+		h->family_version = nla_get_u32(tb[CTRL_ATTR_VERSION]);
+	return NL_STOP;
+}
+
+int mtnl_open(struct mtnl **out)
+{
+	struct mtnl *h;
+	struct nl_msg *msg;
+	int one = 1, ret, fd;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->sk = nl_socket_alloc();
+	if (!h->sk) {
+		free(h);
+		return -ENOMEM;
+	}
+	ret = genl_connect(h->sk);
+	if (ret < 0) {
+		ret = errno ? -errno : -EIO;
+		goto fail;
+	}
+	fd = nl_socket_get_fd(h->sk);
+	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	/* Replies are unbounded (a do reply carries every buffer): peek. */
+	nl_socket_enable_msg_peek(h->sk);
+	nl_socket_disable_auto_ack(h->sk);
+
+	h->family = genl_ctrl_resolve(h->sk, MEMTRACK_FAMILY_NAME);
+	if (h->family < 0) {
+		ret = h->family == -NLE_OBJ_NOTFOUND ? -ENOENT : -EIO;
+		goto fail;
+	}
+
+	msg = nlmsg_alloc();
+	if (!msg) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, GENL_ID_CTRL, 0, 0,
+		    CTRL_CMD_GETFAMILY, 1);
+	nla_put_string(msg, CTRL_ATTR_FAMILY_NAME, MEMTRACK_FAMILY_NAME);
+	ret = transact(h, msg, family_cb);
+	if (ret)
+		goto fail;
+	if (h->family_version < MTNL_FAMILY_VERSION) {
+		ret = -EPROTO;
+		goto fail;
+	}
+	*out = h;
+	return 0;
+fail:
+	nl_socket_free(h->sk);
+	free(h);
+	return ret;
+}
+
+void mtnl_close(struct mtnl *h)
+{
+	if (!h)
+		return;
+	mtnl__proc_reset(&h->cur);
+	nl_socket_free(h->sk);
+	free(h);
+}
+
+int mtnl_proc_get(struct mtnl *h, uint32_t pid, struct mtnl_proc **out)
+{
+	struct mtnl_proc *p;
+	struct nl_msg *msg;
+	int ret;
+
+	if (!h || !out)
+		return -EINVAL;
+	*out = NULL;
+	p = calloc(1, sizeof(*p));
+	msg = p ? new_request(h, MEMTRACK_CMD_PROC_GET, 0) : NULL;
+	if (!msg || nla_put_u32(msg, MEMTRACK_A_PROC_PID, pid) < 0) {
+		nlmsg_free(msg);
+		free(p);
+		set_error(h, -ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	h->single = p;
+	ret = transact(h, msg, proc_msg_cb);
+	h->single = NULL;
+	if (!ret && !p->pid) {
+		set_error(h, -EPROTO, "the kernel sent no reply");
+		ret = -EPROTO;
+	}
+	if (ret) {
+		mtnl_proc_free(p);
+		return ret;
+	}
+	*out = p;
+	return 0;
+}
+
+void mtnl_proc_free(struct mtnl_proc *p)
+{
+	if (!p)
+		return;
+	mtnl__proc_reset(p);
+	free(p);
+}
+
+int mtnl_proc_dump(struct mtnl *h, const struct mtnl_dump_opts *opts,
+		   mtnl_proc_cb cb, void *arg, uint64_t *generation)
+{
+	struct mtnl_dump_opts o = { .sz = sizeof(o) };
+	struct nl_msg *msg;
+	int ret;
+
+	if (!h)
+		return -EINVAL;
+	if (opts) {
+		if (opts->sz < offsetof(struct mtnl_dump_opts, pid) + sizeof(o.pid)) {
+			set_error(h, -EINVAL, "mtnl_dump_opts.sz is too small");
+			return -EINVAL;
+		}
+		o.pid = opts->pid;
+	}
+	msg = new_request(h, MEMTRACK_CMD_PROC_GET, NLM_F_DUMP);
+	if (!msg || (o.pid && nla_put_u32(msg, MEMTRACK_A_PROC_PID, o.pid) < 0)) {
+		nlmsg_free(msg);
+		set_error(h, -ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	h->proc_cb = cb;
+	h->cb_arg = arg;
+	h->generation = 0;
+	ret = transact(h, msg, proc_msg_cb);
+	if (!ret)
+		flush_proc(h);	/* the last process */
+	mtnl__proc_reset(&h->cur);
+	h->have_cur = false;
+	h->proc_cb = NULL;
+	if (generation)
+		*generation = h->generation;
+	if (!ret && h->cb_ret)
+		return h->cb_ret;
+	if (!ret && h->dump_intr) {
+		set_error(h, -EINTR, "the accounting changed during the dump");
+		return -EINTR;
+	}
+	return ret;
+}
+
+int mtnl_buffer_dump(struct mtnl *h, mtnl_buffer_cb cb, void *arg)
+{
+	struct nl_msg *msg;
+	int ret;
+
+	if (!h)
+		return -EINVAL;
+	msg = new_request(h, MEMTRACK_CMD_BUFFER_GET, NLM_F_DUMP);
+	if (!msg) {
+		set_error(h, -ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	h->buf_cb = cb;
+	h->cb_arg = arg;
+	ret = transact(h, msg, buffer_msg_cb);
+	h->buf_cb = NULL;
+	if (!ret && h->cb_ret)
+		return h->cb_ret;
+	if (!ret && h->dump_intr) {
+		set_error(h, -EINTR, "the accounting changed during the dump");
+		return -EINTR;
+	}
+	return ret;
+}
+
+int mtnl_buffer_get(struct mtnl *h, uint64_t id, struct mtnl_buffer **out)
+{
+	struct mtnl_buffer *b;
+	struct nl_msg *msg;
+	int ret;
+
+	if (!h || !out)
+		return -EINVAL;
+	*out = NULL;
+	b = calloc(1, sizeof(*b));
+	msg = b ? new_request(h, MEMTRACK_CMD_BUFFER_GET, 0) : NULL;
+	if (!msg || nla_put_u64(msg, MEMTRACK_A_BUFFER_ID, id) < 0) {
+		nlmsg_free(msg);
+		free(b);
+		set_error(h, -ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	h->single_buf = b;
+	ret = transact(h, msg, buffer_msg_cb);
+	h->single_buf = NULL;
+	if (!ret && !b->id) {
+		set_error(h, -EPROTO, "the kernel sent no reply");
+		ret = -EPROTO;
+	}
+	if (ret) {
+		free(b);
+		return ret;
+	}
+	*out = b;
+	return 0;
+}
+
+void mtnl_buffer_free(struct mtnl_buffer *b)
+{
+	free(b);
+}
+
+/* Accessors. */
+uint32_t mtnl_proc_pid(const struct mtnl_proc *p) { return p->pid; }
+const char *mtnl_proc_comm(const struct mtnl_proc *p) { return p->comm; }
+uint32_t mtnl_proc_nr_buffers(const struct mtnl_proc *p) { return p->nr_buffers; }
+uint32_t mtnl_proc_nr_fds(const struct mtnl_proc *p) { return p->nr_fds; }
+uint64_t mtnl_proc_total(const struct mtnl_proc *p) { return p->total; }
+uint64_t mtnl_proc_generation(const struct mtnl_proc *p) { return p->generation; }
+bool mtnl_proc_incomplete(const struct mtnl_proc *p) { return p->incomplete; }
+size_t mtnl_proc_buffer_count(const struct mtnl_proc *p) { return p->nbufs; }
+
+const struct mtnl_buffer *mtnl_proc_buffer(const struct mtnl_proc *p, size_t i)
+{
+	if (i >= p->nbufs) {
+		errno = ERANGE;
+		return NULL;
+	}
+	return &p->bufs[i];
+}
+
+uint64_t mtnl_buffer_id(const struct mtnl_buffer *b) { return b->id; }
+uint64_t mtnl_buffer_size(const struct mtnl_buffer *b) { return b->size; }
+const char *mtnl_buffer_exporter(const struct mtnl_buffer *b) { return b->exporter; }
+const char *mtnl_buffer_name(const struct mtnl_buffer *b) { return b->name; }
+uint32_t mtnl_buffer_fds(const struct mtnl_buffer *b) { return b->fds; }
+int64_t mtnl_buffer_holders(const struct mtnl_buffer *b) { return b->holders; }

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Message parsing.  Everything from the kernel is checked: attribute
+ * headers must fit, fixed-size attributes must have their exact size,
+ * strings must be NUL-terminated and fit their field, and the attributes
+ * a message cannot do without must be there.  Unknown attributes are
+ * skipped so that newer kernels stay readable.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/netlink.h>
+
+#include "internal.h"
+
+static int bad(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && whylen) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return -EBADMSG;
+}
+
+/* Walk attributes; returns the next one or NULL, and flags truncation. */
+static const struct nlattr *next_attr(const char **pos, const char *end,
+				      bool *truncated)
+{
+	const struct nlattr *a = (const struct nlattr *)*pos;
+	size_t left = (size_t)(end - *pos);
+
+	if (left == 0)
+		return NULL;
+	if (left < NLA_HDRLEN || a->nla_len < NLA_HDRLEN || a->nla_len > left) {
+		*truncated = true;
+		return NULL;
+	}
+	*pos += (size_t)NLA_ALIGN(a->nla_len) < left ? (size_t)NLA_ALIGN(a->nla_len) : left;
+	return a;
+}
+
+static const void *adata(const struct nlattr *a)
+{
+	return (const char *)a + NLA_HDRLEN;
+}
+
+static size_t alen(const struct nlattr *a)
+{
+	return a->nla_len - NLA_HDRLEN;
+}
+
+static int get_u32(const struct nlattr *a, uint32_t *v, char *why, size_t wl,
+		   const char *what)
+{
+	if (alen(a) != sizeof(*v))
+		return bad(why, wl, "%s: expected 4 bytes, got %zu", what, alen(a));
+	memcpy(v, adata(a), sizeof(*v));
+	return 0;
+}
+
+/* "uint" attributes are 4 or 8 bytes. */
+static int get_uint(const struct nlattr *a, uint64_t *v, char *why, size_t wl,
+		    const char *what)
+{
+	uint32_t v32;
+
+	if (alen(a) == sizeof(*v)) {
+		memcpy(v, adata(a), sizeof(*v));
+		return 0;
+	}
+	if (alen(a) == sizeof(v32)) {
+		memcpy(&v32, adata(a), sizeof(v32));
+		*v = v32;
+		return 0;
+	}
+	return bad(why, wl, "%s: expected 4 or 8 bytes, got %zu", what, alen(a));
+}
+
+static int get_str(const struct nlattr *a, char *dst, size_t size, char *why,
+		   size_t wl, const char *what)
+{
+	const char *s = adata(a);
+	size_t n = alen(a);
+	const char *nul = memchr(s, '\0', n);
+
+	if (!nul)
+		return bad(why, wl, "%s: string is not NUL-terminated", what);
+	if ((size_t)(nul - s) >= size)
+		return bad(why, wl, "%s: string longer than %zu bytes", what, size - 1);
+	memcpy(dst, s, (size_t)(nul - s) + 1);
+	return 0;
+}
+
+static int parse_buffer_attrs(const void *attrs, size_t len,
+			      struct mtnl_buffer *b, bool in_proc,
+			      char *why, size_t wl)
+{
+	const char *pos = attrs, *end = (const char *)attrs + len;
+	bool truncated = false, has_id = false, has_size = false;
+	bool has_exp = false, has_fds = false;
+	const struct nlattr *a;
+	int ret = 0;
+
+	memset(b, 0, sizeof(*b));
+	b->holders = -1;
+	while (!ret && (a = next_attr(&pos, end, &truncated))) {
+		switch (a->nla_type & NLA_TYPE_MASK) {
+		case MEMTRACK_A_BUFFER_ID:
+			ret = get_uint(a, &b->id, why, wl, "buffer id");
+			has_id = true;
+			break;
+		case MEMTRACK_A_BUFFER_SIZE:
+			ret = get_uint(a, &b->size, why, wl, "buffer size");
+			has_size = true;
+			break;
+		case MEMTRACK_A_BUFFER_EXPORTER:
+			ret = get_str(a, b->exporter, sizeof(b->exporter), why, wl,
+				      "buffer exporter");
+			has_exp = true;
+			break;
+		case MEMTRACK_A_BUFFER_NAME:
+			ret = get_str(a, b->name, sizeof(b->name), why, wl,
+				      "buffer name");
+			break;
+		case MEMTRACK_A_BUFFER_FDS:
+			ret = get_u32(a, &b->fds, why, wl, "buffer fds");
+			has_fds = true;
+			break;
+		case MEMTRACK_A_BUFFER_HOLDERS: {
+			uint32_t h = 0;
+
+			ret = get_u32(a, &h, why, wl, "buffer holders");
+			b->holders = h;
+			break;
+		}
+		default:
+			break;	/* newer kernel */
+		}
+	}
+	if (ret)
+		return ret;
+	if (truncated)
+		return bad(why, wl, "truncated buffer attribute");
+	if (!has_id || !has_size || !has_exp)
+		return bad(why, wl, "buffer without %s",
+			   !has_id ? "an id" : !has_size ? "a size" : "an exporter");
+	if (in_proc && !has_fds)
+		return bad(why, wl, "process buffer %llu without an fd count",
+			   (unsigned long long)b->id);
+	if (!in_proc && b->holders < 0)
+		return bad(why, wl, "buffer %llu without a holder count",
+			   (unsigned long long)b->id);
+	return 0;
+}
+
+int mtnl__parse_buffer(const void *attrs, size_t len, struct mtnl_buffer *b,
+		       char *why, size_t whylen)
+{
+	return parse_buffer_attrs(attrs, len, b, false, why, whylen);
+}
+
+uint32_t mtnl__proc_msg_pid(const void *attrs, size_t len)
+{
+	const char *pos = attrs, *end = (const char *)attrs + len;
+	bool truncated = false;
+	const struct nlattr *a;
+	uint32_t pid = 0;
+
+	while ((a = next_attr(&pos, end, &truncated)))
+		if ((a->nla_type & NLA_TYPE_MASK) == MEMTRACK_A_PROC_PID &&
+		    alen(a) == sizeof(pid))
+			memcpy(&pid, adata(a), sizeof(pid));
+	return pid;
+}
+
+void mtnl__proc_reset(struct mtnl_proc *p)
+{
+	free(p->bufs);
+	memset(p, 0, sizeof(*p));
+}
+
+static int add_buffer(struct mtnl_proc *p, const struct mtnl_buffer *b)
+{
+	if (p->nbufs == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 16;
+		struct mtnl_buffer *nb = realloc(p->bufs, cap * sizeof(*nb));
+
+		if (!nb)
+			return -ENOMEM;
+		p->bufs = nb;
+		p->cap = cap;
+	}
+	p->bufs[p->nbufs++] = *b;
+	return 0;
+}
+
+int mtnl__parse_proc(const void *attrs, size_t len, struct mtnl_proc *p,
+		     bool append, char *why, size_t wl)
+{
+	const char *pos = attrs, *end = (const char *)attrs + len;
+	bool truncated = false, has_pid = false, has_total = false;
+	const struct nlattr *a;
+	struct mtnl_proc hdr;
+	uint32_t pid = 0;
+	int ret = 0;
+
+	memset(&hdr, 0, sizeof(hdr));
+	while (!ret && (a = next_attr(&pos, end, &truncated))) {
+		switch (a->nla_type & NLA_TYPE_MASK) {
+		case MEMTRACK_A_PROC_PID:
+			ret = get_u32(a, &pid, why, wl, "pid");
+			hdr.pid = pid;
+			has_pid = true;
+			break;
+		case MEMTRACK_A_PROC_COMM:
+			ret = get_str(a, hdr.comm, sizeof(hdr.comm), why, wl, "comm");
+			break;
+		case MEMTRACK_A_PROC_NR_BUFFERS:
+			ret = get_u32(a, &hdr.nr_buffers, why, wl, "nr-buffers");
+			break;
+		case MEMTRACK_A_PROC_NR_FDS:
+			ret = get_u32(a, &hdr.nr_fds, why, wl, "nr-fds");
+			break;
+		case MEMTRACK_A_PROC_TOTAL:
+			ret = get_uint(a, &hdr.total, why, wl, "total");
+			has_total = true;
+			break;
+		case MEMTRACK_A_PROC_GENERATION:
+			ret = get_uint(a, &hdr.generation, why, wl, "generation");
+			break;
+		case MEMTRACK_A_PROC_INCOMPLETE:
+			if (alen(a))
+				ret = bad(why, wl, "incomplete: a flag carries no data");
+			hdr.incomplete = true;
+			break;
+		case MEMTRACK_A_PROC_BUFFER: {
+			struct mtnl_buffer b;
+			uint64_t last;
+
+			ret = parse_buffer_attrs(adata(a), alen(a), &b, true, why, wl);
+			if (ret)
+				break;
+			last = p->nbufs ? p->bufs[p->nbufs - 1].id : 0;
+			if (p->nbufs && b.id <= last) {
+				ret = bad(why, wl, "buffer %llu out of order",
+					  (unsigned long long)b.id);
+				break;
+			}
+			ret = add_buffer(p, &b);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	if (ret)
+		return ret;
+	if (truncated)
+		return bad(why, wl, "truncated process attribute");
+	if (!has_pid || !hdr.pid || !has_total)
+		return bad(why, wl, "process message without %s",
+			   !has_pid || !hdr.pid ? "a pid" : "a total");
+	if (append && hdr.pid != p->pid)
+		return bad(why, wl, "continuation of pid %u carries pid %u",
+			   p->pid, hdr.pid);
+	/* The latest header wins: a continuation may be newer. */
+	p->pid = hdr.pid;
+	memcpy(p->comm, hdr.comm, sizeof(p->comm));
+	p->nr_buffers = hdr.nr_buffers;
+	p->nr_fds = hdr.nr_fds;
+	p->total = hdr.total;
+	p->generation = hdr.generation;
+	p->incomplete = hdr.incomplete;
+	return 0;
+}
