@@ -1,0 +1,25 @@
+#!/bin/sh
+# Runs inside the guest: start the demo workload, then show mtstat's views.
+set -e
+rm -f /tmp/demo.ready
+memtrack-demo --ready-file /tmp/demo.ready >/dev/null &
+while [ ! -s /tmp/demo.ready ]; do sleep 0.1; done
+eval "$(cat /tmp/demo.ready)"
+
+show() {
+	echo "\$ $*"
+	"$@"
+	echo
+}
+echo "Demo workload: camera ($camera) shares buffers with compositor ($compositor)"
+echo "over SCM_RIGHTS; the compositor maps two and forks comp-helper ($helper)."
+echo
+show mtstat
+show mtstat -p "$camera,$compositor"
+show mtstat --by-tag -t camera-preview-0
+show mtstat -b
+show mtstat -j -p "$helper"
+echo "The same processes, found the slow way (procfs scan, as dmabuf_dump does):"
+show mtstat --source=procfs
+kill "$camera"
+wait

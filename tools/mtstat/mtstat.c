@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * mtstat: which processes keep how much shared-buffer (dma-buf) memory
+ * alive.  Reads the memtrack netlink family, or scans procfs on kernels
+ * without it.  See mtstat(1).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <memtrack-nl.h>
+
+#include "mtstat.h"
+
+#define MTSTAT_VERSION "0.1.0"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"usage: mtstat [options]             every process holding buffers\n"
+"       mtstat -p PID[,PID...]       one row per buffer of these processes\n"
+"       mtstat -b                    every buffer in the system\n"
+"\n"
+"options:\n"
+"  -p, --pid PID[,PID...]   show these processes\n"
+"  -b, --buffers            list system-wide buffers (needs CAP_SYS_ADMIN)\n"
+"  -t, --tag TAG            only buffers named TAG\n"
+"  -e, --exporter NAME      only buffers from exporter NAME\n"
+"  -u, --user USER          only processes of USER (name or uid)\n"
+"      --by-tag             break process totals down by tag\n"
+"      --by-exporter        break process totals down by exporter\n"
+"  -s, --sort FIELD         pid comm bufs fds total pss unique (processes)\n"
+"                           id size exporter tag holders (buffers)\n"
+"  -j, --json               JSON output, raw integers\n"
+"      --bytes              raw byte counts instead of KiB/MiB/GiB\n"
+"  -i, --interval SECONDS   repeat every SECONDS\n"
+"  -c, --count N            stop after N repetitions (with -i)\n"
+"      --source SOURCE      netlink or procfs (default: netlink, falling\n"
+"                           back to procfs when the kernel lacks memtrack)\n"
+"  -w, --watch              live event stream (not in this kernel family)\n"
+"  -h, --help               this help\n"
+"  -V, --version            tool, library and family versions\n"
+"\n"
+"examples:\n"
+"  mtstat                     who holds the most dma-buf memory\n"
+"  mtstat -p 1234 --by-tag    one process, per buffer and per tag\n"
+"  mtstat -b -s holders       buffers, most shared first\n"
+"  mtstat -j | jq .summary    machine-readable\n"
+"\n"
+"exit status: 0 ok, 1 usage, 2 pid not found or not visible,\n"
+"             3 permission denied, 4 no source available, 5 other errors\n");
+}
+
+static int parse_pids(const char *arg, uint32_t **pids, size_t *n)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+
+	if (!copy)
+		return -1;
+	*n = 0;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+		unsigned long v;
+		uint32_t *np;
+
+		errno = 0;
+		v = strtoul(tok, &end, 10);
+		if (errno || *end || !*tok || v == 0 || v > INT_MAX) {
+			fprintf(stderr, "mtstat: invalid pid '%s'\n", tok);
+			free(copy);
+			return -1;
+		}
+		np = realloc(*pids, (*n + 1) * sizeof(*np));
+		if (!np) {
+			free(copy);
+			return -1;
+		}
+		*pids = np;
+		(*pids)[(*n)++] = (uint32_t)v;
+	}
+	free(copy);
+	if (!*n) {
+		fprintf(stderr, "mtstat: -p needs at least one pid\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_user(const char *arg, uid_t *uid)
+{
+	struct passwd *pw = getpwnam(arg);
+	char *end;
+	unsigned long v;
+
+	if (pw) {
+		*uid = pw->pw_uid;
+		return 0;
+	}
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || *end || !*arg) {
+		fprintf(stderr, "mtstat: unknown user '%s'\n", arg);
+		return -1;
+	}
+	*uid = (uid_t)v;
+	return 0;
+}
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static const char *advice(int code)
+{
+	switch (code) {
+	case MTSTAT_EPERM:
+		return "memtrack shows a process to callers that may read its "
+		       "/proc/PID/fdinfo (ptrace read access: same user and dumpable, "
+		       "or CAP_SYS_PTRACE); the buffer list needs CAP_SYS_ADMIN. "
+		       "Run as that user or as root.";
+	case MTSTAT_EUNAVAIL:
+		return "boot a kernel with CONFIG_MEMTRACK=y (and without memtrack=off), "
+		       "or use --source=procfs.";
+	default:
+		return NULL;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "buffers", no_argument, NULL, 'b' },
+		{ "tag", required_argument, NULL, 't' },
+		{ "exporter", required_argument, NULL, 'e' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "by-tag", no_argument, NULL, 'T' },
+		{ "by-exporter", no_argument, NULL, 'E' },
+		{ "sort", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "bytes", no_argument, NULL, 'B' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "source", required_argument, NULL, 'S' },
+		{ "watch", no_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mt_filter filter = { 0 };
+	struct mt_output out = { 0 };
+	const char *source = NULL;
+	bool buffers = false, watch = false;
+	double interval = 0;
+	long count = -1, round;
+	uint32_t *pids = NULL;
+	size_t npids = 0;
+	int opt, ret = MTSTAT_OK;
+
+	while ((opt = getopt_long(argc, argv, "p:bt:e:u:s:ji:c:whV", longopts,
+				  NULL)) != -1) {
+		char *end;
+
+		switch (opt) {
+		case 'p':
+			if (parse_pids(optarg, &pids, &npids))
+				return MTSTAT_EUSAGE;
+			break;
+		case 'b': buffers = true; break;
+		case 't': filter.tag = optarg; break;
+		case 'e': filter.exporter = optarg; break;
+		case 'u':
+			if (parse_user(optarg, &filter.uid))
+				return MTSTAT_EUSAGE;
+			filter.has_uid = true;
+			break;
+		case 'T': out.by_tag = true; break;
+		case 'E': out.by_exporter = true; break;
+		case 's': out.sort = optarg; break;
+		case 'j': out.json = true; break;
+		case 'B': out.bytes = true; break;
+		case 'i':
+			interval = strtod(optarg, &end);
+			if (*end || !(interval > 0)) {
+				fprintf(stderr, "mtstat: invalid interval '%s'\n", optarg);
+				return MTSTAT_EUSAGE;
+			}
+			break;
+		case 'c':
+			count = strtol(optarg, &end, 10);
+			if (*end || count <= 0) {
+				fprintf(stderr, "mtstat: invalid count '%s'\n", optarg);
+				return MTSTAT_EUSAGE;
+			}
+			break;
+		case 'S':
+			if (strcmp(optarg, "netlink") && strcmp(optarg, "procfs")) {
+				fprintf(stderr, "mtstat: --source must be netlink or procfs\n");
+				return MTSTAT_EUSAGE;
+			}
+			source = optarg;
+			break;
+		case 'w': watch = true; break;
+		case 'h': usage(stdout); return MTSTAT_OK;
+		case 'V': {
+			struct mtnl *h;
+
+			printf("mtstat %s\nlibmemtrack-nl %s (family version %d)\n",
+			       MTSTAT_VERSION, mtnl_version(), MTNL_FAMILY_VERSION);
+			if (mtnl_open(&h) == 0) {
+				printf("kernel memtrack family version %u\n",
+				       mtnl_family_version(h));
+				mtnl_close(h);
+			} else {
+				printf("kernel memtrack family: not available\n");
+			}
+			return MTSTAT_OK;
+		}
+		default:
+			usage(stderr);
+			return MTSTAT_EUSAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "mtstat: unexpected argument '%s' (try --help)\n",
+			argv[optind]);
+		return MTSTAT_EUSAGE;
+	}
+	if (buffers && pids) {
+		fprintf(stderr, "mtstat: -b and -p are different views; pick one\n");
+		return MTSTAT_EUSAGE;
+	}
+	if (out.by_tag && out.by_exporter) {
+		fprintf(stderr, "mtstat: --by-tag and --by-exporter exclude each other\n");
+		return MTSTAT_EUSAGE;
+	}
+	if (out.sort && !mt_sort_field_valid(out.sort, buffers || pids)) {
+		fprintf(stderr, "mtstat: cannot sort %s by '%s' (try --help)\n",
+			buffers || pids ? "buffers" : "processes", out.sort);
+		return MTSTAT_EUSAGE;
+	}
+	if (count > 0 && interval <= 0) {
+		fprintf(stderr, "mtstat: -c needs -i\n");
+		return MTSTAT_EUSAGE;
+	}
+	if (watch) {
+		fprintf(stderr, "mtstat: --watch needs the memtrack events group, which "
+				"this kernel's family (version 1) does not provide\n");
+		return MTSTAT_EUNAVAIL;
+	}
+	if (buffers && source && !strcmp(source, "procfs")) {
+		fprintf(stderr, "mtstat: procfs cannot list buffers no process holds; "
+				"-b needs --source=netlink\n");
+		return MTSTAT_EUSAGE;
+	}
+	filter.pids = pids;
+	filter.npids = npids;
+
+	if (!source) {
+		if (mt_netlink_available()) {
+			source = "netlink";
+		} else {
+			source = "procfs";
+			fprintf(stderr, "mtstat: this kernel has no memtrack family; "
+					"scanning procfs instead (slower, racy, no kernel-only buffers)\n");
+			if (buffers) {
+				fprintf(stderr, "mtstat: -b needs the memtrack family\n");
+				return MTSTAT_EUNAVAIL;
+			}
+		}
+	}
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	for (round = 0; !stop; round++) {
+		struct mt_snapshot snap;
+		char err[512] = "";
+
+		if (!strcmp(source, "netlink"))
+			ret = mt_source_netlink(&snap, &filter, buffers || !pids, err,
+						sizeof(err));
+		else
+			ret = mt_source_procfs(&snap, &filter, err, sizeof(err));
+		if (ret) {
+			const char *hint = advice(ret);
+
+			fprintf(stderr, "mtstat: %s\n", err);
+			if (hint)
+				fprintf(stderr, "mtstat: %s\n", hint);
+			mt_snapshot_free(&snap);
+			break;
+		}
+		if (buffers && !snap.has_system) {
+			fprintf(stderr, "mtstat: listing every buffer needs CAP_SYS_ADMIN\n");
+			mt_snapshot_free(&snap);
+			ret = MTSTAT_EPERM;
+			break;
+		}
+		mt_snapshot_finish(&snap, &filter);
+		if (interval > 0 && !out.json) {
+			time_t now = time(NULL);
+			char ts[32];
+
+			strftime(ts, sizeof(ts), "%F %T", localtime(&now));
+			printf("%s--- %s (%s)\n", round ? "\n" : "", ts, snap.source);
+		}
+		if (buffers)
+			mt_print_buffers(stdout, &snap, &out);
+		else if (pids)
+			mt_print_pids(stdout, &snap, &out);
+		else
+			mt_print_processes(stdout, &snap, &out);
+		fflush(stdout);
+		mt_snapshot_free(&snap);
+		if (interval <= 0 || (count > 0 && round + 1 >= count))
+			break;
+		{
+			struct timespec ts = {
+				.tv_sec = (time_t)interval,
+				.tv_nsec = (long)((interval - (double)(time_t)interval) * 1e9),
+			};
+
+			while (!stop && nanosleep(&ts, &ts) && errno == EINTR)
+				;
+		}
+	}
+	free(pids);
+	return ret;
+}

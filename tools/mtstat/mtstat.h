@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* mtstat: shared-buffer memory per process.  Shared declarations. */
+#ifndef MTSTAT_H
+#define MTSTAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* Exit codes, documented in mtstat(1). */
+enum {
+	MTSTAT_OK = 0,
+	MTSTAT_EUSAGE = 1,	/* bad command line */
+	MTSTAT_ENOPID = 2,	/* an asked-for pid is not found or not visible */
+	MTSTAT_EPERM = 3,	/* permission denied */
+	MTSTAT_EUNAVAIL = 4,	/* no usable source (no memtrack, no procfs) */
+	MTSTAT_EFAIL = 5,	/* any other failure */
+};
+
+struct mt_buf {
+	uint64_t id;
+	uint64_t size;
+	char exporter[64];
+	char name[64];
+	uint32_t fds;		/* in a process: its fds on the buffer */
+	uint32_t procs;		/* processes holding it, in this snapshot */
+	int64_t tables;		/* fd tables holding it, from the kernel; -1 unknown */
+};
+
+struct mt_proc {
+	uint32_t pid;
+	uid_t uid;
+	char comm[32];
+	uint32_t nbufs;
+	uint32_t nfds;
+	uint64_t total;
+	uint64_t pss;		/* sum of size / holding processes */
+	uint64_t unique;	/* bytes of buffers only this process holds */
+	bool incomplete;
+	size_t n;
+	struct mt_buf *bufs;
+};
+
+struct mt_snapshot {
+	const char *source;	/* "netlink" or "procfs" */
+	struct mt_proc *procs;
+	size_t nprocs;
+	bool has_system;	/* the system-wide buffer list is known */
+	struct mt_buf *sys;	/* every registered buffer */
+	size_t nsys;
+	uint64_t generation;
+	unsigned int family_version;
+};
+
+struct mt_filter {
+	const char *tag;
+	const char *exporter;
+	bool has_uid;
+	uid_t uid;
+	const uint32_t *pids;	/* only these pids (NULL: all) */
+	size_t npids;
+};
+
+/* Sources fill @s and return 0 or an MTSTAT_E* code, with @err set. */
+int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
+		      bool want_system, char *err, size_t errlen);
+int mt_source_procfs(struct mt_snapshot *s, const struct mt_filter *f,
+		     char *err, size_t errlen);
+/* 1 if the kernel has the memtrack family, 0 if not. */
+int mt_netlink_available(void);
+
+void mt_snapshot_finish(struct mt_snapshot *s, const struct mt_filter *f);
+void mt_snapshot_free(struct mt_snapshot *s);
+uid_t mt_proc_uid(uint32_t pid);
+
+struct mt_output {
+	bool json;
+	bool bytes;
+	const char *sort;
+	bool by_tag;
+	bool by_exporter;
+};
+
+void mt_print_processes(FILE *out, const struct mt_snapshot *s,
+			const struct mt_output *o);
+void mt_print_pids(FILE *out, const struct mt_snapshot *s,
+		   const struct mt_output *o);
+void mt_print_buffers(FILE *out, const struct mt_snapshot *s,
+		      const struct mt_output *o);
+/* Returns false for an unknown sort field. */
+bool mt_sort_field_valid(const char *field, bool buffers);
+
+#endif /* MTSTAT_H */

@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * mtstat data sources: the memtrack netlink family through libmemtrack-nl,
+ * and a procfs scan (every /proc/PID/fdinfo/FD, the way Android's
+ * dmabuf_dump does it) for kernels without memtrack.  Both fill the same
+ * snapshot, and mt_snapshot_finish() derives the sharing figures.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memtrack-nl.h>
+
+#include "mtstat.h"
+
+uid_t mt_proc_uid(uint32_t pid)
+{
+	char path[32];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%u", pid);
+	return stat(path, &st) ? (uid_t)-1 : st.st_uid;
+}
+
+static bool pid_wanted(const struct mt_filter *f, uint32_t pid)
+{
+	size_t i;
+
+	if (!f->pids)
+		return true;
+	for (i = 0; i < f->npids; i++)
+		if (f->pids[i] == pid)
+			return true;
+	return false;
+}
+
+static int add_proc(struct mt_snapshot *s, struct mt_proc *p)
+{
+	struct mt_proc *np = realloc(s->procs, (s->nprocs + 1) * sizeof(*np));
+
+	if (!np)
+		return -ENOMEM;
+	s->procs = np;
+	s->procs[s->nprocs++] = *p;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* netlink                                                             */
+
+int mt_netlink_available(void)
+{
+	struct mtnl *h;
+
+	if (mtnl_open(&h))
+		return 0;
+	mtnl_close(h);
+	return 1;
+}
+
+struct nl_ctx {
+	struct mt_snapshot *s;
+	const struct mt_filter *f;
+	int err;
+};
+
+static int copy_proc(const struct mtnl_proc *np, void *arg)
+{
+	struct nl_ctx *c = arg;
+	struct mt_proc p = { 0 };
+	size_t i, n = mtnl_proc_buffer_count(np);
+
+	p.pid = mtnl_proc_pid(np);
+	p.uid = mt_proc_uid(p.pid);
+	snprintf(p.comm, sizeof(p.comm), "%s", mtnl_proc_comm(np));
+	p.nbufs = mtnl_proc_nr_buffers(np);
+	p.nfds = mtnl_proc_nr_fds(np);
+	p.total = mtnl_proc_total(np);
+	p.incomplete = mtnl_proc_incomplete(np);
+	p.bufs = calloc(n ? n : 1, sizeof(*p.bufs));
+	if (!p.bufs) {
+		c->err = -ENOMEM;
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		const struct mtnl_buffer *b = mtnl_proc_buffer(np, i);
+		struct mt_buf *d = &p.bufs[i];
+
+		d->id = mtnl_buffer_id(b);
+		d->size = mtnl_buffer_size(b);
+		d->fds = mtnl_buffer_fds(b);
+		d->tables = -1;
+		snprintf(d->exporter, sizeof(d->exporter), "%s", mtnl_buffer_exporter(b));
+		snprintf(d->name, sizeof(d->name), "%s", mtnl_buffer_name(b));
+	}
+	p.n = n;
+	if (add_proc(c->s, &p)) {
+		free(p.bufs);
+		c->err = -ENOMEM;
+		return 1;
+	}
+	return 0;
+}
+
+static int copy_sys(const struct mtnl_buffer *b, void *arg)
+{
+	struct mt_snapshot *s = arg;
+	struct mt_buf *nb = realloc(s->sys, (s->nsys + 1) * sizeof(*nb));
+	struct mt_buf *d;
+
+	if (!nb)
+		return -ENOMEM;
+	s->sys = nb;
+	d = &s->sys[s->nsys++];
+	memset(d, 0, sizeof(*d));
+	d->id = mtnl_buffer_id(b);
+	d->size = mtnl_buffer_size(b);
+	d->tables = mtnl_buffer_holders(b);
+	snprintf(d->exporter, sizeof(d->exporter), "%s", mtnl_buffer_exporter(b));
+	snprintf(d->name, sizeof(d->name), "%s", mtnl_buffer_name(b));
+	return 0;
+}
+
+static int errno_to_exit(int err)
+{
+	switch (err) {
+	case -EPERM:
+	case -EACCES:
+		return MTSTAT_EPERM;
+	case -ESRCH:
+		return MTSTAT_ENOPID;
+	case -ENOENT:
+	case -EPROTO:
+		return MTSTAT_EUNAVAIL;
+	default:
+		return MTSTAT_EFAIL;
+	}
+}
+
+int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
+		      bool want_system, char *err, size_t errlen)
+{
+	struct nl_ctx c = { .s = s, .f = f };
+	struct mtnl *h;
+	int ret, tries;
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	s->source = "netlink";
+	ret = mtnl_open(&h);
+	if (ret) {
+		snprintf(err, errlen, ret == -ENOENT ?
+			 "this kernel has no memtrack netlink family" :
+			 "cannot open the memtrack family: %s", strerror(-ret));
+		return errno_to_exit(ret);
+	}
+	s->family_version = mtnl_family_version(h);
+
+	/* Asked-for pids are checked one by one, so that a missing or
+	 * unreadable one is reported rather than silently absent.  The
+	 * sharing figures still need every visible process: dump them all.
+	 */
+	for (i = 0; f->pids && i < f->npids; i++) {
+		struct mtnl_proc *np;
+
+		ret = mtnl_proc_get(h, f->pids[i], &np);
+		if (ret) {
+			const char *kmsg = mtnl_last_error(h);
+
+			snprintf(err, errlen, "pid %u: %s%s%s%s", f->pids[i],
+				 ret == -ESRCH ? "no such process" :
+				 ret == -EACCES ? "permission denied" : strerror(-ret),
+				 *kmsg ? " (kernel: " : "", kmsg, *kmsg ? ")" : "");
+			mtnl_close(h);
+			return errno_to_exit(ret);
+		}
+		mtnl_proc_free(np);
+	}
+	/* Retry a dump the accounting changed under, for a snapshot. */
+	for (tries = 0; tries < 5; tries++) {
+		ret = mtnl_proc_dump(h, NULL, copy_proc, &c, &s->generation);
+		if (ret != -EINTR)
+			break;
+		for (i = 0; i < s->nprocs; i++)
+			free(s->procs[i].bufs);
+		s->nprocs = 0;
+	}
+	if (ret == 1)
+		ret = c.err;
+	if (ret) {
+		snprintf(err, errlen, "process dump failed: %s%s%s", strerror(-ret),
+			 *mtnl_last_error(h) ? ": " : "", mtnl_last_error(h));
+		mtnl_close(h);
+		return errno_to_exit(ret);
+	}
+
+	if (want_system) {
+		ret = mtnl_buffer_dump(h, copy_sys, s);
+		if (ret == 0) {
+			s->has_system = true;
+		} else {
+			free(s->sys);
+			s->sys = NULL;
+			s->nsys = 0;
+			if (ret != -EPERM) {
+				snprintf(err, errlen, "buffer list failed: %s: %s",
+					 strerror(-ret), mtnl_last_error(h));
+				mtnl_close(h);
+				return errno_to_exit(ret);
+			}
+		}
+	}
+	mtnl_close(h);
+	return MTSTAT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* procfs                                                              */
+
+static int buf_cmp(const void *a, const void *b)
+{
+	const struct mt_buf *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* One process's dma-bufs from its fdinfo files; -errno if unreadable. */
+static int scan_pid(uint32_t pid, struct mt_proc *p)
+{
+	char path[300], line[256];
+	struct dirent *de;
+	DIR *dir;
+	FILE *f;
+
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	snprintf(path, sizeof(path), "/proc/%u/fdinfo", pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		struct mt_buf b = { .tables = -1 };
+		bool dmabuf = false;
+		size_t i;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/fdinfo/%s", pid, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			char *v = strchr(line, ':');
+
+			if (!v)
+				continue;
+			*v++ = '\0';
+			v += strspn(v, " \t");
+			v[strcspn(v, "\n")] = '\0';
+			if (!strcmp(line, "ino"))
+				b.id = strtoull(v, NULL, 10);
+			else if (!strcmp(line, "size"))
+				b.size = strtoull(v, NULL, 10);
+			else if (!strcmp(line, "exp_name")) {
+				snprintf(b.exporter, sizeof(b.exporter), "%s", v);
+				dmabuf = true;
+			} else if (!strcmp(line, "name")) {
+				snprintf(b.name, sizeof(b.name), "%s", v);
+			}
+		}
+		fclose(f);
+		if (!dmabuf)
+			continue;
+		p->nfds++;
+		for (i = 0; i < p->n && p->bufs[i].id != b.id; i++)
+			;
+		if (i < p->n) {
+			p->bufs[i].fds++;
+			continue;
+		}
+		{
+			struct mt_buf *nb = realloc(p->bufs, (p->n + 1) * sizeof(*nb));
+
+			if (!nb) {
+				closedir(dir);
+				return -ENOMEM;
+			}
+			p->bufs = nb;
+		}
+		b.fds = 1;
+		p->bufs[p->n++] = b;
+		p->nbufs++;
+		p->total += b.size;
+	}
+	closedir(dir);
+	qsort(p->bufs, p->n, sizeof(*p->bufs), buf_cmp);
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(p->comm, sizeof(p->comm), f))
+			p->comm[strcspn(p->comm, "\n")] = '\0';
+		fclose(f);
+	}
+	p->uid = mt_proc_uid(pid);
+	return 0;
+}
+
+int mt_source_procfs(struct mt_snapshot *s, const struct mt_filter *f,
+		     char *err, size_t errlen)
+{
+	struct dirent *de;
+	size_t i;
+	DIR *dir;
+
+	memset(s, 0, sizeof(*s));
+	s->source = "procfs";
+	for (i = 0; f->pids && i < f->npids; i++) {
+		struct mt_proc p;
+		int ret = scan_pid(f->pids[i], &p);
+
+		free(p.bufs);
+		if (ret) {
+			snprintf(err, errlen, "pid %u: %s", f->pids[i],
+				 ret == -ENOENT ? "no such process" : strerror(-ret));
+			return ret == -ENOENT ? MTSTAT_ENOPID :
+			       ret == -EACCES || ret == -EPERM ? MTSTAT_EPERM :
+			       MTSTAT_EFAIL;
+		}
+	}
+	dir = opendir("/proc");
+	if (!dir) {
+		snprintf(err, errlen, "cannot read /proc: %s", strerror(errno));
+		return MTSTAT_EUNAVAIL;
+	}
+	while ((de = readdir(dir))) {
+		struct mt_proc p;
+		char *end;
+		unsigned long pid = strtoul(de->d_name, &end, 10);
+
+		if (*end || !pid)
+			continue;
+		/* Like the netlink dump: skip what we may not read. */
+		if (scan_pid((uint32_t)pid, &p) || !p.nbufs) {
+			free(p.bufs);
+			continue;
+		}
+		if (add_proc(s, &p)) {
+			free(p.bufs);
+			closedir(dir);
+			return MTSTAT_EFAIL;
+		}
+	}
+	closedir(dir);
+	return MTSTAT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Derived figures                                                     */
+
+static bool buf_matches(const struct mt_buf *b, const struct mt_filter *f)
+{
+	if (f->tag && strcmp(b->name, f->tag))
+		return false;
+	if (f->exporter && strcmp(b->exporter, f->exporter))
+		return false;
+	return true;
+}
+
+static int proc_cmp(const void *a, const void *b)
+{
+	const struct mt_proc *x = a, *y = b;
+
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/*
+ * Apply the tag, exporter and user filters, then count for every buffer
+ * the processes that hold it, and derive PSS and unique bytes from that.
+ */
+struct holder_count {
+	uint64_t id;
+	uint32_t procs;
+};
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorted (id, processes) pairs over every reference of the snapshot. */
+static struct holder_count *count_holders(const struct mt_snapshot *s, size_t *n)
+{
+	struct holder_count *out;
+	size_t i, j, total = 0, m = 0;
+	uint64_t *ids;
+
+	for (i = 0; i < s->nprocs; i++)
+		total += s->procs[i].n;
+	ids = malloc((total ? total : 1) * sizeof(*ids));
+	out = malloc((total ? total : 1) * sizeof(*out));
+	if (!ids || !out) {
+		free(ids);
+		free(out);
+		*n = 0;
+		return NULL;
+	}
+	for (i = 0, total = 0; i < s->nprocs; i++)
+		for (j = 0; j < s->procs[i].n; j++)
+			ids[total++] = s->procs[i].bufs[j].id;
+	qsort(ids, total, sizeof(*ids), u64_cmp);
+	for (i = 0; i < total; i++) {
+		if (m && out[m - 1].id == ids[i]) {
+			out[m - 1].procs++;
+			continue;
+		}
+		out[m].id = ids[i];
+		out[m++].procs = 1;
+	}
+	free(ids);
+	*n = m;
+	return out;
+}
+
+static uint32_t lookup_holders(const struct holder_count *h, size_t n, uint64_t id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (h[mid].id == id)
+			return h[mid].procs;
+		if (h[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+void mt_snapshot_finish(struct mt_snapshot *s, const struct mt_filter *f)
+{
+	struct holder_count *holders;
+	size_t i, j, out = 0, nholders;
+
+	qsort(s->procs, s->nprocs, sizeof(*s->procs), proc_cmp);
+	/*
+	 * Sharing is counted over every process the caller can see, before
+	 * any filter: filtering a view must not change what a buffer costs.
+	 */
+	holders = count_holders(s, &nholders);
+	for (i = 0; i < s->nprocs; i++)
+		for (j = 0; j < s->procs[i].n; j++)
+			s->procs[i].bufs[j].procs =
+				lookup_holders(holders, nholders, s->procs[i].bufs[j].id);
+	for (i = 0; i < s->nsys; i++)
+		s->sys[i].procs = lookup_holders(holders, nholders, s->sys[i].id);
+	free(holders);
+
+	for (i = 0; i < s->nprocs; i++) {
+		struct mt_proc *p = &s->procs[i];
+		size_t kept = 0;
+		bool narrowed = f->tag || f->exporter;
+
+		if (!pid_wanted(f, p->pid) || (f->has_uid && p->uid != f->uid)) {
+			free(p->bufs);
+			continue;
+		}
+		if (narrowed) {
+			p->nbufs = 0;
+			p->nfds = 0;
+			p->total = 0;
+		}
+		p->pss = 0;
+		p->unique = 0;
+		for (j = 0; j < p->n; j++) {
+			struct mt_buf *b = &p->bufs[j], key = { .id = b->id };
+			struct mt_buf *sb = s->nsys ? bsearch(&key, s->sys, s->nsys,
+							     sizeof(key), buf_cmp) : NULL;
+
+			if (narrowed && !buf_matches(b, f))
+				continue;
+			if (sb)
+				b->tables = sb->tables;
+			p->pss += b->size / (b->procs ? b->procs : 1);
+			if (b->procs == 1)
+				p->unique += b->size;
+			if (narrowed) {
+				p->nbufs++;
+				p->nfds += b->fds;
+				p->total += b->size;
+			}
+			p->bufs[kept++] = *b;
+		}
+		p->n = kept;
+		/* A narrowed view lists only processes with a match. */
+		if (narrowed && !kept && !f->pids) {
+			free(p->bufs);
+			continue;
+		}
+		s->procs[out++] = *p;
+	}
+	s->nprocs = out;
+	if (f->tag || f->exporter) {
+		for (i = 0, out = 0; i < s->nsys; i++)
+			if (buf_matches(&s->sys[i], f))
+				s->sys[out++] = s->sys[i];
+		s->nsys = out;
+	}
+}
+
+void mt_snapshot_free(struct mt_snapshot *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nprocs; i++)
+		free(s->procs[i].bufs);
+	free(s->procs);
+	free(s->sys);
+	memset(s, 0, sizeof(*s));
+}
