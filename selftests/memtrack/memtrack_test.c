@@ -1085,9 +1085,44 @@ TEST_F(mt, pids_are_in_the_callers_namespace)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 }
 
+/*
+ * With memtrack=off on the kernel command line: the family is absent and
+ * dma-bufs still work on every fd path.  Exit 0 when that holds.
+ */
+static int disabled_main(void)
+{
+	struct mt_nl nl;
+	int a, d, ret, status;
+	pid_t pid;
+
+	ret = mt_nl_open(&nl);
+	if (ret != -ENOENT) {
+		fprintf(stderr, "memtrack=off: family lookup gave %d, not -ENOENT\n", ret);
+		return 1;
+	}
+	a = mt_heap_alloc(64 * KiB);
+	d = a >= 0 ? dup(a) : -1;
+	if (a < 0 || d < 0 || dup2(a, 100) != 100 || close(d) ||
+	    syscall(SYS_close_range, 100, 100, 0)) {
+		fprintf(stderr, "memtrack=off: fd operations on a dma-buf failed\n");
+		return 1;
+	}
+	pid = fork();
+	if (pid == 0)
+		_exit(close(a) ? 1 : 0);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || status) {
+		fprintf(stderr, "memtrack=off: fork with a dma-buf failed\n");
+		return 1;
+	}
+	printf("ok: memtrack=off leaves no family and dma-bufs work\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "--park"))
 		return park_main(argc, argv);
+	if (argc == 2 && !strcmp(argv[1], "--expect-disabled"))
+		return disabled_main();
 	return test_harness_run(argc, argv);
 }

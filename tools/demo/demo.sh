@@ -21,5 +21,14 @@ show mtstat -b
 show mtstat -j -p "$helper"
 echo "The same processes, found the slow way (procfs scan, as dmabuf_dump does):"
 show mtstat --source=procfs
+# The demo doubles as a smoke test: fail if the views missed the workload.
+json=$(mtstat -j)
+for want in '"comm":"camera"' '"comm":"compositor"' '"comm":"comp-helper"' \
+	    '"kernel_only_buffers":1'; do
+	case $json in
+	*"$want"*) ;;
+	*) echo "demo: mtstat -j lacks $want" >&2; kill "$camera"; exit 1 ;;
+	esac
+done
 kill "$camera"
 wait
