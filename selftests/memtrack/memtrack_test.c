@@ -396,8 +396,10 @@ TEST_F(mt, exec_closes_cloexec_fds)
 	int drop = mt_heap_alloc(64 * KiB);
 	int marked = mt_udmabuf_alloc(16 * KiB);
 	int keep2, marked2, ready[2], go[2];
+	char path[64], comm[32] = "";
 	struct mt_child c;
 	struct mt_proc p;
+	FILE *f;
 
 	ASSERT_GE(keep, 0);
 	ASSERT_GE(drop, 0);
@@ -436,18 +438,13 @@ TEST_F(mt, exec_closes_cloexec_fds)
 	EXPECT_EQ(1, fds_of(&p, keep));
 	EXPECT_EQ(0, fds_of(&p, drop));
 	EXPECT_EQ(0, fds_of(&p, marked));
-	{
-		char path[64], comm[32] = "";
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/proc/%d/comm", c.pid);
-		f = fopen(path, "r");
-		ASSERT_NE(NULL, f);
-		ASSERT_NE(NULL, fgets(comm, sizeof(comm), f));
-		fclose(f);
-		comm[strcspn(comm, "\n")] = '\0';
-		EXPECT_STREQ(comm, p.comm);
-	}
+	snprintf(path, sizeof(path), "/proc/%d/comm", c.pid);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_NE(NULL, fgets(comm, sizeof(comm), f));
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	EXPECT_STREQ(comm, p.comm);
 	mt_proc_free(&p);
 	ASSERT_TRUTH(&self->nl, c.pid);
 	EXPECT_EQ(0, mt_child_finish(&c));
@@ -901,6 +898,7 @@ TEST_F(mt, generation_moves_on_change)
 /* Requests the policy or the handlers must refuse, with a reason. */
 TEST_F(mt, bad_requests_get_clean_errors)
 {
+	struct mt_proc_list empty;
 	struct mt_proc p;
 	struct mt_msg m;
 	uint16_t short_pid = 1;
@@ -953,13 +951,9 @@ TEST_F(mt, bad_requests_get_clean_errors)
 	EXPECT_EQ(MEMTRACK_A_BUFFER_ID, self->nl.miss_type);
 
 	/* A dump filtered on a pid that does not exist is empty. */
-	{
-		struct mt_proc_list l;
-
-		EXPECT_EQ(0, mt_proc_dump(&self->nl, 4194303, 8192, &l));
-		EXPECT_EQ(0, l.n);
-		mt_proc_list_free(&l);
-	}
+	EXPECT_EQ(0, mt_proc_dump(&self->nl, 4194303, 8192, &empty));
+	EXPECT_EQ(0, empty.n);
+	mt_proc_list_free(&empty);
 
 	/* The socket still works afterwards. */
 	ASSERT_TRUTH(&self->nl, getpid());
