@@ -89,10 +89,16 @@ MTNL_API void mtnl_proc_free(struct mtnl_proc *p);
  * struct mtnl_dump_opts - options of mtnl_proc_dump()
  * @sz: sizeof(struct mtnl_dump_opts), so that the struct can grow
  * @pid: report only this pid (0: every visible process)
+ * @tag: only buffers with this name (NULL: any), applied in the kernel;
+ *	the process figures then cover the matching buffers, and processes
+ *	without a match are left out
+ * @exporter: only buffers of this exporter (NULL: any), likewise
  */
 struct mtnl_dump_opts {
 	size_t sz;
 	uint32_t pid;
+	const char *tag;
+	const char *exporter;
 };
 
 /**
@@ -134,6 +140,12 @@ MTNL_API uint32_t mtnl_proc_nr_buffers(const struct mtnl_proc *p);
 MTNL_API uint32_t mtnl_proc_nr_fds(const struct mtnl_proc *p);
 /** Bytes held, each distinct buffer counted once. */
 MTNL_API uint64_t mtnl_proc_total(const struct mtnl_proc *p);
+/** Proportional share: sum of size / holders over its buffers. */
+MTNL_API uint64_t mtnl_proc_pss(const struct mtnl_proc *p);
+/** Bytes of its buffers that no other descriptor table holds. */
+MTNL_API uint64_t mtnl_proc_unique(const struct mtnl_proc *p);
+/** Largest total since its table was created or the marks were reset. */
+MTNL_API uint64_t mtnl_proc_hwm(const struct mtnl_proc *p);
 /** Accounting generation the report was built at. */
 MTNL_API uint64_t mtnl_proc_generation(const struct mtnl_proc *p);
 /** True when the kernel could not track every reference (out of memory). */
@@ -184,10 +196,43 @@ MTNL_API const char *mtnl_buffer_name(const struct mtnl_buffer *b);
 /** Descriptors of the process that refer to it (process entries only). */
 MTNL_API uint32_t mtnl_buffer_fds(const struct mtnl_buffer *b);
 /**
- * Descriptor tables that hold it (system list only); 0 means kernel-only.
- * Returns -1 for a process entry, which carries no holder count.
+ * Descriptor tables that hold it; 0 (system list only) means kernel-only.
+ * -1 when the kernel did not report it.
  */
 MTNL_API int64_t mtnl_buffer_holders(const struct mtnl_buffer *b);
+
+/**
+ * struct mtnl_stats - system-wide figures, from mtnl_stats_get()
+ * @sz: set by the caller to sizeof(struct mtnl_stats)
+ * @nr_buffers: registered buffers
+ * @total: their bytes
+ * @held: bytes of buffers some descriptor table holds
+ * @kernel_only: bytes of buffers no descriptor table holds
+ * @hwm: largest @total since boot or the last reset
+ * @generation: accounting generation the figures were read at
+ */
+struct mtnl_stats {
+	size_t sz;
+	uint32_t nr_buffers;
+	uint64_t total;
+	uint64_t held;
+	uint64_t kernel_only;
+	uint64_t hwm;
+	uint64_t generation;
+};
+
+/**
+ * mtnl_stats_get() - system-wide figures; open to every caller
+ * @st: filled in; @st->sz must be set
+ * Return: 0 or -errno.
+ */
+MTNL_API int mtnl_stats_get(struct mtnl *h, struct mtnl_stats *st);
+
+/**
+ * mtnl_hwm_reset() - restart every high-water mark from the current totals
+ * Return: 0; -EPERM without CAP_SYS_ADMIN; -errno.
+ */
+MTNL_API int mtnl_hwm_reset(struct mtnl *h);
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,9 @@ struct mtnl_proc {
 	uint32_t nr_fds;
 	bool incomplete;
 	uint64_t total;
+	uint64_t pss;
+	uint64_t unique;
+	uint64_t hwm;
 	uint64_t generation;
 	char comm[MTNL_COMM_LEN];
 	size_t nbufs;
@@ -62,5 +65,9 @@ int mtnl__parse_buffer(const void *attrs, size_t len, struct mtnl_buffer *b,
 		       char *why, size_t whylen);
 
 void mtnl__proc_reset(struct mtnl_proc *p);
+
+/* Parse a MEMTRACK_CMD_STATS_GET reply.  Return: 0 or -EBADMSG. */
+int mtnl__parse_stats(const void *attrs, size_t len, struct mtnl_stats *st,
+		      char *why, size_t whylen);
 
 #endif /* MTNL_INTERNAL_H */

@@ -50,6 +50,7 @@ struct mtnl {
 	uint64_t generation;
 	struct mtnl_proc *single;	/* a do reply */
 	struct mtnl_buffer *single_buf;
+	struct mtnl_stats *stats;
 };
 
 const char *mtnl_version(void)
@@ -233,6 +234,14 @@ static int buffer_msg_cb(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
+/* An acknowledgement ends a request that has no reply. */
+static int ack_cb(struct nl_msg *msg, void *arg)
+{
+	(void)msg;
+	(void)arg;
+	return NL_STOP;
+}
+
 /*
  * Send @msg and read replies until the request completes.  Returns 0 or
  * the raw -errno; the handle keeps the message.
@@ -254,6 +263,7 @@ static int transact(struct mtnl *h, struct nl_msg *msg, nl_recvmsg_msg_cb_t vali
 	nl_cb_err(cb, NL_CB_CUSTOM, err_cb, h);
 	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, finish_cb, h);
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, valid, h);
+	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, ack_cb, h);
 
 	ret = nl_send_auto(h->sk, msg);
 	nlmsg_free(msg);
@@ -420,14 +430,20 @@ int mtnl_proc_dump(struct mtnl *h, const struct mtnl_dump_opts *opts,
 	if (!h)
 		return -EINVAL;
 	if (opts) {
-		if (opts->sz < offsetof(struct mtnl_dump_opts, pid) + sizeof(o.pid)) {
+		/* Read only the fields the caller's version of the struct has. */
+		size_t n = opts->sz < sizeof(o) ? opts->sz : sizeof(o);
+
+		if (n < offsetof(struct mtnl_dump_opts, pid) + sizeof(o.pid)) {
 			set_error(h, -EINVAL, "mtnl_dump_opts.sz is too small");
 			return -EINVAL;
 		}
-		o.pid = opts->pid;
+		memcpy(&o, opts, n);
 	}
 	msg = new_request(h, MEMTRACK_CMD_PROC_GET, NLM_F_DUMP);
-	if (!msg || (o.pid && nla_put_u32(msg, MEMTRACK_A_PROC_PID, o.pid) < 0)) {
+	if (!msg || (o.pid && nla_put_u32(msg, MEMTRACK_A_PROC_PID, o.pid) < 0) ||
+	    (o.tag && nla_put_string(msg, MEMTRACK_A_PROC_FILTER_NAME, o.tag) < 0) ||
+	    (o.exporter && nla_put_string(msg, MEMTRACK_A_PROC_FILTER_EXPORTER,
+					  o.exporter) < 0)) {
 		nlmsg_free(msg);
 		set_error(h, -ENOMEM, "out of memory");
 		return -ENOMEM;
@@ -514,12 +530,72 @@ void mtnl_buffer_free(struct mtnl_buffer *b)
 	free(b);
 }
 
+static int stats_msg_cb(struct nl_msg *msg, void *arg)
+{
+	struct mtnl *h = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	char why[160];
+	int ret;
+
+	if (nlh->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN)) {
+		set_error(h, -EBADMSG, "short message from the kernel");
+		return NL_STOP;
+	}
+	ret = mtnl__parse_stats(genlmsg_attrdata(nlmsg_data(nlh), 0),
+				(size_t)genlmsg_attrlen(nlmsg_data(nlh), 0),
+				h->stats, why, sizeof(why));
+	if (ret)
+		set_error(h, ret, "bad reply from the kernel: %s", why);
+	return NL_STOP;
+}
+
+int mtnl_stats_get(struct mtnl *h, struct mtnl_stats *st)
+{
+	struct mtnl_stats tmp = { .sz = sizeof(tmp) };
+	struct nl_msg *msg;
+	int ret;
+
+	if (!h || !st || st->sz < offsetof(struct mtnl_stats, nr_buffers))
+		return -EINVAL;
+	msg = new_request(h, MEMTRACK_CMD_STATS_GET, 0);
+	if (!msg) {
+		set_error(h, -ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	h->stats = &tmp;
+	ret = transact(h, msg, stats_msg_cb);
+	h->stats = NULL;
+	if (ret)
+		return ret;
+	/* Copy what the caller's version of the struct has room for. */
+	memcpy((char *)st + sizeof(st->sz), (char *)&tmp + sizeof(tmp.sz),
+	       (st->sz < sizeof(tmp) ? st->sz : sizeof(tmp)) - sizeof(st->sz));
+	return 0;
+}
+
+int mtnl_hwm_reset(struct mtnl *h)
+{
+	struct nl_msg *msg;
+
+	if (!h)
+		return -EINVAL;
+	msg = new_request(h, MEMTRACK_CMD_HWM_RESET, NLM_F_ACK);
+	if (!msg) {
+		set_error(h, -ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	return transact(h, msg, ack_cb);
+}
+
 /* Accessors. */
 uint32_t mtnl_proc_pid(const struct mtnl_proc *p) { return p->pid; }
 const char *mtnl_proc_comm(const struct mtnl_proc *p) { return p->comm; }
 uint32_t mtnl_proc_nr_buffers(const struct mtnl_proc *p) { return p->nr_buffers; }
 uint32_t mtnl_proc_nr_fds(const struct mtnl_proc *p) { return p->nr_fds; }
 uint64_t mtnl_proc_total(const struct mtnl_proc *p) { return p->total; }
+uint64_t mtnl_proc_pss(const struct mtnl_proc *p) { return p->pss; }
+uint64_t mtnl_proc_unique(const struct mtnl_proc *p) { return p->unique; }
+uint64_t mtnl_proc_hwm(const struct mtnl_proc *p) { return p->hwm; }
 uint64_t mtnl_proc_generation(const struct mtnl_proc *p) { return p->generation; }
 bool mtnl_proc_incomplete(const struct mtnl_proc *p) { return p->incomplete; }
 size_t mtnl_proc_buffer_count(const struct mtnl_proc *p) { return p->nbufs; }

@@ -234,6 +234,15 @@ int mtnl__parse_proc(const void *attrs, size_t len, struct mtnl_proc *p,
 		case MEMTRACK_A_PROC_GENERATION:
 			ret = get_uint(a, &hdr.generation, why, wl, "generation");
 			break;
+		case MEMTRACK_A_PROC_PSS:
+			ret = get_uint(a, &hdr.pss, why, wl, "pss");
+			break;
+		case MEMTRACK_A_PROC_UNIQUE:
+			ret = get_uint(a, &hdr.unique, why, wl, "unique");
+			break;
+		case MEMTRACK_A_PROC_HWM:
+			ret = get_uint(a, &hdr.hwm, why, wl, "hwm");
+			break;
 		case MEMTRACK_A_PROC_INCOMPLETE:
 			if (alen(a))
 				ret = bad(why, wl, "incomplete: a flag carries no data");
@@ -275,7 +284,55 @@ int mtnl__parse_proc(const void *attrs, size_t len, struct mtnl_proc *p,
 	p->nr_buffers = hdr.nr_buffers;
 	p->nr_fds = hdr.nr_fds;
 	p->total = hdr.total;
+	p->pss = hdr.pss;
+	p->unique = hdr.unique;
+	p->hwm = hdr.hwm;
 	p->generation = hdr.generation;
 	p->incomplete = hdr.incomplete;
+	return 0;
+}
+
+int mtnl__parse_stats(const void *attrs, size_t len, struct mtnl_stats *st,
+		      char *why, size_t wl)
+{
+	const char *pos = attrs, *end = (const char *)attrs + len;
+	bool truncated = false, has_total = false;
+	const struct nlattr *a;
+	size_t sz = st->sz;
+	int ret = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->sz = sz;
+	while (!ret && (a = next_attr(&pos, end, &truncated))) {
+		switch (a->nla_type & NLA_TYPE_MASK) {
+		case MEMTRACK_A_STATS_NR_BUFFERS:
+			ret = get_u32(a, &st->nr_buffers, why, wl, "nr-buffers");
+			break;
+		case MEMTRACK_A_STATS_TOTAL:
+			ret = get_uint(a, &st->total, why, wl, "total");
+			has_total = true;
+			break;
+		case MEMTRACK_A_STATS_HELD:
+			ret = get_uint(a, &st->held, why, wl, "held");
+			break;
+		case MEMTRACK_A_STATS_KERNEL_ONLY:
+			ret = get_uint(a, &st->kernel_only, why, wl, "kernel-only");
+			break;
+		case MEMTRACK_A_STATS_HWM:
+			ret = get_uint(a, &st->hwm, why, wl, "hwm");
+			break;
+		case MEMTRACK_A_STATS_GENERATION:
+			ret = get_uint(a, &st->generation, why, wl, "generation");
+			break;
+		default:
+			break;
+		}
+	}
+	if (ret)
+		return ret;
+	if (truncated)
+		return bad(why, wl, "truncated stats attribute");
+	if (!has_total)
+		return bad(why, wl, "stats without a total");
 	return 0;
 }

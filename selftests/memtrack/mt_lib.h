@@ -53,6 +53,9 @@ struct mt_proc {
 	uint32_t nr_buffers;
 	uint32_t nr_fds;
 	uint64_t total;
+	uint64_t pss;
+	uint64_t unique;
+	uint64_t hwm;
 	uint64_t generation;
 	bool incomplete;
 	unsigned int nbufs;
@@ -430,6 +433,15 @@ static inline int mt_parse_proc(const struct nlmsghdr *nlh, struct mt_proc *p,
 		case MEMTRACK_A_PROC_GENERATION:
 			p->generation = mt_attr_uint(a);
 			break;
+		case MEMTRACK_A_PROC_PSS:
+			p->pss = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_PROC_UNIQUE:
+			p->unique = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_PROC_HWM:
+			p->hwm = mt_attr_uint(a);
+			break;
 		case MEMTRACK_A_PROC_INCOMPLETE:
 			p->incomplete = true;
 			break;
@@ -500,6 +512,97 @@ static inline int mt_proc_list_cb(const struct nlmsghdr *nlh, void *arg)
 		l->bad_order = true;
 	l->procs[l->n++] = tmp;
 	return 0;
+}
+
+struct mt_stats {
+	uint32_t nr_buffers;
+	uint64_t total;
+	uint64_t held;
+	uint64_t kernel_only;
+	uint64_t hwm;
+	uint64_t generation;
+};
+
+static inline int mt_stats_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct mt_stats *st = arg;
+	const struct genlmsghdr *g = NLMSG_DATA(nlh);
+	const struct nlattr *a;
+
+	mt_for_each_attr(a, (char *)g + GENL_HDRLEN,
+			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
+		switch (mt_type(a)) {
+		case MEMTRACK_A_STATS_NR_BUFFERS:
+			st->nr_buffers = *(uint32_t *)mt_attr_data(a);
+			break;
+		case MEMTRACK_A_STATS_TOTAL:
+			st->total = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_STATS_HELD:
+			st->held = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_STATS_KERNEL_ONLY:
+			st->kernel_only = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_STATS_HWM:
+			st->hwm = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_STATS_GENERATION:
+			st->generation = mt_attr_uint(a);
+			break;
+		}
+	}
+	return 0;
+}
+
+static inline int mt_stats_get(struct mt_nl *nl, struct mt_stats *st)
+{
+	struct mt_msg m;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	nl->seq++;
+	mt_msg_init(&m, nl, nl->family, 0, MEMTRACK_CMD_STATS_GET);
+	ret = mt_nl_send(nl, &m);
+	return ret ? ret : mt_nl_recv_loop(nl, mt_stats_cb, st, 8192);
+}
+
+/* hwm-reset, acknowledged. */
+static inline int mt_hwm_reset(struct mt_nl *nl)
+{
+	struct mt_msg m;
+	int ret;
+
+	nl->seq++;
+	mt_msg_init(&m, nl, nl->family, NLM_F_ACK, MEMTRACK_CMD_HWM_RESET);
+	ret = mt_nl_send(nl, &m);
+	return ret ? ret : mt_nl_recv_loop(nl, NULL, NULL, 8192);
+}
+
+/*
+ * A process query (do, or dump with @dump) with optional tag and exporter
+ * filters (NULL: none).
+ */
+static inline int mt_proc_query(struct mt_nl *nl, bool dump, uint32_t pid,
+				const char *tag, const char *exporter,
+				struct mt_proc_list *out)
+{
+	struct mt_msg m;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	nl->seq++;
+	mt_msg_init(&m, nl, nl->family, dump ? NLM_F_DUMP : 0,
+		    MEMTRACK_CMD_PROC_GET);
+	if (pid)
+		mt_put_u32(&m, MEMTRACK_A_PROC_PID, pid);
+	if (tag)
+		mt_put(&m, MEMTRACK_A_PROC_FILTER_NAME, tag, strlen(tag) + 1);
+	if (exporter)
+		mt_put(&m, MEMTRACK_A_PROC_FILTER_EXPORTER, exporter,
+		       strlen(exporter) + 1);
+	ret = mt_nl_send(nl, &m);
+	return ret ? ret : mt_nl_recv_loop(nl, mt_proc_list_cb, out, 65536);
 }
 
 /* One process by pid.  Returns 0 or -errno (nl->extack explains). */

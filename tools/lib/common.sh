@@ -30,7 +30,7 @@ mt_deps() {
 	mt_log "installing: ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq >&2 || mt_die "apt-get update failed"
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+	apt-get install -y -qq "${missing[@]}" >&2 ||
 		mt_die "apt-get install failed"
 }
 

@@ -38,6 +38,7 @@ struct mt_proc {
 	uint64_t total;
 	uint64_t pss;		/* sum of size / holding processes */
 	uint64_t unique;	/* bytes of buffers only this process holds */
+	uint64_t hwm;		/* high-water mark of total (netlink only) */
 	bool incomplete;
 	size_t n;
 	struct mt_buf *bufs;
@@ -45,6 +46,10 @@ struct mt_proc {
 
 struct mt_snapshot {
 	const char *source;	/* "netlink" or "procfs" */
+	/* The kernel computed pss, unique, holders and applied the tag and
+	 * exporter filters (netlink); otherwise mtstat derives them.
+	 */
+	bool kernel_figures;
 	struct mt_proc *procs;
 	size_t nprocs;
 	bool has_system;	/* the system-wide buffer list is known */

@@ -215,6 +215,8 @@ void mt_print_processes(FILE *out, const struct mt_snapshot *s,
 				",\"pss\":%" PRIu64 ",\"unique\":%" PRIu64 ",\"incomplete\":%s",
 				p->nbufs, p->nfds, p->total, p->pss, p->unique,
 				p->incomplete ? "true" : "false");
+			if (s->kernel_figures)
+				fprintf(out, ",\"hwm\":%" PRIu64, p->hwm);
 			if (o->by_tag || o->by_exporter) {
 				ng = group_bufs(p, o->by_tag, g, 64);
 				fprintf(out, ",\"%s\":{", o->by_tag ? "by_tag" : "by_exporter");
@@ -239,15 +241,17 @@ void mt_print_processes(FILE *out, const struct mt_snapshot *s,
 		return;
 	}
 
-	fprintf(out, "%7s  %-16s %5s %5s %11s %11s %11s\n",
-		"PID", "COMM", "BUFS", "FDS", "TOTAL", "PSS", "UNIQUE");
+	fprintf(out, "%7s  %-16s %5s %5s %11s %11s %11s %11s\n",
+		"PID", "COMM", "BUFS", "FDS", "TOTAL", "PSS", "UNIQUE", "HWM");
 	for (i = 0; i < s->nprocs; i++) {
 		const struct mt_proc *p = &procs[i];
 
-		fprintf(out, "%7u  %-16s %5u %5u %11s %11s %11s%s\n", p->pid, p->comm,
-			p->nbufs, p->nfds, size_str(p->total, o->bytes, a, sizeof(a)),
+		fprintf(out, "%7u  %-16s %5u %5u %11s %11s %11s %11s%s\n", p->pid,
+			p->comm, p->nbufs, p->nfds,
+			size_str(p->total, o->bytes, a, sizeof(a)),
 			size_str(p->pss, o->bytes, b, sizeof(b)),
 			size_str(p->unique, o->bytes, c, sizeof(c)),
+			s->kernel_figures ? size_str(p->hwm, o->bytes, d, sizeof(d)) : "-",
 			p->incomplete ? "  (incomplete)" : "");
 		if (o->by_tag || o->by_exporter) {
 			ng = group_bufs(p, o->by_tag, g, 64);

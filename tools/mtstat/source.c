@@ -82,6 +82,9 @@ static int copy_proc(const struct mtnl_proc *np, void *arg)
 	p.nbufs = mtnl_proc_nr_buffers(np);
 	p.nfds = mtnl_proc_nr_fds(np);
 	p.total = mtnl_proc_total(np);
+	p.pss = mtnl_proc_pss(np);
+	p.unique = mtnl_proc_unique(np);
+	p.hwm = mtnl_proc_hwm(np);
 	p.incomplete = mtnl_proc_incomplete(np);
 	p.bufs = calloc(n ? n : 1, sizeof(*p.bufs));
 	if (!p.bufs) {
@@ -95,7 +98,7 @@ static int copy_proc(const struct mtnl_proc *np, void *arg)
 		d->id = mtnl_buffer_id(b);
 		d->size = mtnl_buffer_size(b);
 		d->fds = mtnl_buffer_fds(b);
-		d->tables = -1;
+		d->tables = mtnl_buffer_holders(b);
 		snprintf(d->exporter, sizeof(d->exporter), "%s", mtnl_buffer_exporter(b));
 		snprintf(d->name, sizeof(d->name), "%s", mtnl_buffer_name(b));
 	}
@@ -153,6 +156,7 @@ int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
 
 	memset(s, 0, sizeof(*s));
 	s->source = "netlink";
+	s->kernel_figures = true;
 	ret = mtnl_open(&h);
 	if (ret) {
 		snprintf(err, errlen, ret == -ENOENT ?
@@ -184,7 +188,11 @@ int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
 	}
 	/* Retry a dump the accounting changed under, for a snapshot. */
 	for (tries = 0; tries < 5; tries++) {
-		ret = mtnl_proc_dump(h, NULL, copy_proc, &c, &s->generation);
+		struct mtnl_dump_opts opts = {
+			.sz = sizeof(opts), .tag = f->tag, .exporter = f->exporter,
+		};
+
+		ret = mtnl_proc_dump(h, &opts, copy_proc, &c, &s->generation);
 		if (ret != -EINTR)
 			break;
 		for (i = 0; i < s->nprocs; i++)
@@ -452,6 +460,31 @@ void mt_snapshot_finish(struct mt_snapshot *s, const struct mt_filter *f)
 	size_t i, j, out = 0, nholders;
 
 	qsort(s->procs, s->nprocs, sizeof(*s->procs), proc_cmp);
+	if (s->kernel_figures) {
+		/* The kernel did the sharing figures and tag/exporter filters. */
+		for (i = 0; i < s->nprocs; i++) {
+			struct mt_proc *p = &s->procs[i];
+
+			if (!pid_wanted(f, p->pid) || (f->has_uid && p->uid != f->uid)) {
+				free(p->bufs);
+				continue;
+			}
+			for (j = 0; j < p->n; j++)
+				p->bufs[j].procs = (uint32_t)(p->bufs[j].tables > 0 ?
+							      p->bufs[j].tables : 0);
+			s->procs[out++] = *p;
+		}
+		s->nprocs = out;
+		for (i = 0; i < s->nsys; i++)
+			s->sys[i].procs = (uint32_t)s->sys[i].tables;
+		if (f->tag || f->exporter) {
+			for (i = 0, out = 0; i < s->nsys; i++)
+				if (buf_matches(&s->sys[i], f))
+					s->sys[out++] = s->sys[i];
+			s->nsys = out;
+		}
+		return;
+	}
 	/*
 	 * Sharing is counted over every process the caller can see, before
 	 * any filter: filtering a view must not change what a buffer costs.

@@ -29,6 +29,9 @@ struct memtrack_ref {
  * @nr_buffers: number of entries in @refs
  * @nr_fds: sum of nr_fds over @refs
  * @total: sum of buffer sizes over @refs
+ * @hwm: largest @total since the table was created or @hwm_epoch began
+ * @hwm_epoch: value of memtrack_hwm_epoch when @hwm was last updated;
+ *	a stale epoch means the marks were reset and @hwm is @total
  *
  * Allocated on the first tracked install into a table and freed with the
  * table, so that tables that never held a buffer cost one NULL pointer.
@@ -39,11 +42,31 @@ struct memtrack_files {
 	unsigned int nr_buffers;
 	unsigned int nr_fds;
 	u64 total;
+	u64 hwm;
+	unsigned int hwm_epoch;
+};
+
+/*
+ * struct memtrack_registry_stats - system-wide figures of the registry
+ * @nr_buffers: registered buffers
+ * @bytes: their total size
+ * @hwm: largest @bytes since boot or the last reset
+ *
+ * Protected by memtrack_registry_lock.
+ */
+struct memtrack_registry_stats {
+	unsigned int nr_buffers;
+	u64 bytes;
+	u64 hwm;
 };
 
 extern atomic64_t memtrack_generation;
 extern spinlock_t memtrack_registry_lock;
 extern struct rb_root memtrack_registry;
+extern struct memtrack_registry_stats memtrack_registry_stats;
+
+u64 memtrack_files_hwm(struct memtrack_files *mt);
+void memtrack_hwm_reset(void);
 
 struct memtrack_ref *memtrack_ref_first_from(struct memtrack_files *mt,
 					     u64 id);

@@ -11,13 +11,17 @@
 #include <uapi/linux/memtrack.h>
 
 /* MEMTRACK_CMD_PROC_GET - do */
-static const struct nla_policy memtrack_proc_get_do_nl_policy[MEMTRACK_A_PROC_PID + 1] = {
+static const struct nla_policy memtrack_proc_get_do_nl_policy[MEMTRACK_A_PROC_FILTER_EXPORTER + 1] = {
 	[MEMTRACK_A_PROC_PID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[MEMTRACK_A_PROC_FILTER_NAME] = { .type = NLA_NUL_STRING, .len = 31, },
+	[MEMTRACK_A_PROC_FILTER_EXPORTER] = { .type = NLA_NUL_STRING, .len = 63, },
 };
 
 /* MEMTRACK_CMD_PROC_GET - dump */
-static const struct nla_policy memtrack_proc_get_dump_nl_policy[MEMTRACK_A_PROC_PID + 1] = {
+static const struct nla_policy memtrack_proc_get_dump_nl_policy[MEMTRACK_A_PROC_FILTER_EXPORTER + 1] = {
 	[MEMTRACK_A_PROC_PID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[MEMTRACK_A_PROC_FILTER_NAME] = { .type = NLA_NUL_STRING, .len = 31, },
+	[MEMTRACK_A_PROC_FILTER_EXPORTER] = { .type = NLA_NUL_STRING, .len = 63, },
 };
 
 /* MEMTRACK_CMD_BUFFER_GET - do */
@@ -31,14 +35,14 @@ static const struct genl_split_ops memtrack_nl_ops[] = {
 		.cmd		= MEMTRACK_CMD_PROC_GET,
 		.doit		= memtrack_nl_proc_get_doit,
 		.policy		= memtrack_proc_get_do_nl_policy,
-		.maxattr	= MEMTRACK_A_PROC_PID,
+		.maxattr	= MEMTRACK_A_PROC_FILTER_EXPORTER,
 		.flags		= GENL_CMD_CAP_DO,
 	},
 	{
 		.cmd		= MEMTRACK_CMD_PROC_GET,
 		.dumpit		= memtrack_nl_proc_get_dumpit,
 		.policy		= memtrack_proc_get_dump_nl_policy,
-		.maxattr	= MEMTRACK_A_PROC_PID,
+		.maxattr	= MEMTRACK_A_PROC_FILTER_EXPORTER,
 		.flags		= GENL_CMD_CAP_DUMP,
 	},
 	{
@@ -52,6 +56,16 @@ static const struct genl_split_ops memtrack_nl_ops[] = {
 		.cmd	= MEMTRACK_CMD_BUFFER_GET,
 		.dumpit	= memtrack_nl_buffer_get_dumpit,
 		.flags	= GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd	= MEMTRACK_CMD_STATS_GET,
+		.doit	= memtrack_nl_stats_get_doit,
+		.flags	= GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd	= MEMTRACK_CMD_HWM_RESET,
+		.doit	= memtrack_nl_hwm_reset_doit,
+		.flags	= GENL_CMD_CAP_DO,
 	},
 };
 

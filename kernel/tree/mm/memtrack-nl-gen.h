@@ -17,6 +17,8 @@ int memtrack_nl_proc_get_dumpit(struct sk_buff *skb,
 int memtrack_nl_buffer_get_doit(struct sk_buff *skb, struct genl_info *info);
 int memtrack_nl_buffer_get_dumpit(struct sk_buff *skb,
 				  struct netlink_callback *cb);
+int memtrack_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info);
+int memtrack_nl_hwm_reset_doit(struct sk_buff *skb, struct genl_info *info);
 
 extern struct genl_family memtrack_nl_family;
 

@@ -31,6 +31,10 @@ DEFINE_STATIC_KEY_FALSE(memtrack_enabled_key);
 atomic64_t memtrack_generation = ATOMIC64_INIT(0);
 DEFINE_SPINLOCK(memtrack_registry_lock);
 struct rb_root memtrack_registry = RB_ROOT;
+struct memtrack_registry_stats memtrack_registry_stats;
+
+/* Bumped by hwm-reset; tables catch up lazily, see memtrack_files_hwm(). */
+static atomic_t memtrack_hwm_epoch = ATOMIC_INIT(0);
 
 static struct kmem_cache *memtrack_ref_cachep __ro_after_init;
 static struct kmem_cache *memtrack_files_cachep __ro_after_init;
@@ -179,6 +183,10 @@ void memtrack_buffer_init(struct memtrack_buffer *mb, u64 id, u64 size,
 
 	spin_lock(&memtrack_registry_lock);
 	rb_add(&mb->node, &memtrack_registry, memtrack_buffer_less);
+	memtrack_registry_stats.nr_buffers++;
+	memtrack_registry_stats.bytes += size;
+	if (memtrack_registry_stats.bytes > memtrack_registry_stats.hwm)
+		memtrack_registry_stats.hwm = memtrack_registry_stats.bytes;
 	spin_unlock(&memtrack_registry_lock);
 	memtrack_changed();
 }
@@ -201,6 +209,8 @@ void memtrack_buffer_remove(struct memtrack_buffer *mb)
 	WARN_ON_ONCE(atomic_read(&mb->nr_holders));
 	spin_lock(&memtrack_registry_lock);
 	rb_erase(&mb->node, &memtrack_registry);
+	memtrack_registry_stats.nr_buffers--;
+	memtrack_registry_stats.bytes -= mb->size;
 	spin_unlock(&memtrack_registry_lock);
 	RB_CLEAR_NODE(&mb->node);
 	memtrack_changed();
@@ -243,6 +253,8 @@ static struct memtrack_files *memtrack_files_get(struct files_struct *files)
 	mt->nr_buffers = 0;
 	mt->nr_fds = 0;
 	mt->total = 0;
+	mt->hwm = 0;
+	mt->hwm_epoch = atomic_read(&memtrack_hwm_epoch);
 
 	/* Threads sharing the table may race to create its state. */
 	old = cmpxchg_release(&files->memtrack, NULL, mt);
@@ -251,6 +263,55 @@ static struct memtrack_files *memtrack_files_get(struct files_struct *files)
 		return old;
 	}
 	return mt;
+}
+
+/**
+ * memtrack_files_hwm() - high-water mark of a table's total
+ * @mt: accounting of a descriptor table
+ *
+ * Context: @mt->lock held.
+ * Return: the largest total since the table's state was created or the
+ * marks were last reset.
+ */
+u64 memtrack_files_hwm(struct memtrack_files *mt)
+{
+	lockdep_assert_held(&mt->lock);
+	if (mt->hwm_epoch != (unsigned int)atomic_read(&memtrack_hwm_epoch))
+		return mt->total;
+	return max(mt->hwm, mt->total);
+}
+
+/*
+ * Called before @mt->total changes.  After a reset the mark restarts from
+ * the total the table had at that moment, which is the total it still has
+ * here, since this is its first change since the reset.
+ */
+static void memtrack_files_sync_hwm(struct memtrack_files *mt)
+{
+	unsigned int epoch = atomic_read(&memtrack_hwm_epoch);
+
+	lockdep_assert_held(&mt->lock);
+	if (mt->hwm_epoch != epoch) {
+		mt->hwm_epoch = epoch;
+		mt->hwm = mt->total;
+	}
+}
+
+/**
+ * memtrack_hwm_reset() - restart every high-water mark from now
+ *
+ * Per-table marks are reset lazily: a table whose epoch is stale reports
+ * its current total, and restarts its mark on its next growth.
+ *
+ * Context: Any context that may take a spinlock.
+ */
+void memtrack_hwm_reset(void)
+{
+	atomic_inc(&memtrack_hwm_epoch);
+	spin_lock(&memtrack_registry_lock);
+	memtrack_registry_stats.hwm = memtrack_registry_stats.bytes;
+	spin_unlock(&memtrack_registry_lock);
+	memtrack_changed();
 }
 
 /* Count one more fd on an existing reference. */
@@ -307,9 +368,11 @@ void __memtrack_fd_install(struct files_struct *files, struct file *file)
 		memtrack_ref_get(mt, ref);
 	} else {
 		rb_add(&new->node, &mt->refs, memtrack_ref_less);
+		memtrack_files_sync_hwm(mt);
 		mt->nr_buffers++;
 		mt->nr_fds++;
 		mt->total += mb->size;
+		mt->hwm = max(mt->hwm, mt->total);
 		atomic_inc(&mb->nr_holders);
 		new = NULL;
 	}
@@ -381,6 +444,7 @@ void __memtrack_fd_uninstall(struct files_struct *files, struct file *file,
 		if (ref) {
 			mt->nr_fds--;
 			if (--ref->nr_fds == 0) {
+				memtrack_files_sync_hwm(mt);
 				rb_erase(&ref->node, &mt->refs);
 				mt->nr_buffers--;
 				mt->total -= mb->size;

@@ -40,18 +40,100 @@ struct memtrack_nl_proc_dump_ctx {
 	u64 next_buf;		/* first buffer id to emit for next_pid */
 };
 
+/* Buffer filters of a request; empty strings match everything. */
+struct memtrack_nl_filter {
+	char name[MEMTRACK_NAME_LEN];
+	char exporter[MEMTRACK_EXPORTER_LEN];
+};
+
+static void memtrack_nl_get_filter(struct nlattr **attrs,
+				   struct memtrack_nl_filter *f)
+{
+	f->name[0] = '\0';
+	f->exporter[0] = '\0';
+	if (attrs[MEMTRACK_A_PROC_FILTER_NAME])
+		nla_strscpy(f->name, attrs[MEMTRACK_A_PROC_FILTER_NAME],
+			    sizeof(f->name));
+	if (attrs[MEMTRACK_A_PROC_FILTER_EXPORTER])
+		nla_strscpy(f->exporter, attrs[MEMTRACK_A_PROC_FILTER_EXPORTER],
+			    sizeof(f->exporter));
+}
+
+static bool memtrack_nl_filter_active(const struct memtrack_nl_filter *f)
+{
+	return f->name[0] || f->exporter[0];
+}
+
+static void memtrack_nl_buffer_name(struct memtrack_buffer *mb, char *name,
+				    size_t len)
+{
+	name[0] = '\0';
+	if (mb->ops && mb->ops->get_name)
+		mb->ops->get_name(mb, name, len);
+}
+
+static bool memtrack_nl_filter_match(const struct memtrack_nl_filter *f,
+				     struct memtrack_buffer *mb)
+{
+	char name[MEMTRACK_NAME_LEN];
+
+	if (f->exporter[0] && strcmp(f->exporter, mb->exporter ?: ""))
+		return false;
+	if (f->name[0]) {
+		memtrack_nl_buffer_name(mb, name, sizeof(name));
+		if (strcmp(f->name, name))
+			return false;
+	}
+	return true;
+}
+
+/* The figures of a process reply, over the buffers that pass the filter. */
+struct memtrack_nl_proc_sums {
+	u32 nr_buffers;
+	u32 nr_fds;
+	u64 total;
+	u64 pss;
+	u64 unique;
+};
+
+static void memtrack_nl_proc_sum(struct memtrack_files *mt,
+				 const struct memtrack_nl_filter *f,
+				 struct memtrack_nl_proc_sums *sums)
+{
+	bool filtered = memtrack_nl_filter_active(f);
+	struct memtrack_ref *ref;
+	struct rb_node *node;
+
+	memset(sums, 0, sizeof(*sums));
+	for (node = rb_first(&mt->refs); node; node = rb_next(node)) {
+		u32 holders;
+
+		ref = rb_entry(node, struct memtrack_ref, node);
+		if (filtered && !memtrack_nl_filter_match(f, ref->buf))
+			continue;
+		holders = max(atomic_read(&ref->buf->nr_holders), 1);
+		sums->nr_buffers++;
+		sums->nr_fds += ref->nr_fds;
+		sums->total += ref->buf->size;
+		sums->pss += div_u64(ref->buf->size, holders);
+		if (holders == 1)
+			sums->unique += ref->buf->size;
+	}
+}
+
 struct memtrack_nl_buf_dump_ctx {
 	u64 next_id;		/* first buffer id to emit */
 };
+
+static void memtrack_nl_buffer_name(struct memtrack_buffer *mb, char *name,
+				    size_t len);
 
 static int memtrack_nl_put_buffer_common(struct sk_buff *skb,
 					 struct memtrack_buffer *mb)
 {
 	char name[MEMTRACK_NAME_LEN];
 
-	name[0] = '\0';
-	if (mb->ops && mb->ops->get_name)
-		mb->ops->get_name(mb, name, sizeof(name));
+	memtrack_nl_buffer_name(mb, name, sizeof(name));
 
 	if (nla_put_uint(skb, MEMTRACK_A_BUFFER_ID, mb->id) ||
 	    nla_put_uint(skb, MEMTRACK_A_BUFFER_SIZE, mb->size) ||
@@ -69,8 +151,10 @@ static int memtrack_nl_put_buffer_common(struct sk_buff *skb,
  */
 static int memtrack_nl_put_proc_buffers(struct sk_buff *skb,
 					struct memtrack_files *mt,
+					const struct memtrack_nl_filter *f,
 					u64 *next_buf)
 {
+	bool filtered = memtrack_nl_filter_active(f);
 	struct memtrack_ref *ref;
 	struct rb_node *node;
 
@@ -79,11 +163,15 @@ static int memtrack_nl_put_proc_buffers(struct sk_buff *skb,
 		struct nlattr *nest;
 
 		ref = rb_entry(node, struct memtrack_ref, node);
+		if (filtered && !memtrack_nl_filter_match(f, ref->buf))
+			continue;
 		nest = nla_nest_start(skb, MEMTRACK_A_PROC_BUFFER);
 		if (!nest)
 			goto full;
 		if (memtrack_nl_put_buffer_common(skb, ref->buf) ||
-		    nla_put_u32(skb, MEMTRACK_A_BUFFER_FDS, ref->nr_fds)) {
+		    nla_put_u32(skb, MEMTRACK_A_BUFFER_FDS, ref->nr_fds) ||
+		    nla_put_u32(skb, MEMTRACK_A_BUFFER_HOLDERS,
+				atomic_read(&ref->buf->nr_holders))) {
 			nla_nest_cancel(skb, nest);
 			goto full;
 		}
@@ -106,8 +194,10 @@ static int memtrack_nl_fill_proc(struct sk_buff *skb,
 				 struct task_struct *tsk, u32 pid,
 				 u32 portid, u32 seq, int flags,
 				 struct netlink_callback *cb,
+				 const struct memtrack_nl_filter *filter,
 				 bool skip_empty, u64 *next_buf)
 {
+	struct memtrack_nl_proc_sums sums = {};
 	struct memtrack_files *mt = NULL;
 	char comm[TASK_COMM_LEN];
 	u64 resume = *next_buf;
@@ -127,9 +217,12 @@ static int memtrack_nl_fill_proc(struct sk_buff *skb,
 		mt = memtrack_files_state(tsk->files);
 		incomplete = READ_ONCE(tsk->files->memtrack_incomplete);
 	}
-	if (mt)
+	if (mt) {
 		spin_lock(&mt->lock);
-	if (skip_empty && (!mt || !mt->nr_buffers) && !incomplete) {
+		memtrack_nl_proc_sum(mt, filter, &sums);
+	}
+	if (skip_empty && !sums.nr_buffers &&
+	    (!incomplete || memtrack_nl_filter_active(filter))) {
 		err = -ENOENT;
 		goto out_unlock;
 	}
@@ -145,17 +238,20 @@ static int memtrack_nl_fill_proc(struct sk_buff *skb,
 
 	if (nla_put_u32(skb, MEMTRACK_A_PROC_PID, pid) ||
 	    nla_put_string(skb, MEMTRACK_A_PROC_COMM, comm) ||
-	    nla_put_u32(skb, MEMTRACK_A_PROC_NR_BUFFERS,
-			mt ? mt->nr_buffers : 0) ||
-	    nla_put_u32(skb, MEMTRACK_A_PROC_NR_FDS, mt ? mt->nr_fds : 0) ||
-	    nla_put_uint(skb, MEMTRACK_A_PROC_TOTAL, mt ? mt->total : 0) ||
+	    nla_put_u32(skb, MEMTRACK_A_PROC_NR_BUFFERS, sums.nr_buffers) ||
+	    nla_put_u32(skb, MEMTRACK_A_PROC_NR_FDS, sums.nr_fds) ||
+	    nla_put_uint(skb, MEMTRACK_A_PROC_TOTAL, sums.total) ||
+	    nla_put_uint(skb, MEMTRACK_A_PROC_PSS, sums.pss) ||
+	    nla_put_uint(skb, MEMTRACK_A_PROC_UNIQUE, sums.unique) ||
+	    nla_put_uint(skb, MEMTRACK_A_PROC_HWM,
+			 mt ? memtrack_files_hwm(mt) : 0) ||
 	    nla_put_uint(skb, MEMTRACK_A_PROC_GENERATION,
 			 atomic64_read(&memtrack_generation)) ||
 	    (incomplete && nla_put_flag(skb, MEMTRACK_A_PROC_INCOMPLETE)))
 		goto cancel;
 	empty_len = skb->len;
 
-	err = mt ? memtrack_nl_put_proc_buffers(skb, mt, next_buf) : 0;
+	err = mt ? memtrack_nl_put_proc_buffers(skb, mt, filter, next_buf) : 0;
 	if (err) {
 		/* Leave the process for the next message if no buffer fit. */
 		if (skb->len == empty_len)
@@ -206,6 +302,7 @@ static struct task_struct *memtrack_nl_get_tgid(u32 nr)
  */
 int memtrack_nl_proc_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
+	struct memtrack_nl_filter filter;
 	struct memtrack_files *mt;
 	struct task_struct *tsk;
 	struct sk_buff *msg;
@@ -219,6 +316,7 @@ int memtrack_nl_proc_get_doit(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	}
 	pid = nla_get_u32(info->attrs[MEMTRACK_A_PROC_PID]);
+	memtrack_nl_get_filter(info->attrs, &filter);
 
 	tsk = memtrack_nl_get_tgid(pid);
 	if (!tsk) {
@@ -252,8 +350,8 @@ int memtrack_nl_proc_get_doit(struct sk_buff *skb, struct genl_info *info)
 		}
 		next_buf = 0;
 		err = memtrack_nl_fill_proc(msg, tsk, pid, info->snd_portid,
-					    info->snd_seq, 0, NULL, false,
-					    &next_buf);
+					    info->snd_seq, 0, NULL, &filter,
+					    false, &next_buf);
 		if (!err)
 			break;
 		nlmsg_free(msg);
@@ -291,9 +389,11 @@ int memtrack_nl_proc_get_dumpit(struct sk_buff *skb,
 	struct memtrack_nl_proc_dump_ctx *ctx = (void *)cb->ctx;
 	const struct genl_info *info = genl_info_dump(cb);
 	struct pid_namespace *ns = task_active_pid_ns(current);
+	struct memtrack_nl_filter filter;
 	int err = 0;
 
 	NL_ASSERT_DUMP_CTX_FITS(struct memtrack_nl_proc_dump_ctx);
+	memtrack_nl_get_filter(info->attrs, &filter);
 
 	if (!ctx->next_pid) {
 		ctx->next_pid = 1;
@@ -333,8 +433,8 @@ int memtrack_nl_proc_get_dumpit(struct sk_buff *skb,
 			err = memtrack_nl_fill_proc(skb, tsk, nr,
 						    NETLINK_CB(cb->skb).portid,
 						    cb->nlh->nlmsg_seq,
-						    NLM_F_MULTI, cb, true,
-						    &ctx->next_buf);
+						    NLM_F_MULTI, cb, &filter,
+						    true, &ctx->next_buf);
 		put_task_struct(tsk);
 		if (err == -EMSGSIZE)
 			break;
@@ -469,6 +569,71 @@ int memtrack_nl_buffer_get_dumpit(struct sk_buff *skb,
 	if (err && !skb->len)
 		return err;
 	return skb->len;
+}
+
+/**
+ * memtrack_nl_stats_get_doit() - report the system-wide figures
+ * @skb: request
+ * @info: request info
+ *
+ * Context: Process context.
+ * Return: 0 on success, -ENOMEM.
+ */
+int memtrack_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct memtrack_registry_stats stats;
+	struct memtrack_buffer *mb;
+	struct rb_node *node;
+	struct sk_buff *msg;
+	u64 held = 0;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+
+	spin_lock(&memtrack_registry_lock);
+	stats = memtrack_registry_stats;
+	for (node = rb_first(&memtrack_registry); node; node = rb_next(node)) {
+		mb = rb_entry(node, struct memtrack_buffer, node);
+		if (atomic_read(&mb->nr_holders))
+			held += mb->size;
+	}
+	spin_unlock(&memtrack_registry_lock);
+
+	hdr = genlmsg_iput(msg, info);
+	if (!hdr ||
+	    nla_put_u32(msg, MEMTRACK_A_STATS_NR_BUFFERS, stats.nr_buffers) ||
+	    nla_put_uint(msg, MEMTRACK_A_STATS_TOTAL, stats.bytes) ||
+	    nla_put_uint(msg, MEMTRACK_A_STATS_HELD, held) ||
+	    nla_put_uint(msg, MEMTRACK_A_STATS_KERNEL_ONLY, stats.bytes - held) ||
+	    nla_put_uint(msg, MEMTRACK_A_STATS_HWM, stats.hwm) ||
+	    nla_put_uint(msg, MEMTRACK_A_STATS_GENERATION,
+			 atomic64_read(&memtrack_generation))) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+/**
+ * memtrack_nl_hwm_reset_doit() - reset every high-water mark
+ * @skb: request
+ * @info: request info
+ *
+ * Context: Process context.
+ * Return: 0 on success, -EPERM without CAP_SYS_ADMIN.
+ */
+int memtrack_nl_hwm_reset_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	if (!capable(CAP_SYS_ADMIN)) {
+		NL_SET_ERR_MSG(info->extack,
+			       "resetting the high-water marks requires CAP_SYS_ADMIN");
+		return -EPERM;
+	}
+	memtrack_hwm_reset();
+	return 0;
 }
 
 static int __init memtrack_nl_init(void)
