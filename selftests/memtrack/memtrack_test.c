@@ -881,20 +881,6 @@ TEST_F(mt, buffer_get_by_id)
 	EXPECT_STRNE("", self->nl.extack);
 }
 
-TEST_F(mt, generation_moves_on_change)
-{
-	struct mt_proc p1, p2;
-	int a;
-
-	GET(&self->nl, getpid(), &p1);
-	a = mt_heap_alloc(4 * KiB);
-	ASSERT_GE(a, 0);
-	GET(&self->nl, getpid(), &p2);
-	EXPECT_GT(p2.generation, p1.generation);
-	mt_proc_free(&p1);
-	mt_proc_free(&p2);
-}
-
 /* Requests the policy or the handlers must refuse, with a reason. */
 TEST_F(mt, bad_requests_get_clean_errors)
 {

@@ -9,6 +9,20 @@
 #define MEMTRACK_FAMILY_NAME	"memtrack"
 #define MEMTRACK_FAMILY_VERSION	1
 
+/**
+ * enum memtrack_reason - Why a process stopped holding a buffer.
+ * @MEMTRACK_REASON_CLOSE: Its last fd on the buffer was closed: close(),
+ *   close_range(), dup2() or dup3() over it, io_uring or binder closing it.
+ * @MEMTRACK_REASON_EXEC: Its last fd on the buffer was close-on-exec and it
+ *   called execve().
+ * @MEMTRACK_REASON_EXIT: The last user of its descriptor table exited.
+ */
+enum memtrack_reason {
+	MEMTRACK_REASON_CLOSE,
+	MEMTRACK_REASON_EXEC,
+	MEMTRACK_REASON_EXIT,
+};
+
 #define MEMTRACK_NAME_LEN	32
 #define MEMTRACK_EXPORTER_LEN	64
 
@@ -56,13 +70,32 @@ enum {
 };
 
 enum {
+	MEMTRACK_A_EVENT_SEQ = 1,
+	MEMTRACK_A_EVENT_PID,
+	MEMTRACK_A_EVENT_COMM,
+	MEMTRACK_A_EVENT_REASON,
+	MEMTRACK_A_EVENT_TOTAL,
+	MEMTRACK_A_EVENT_NR_BUFFERS,
+	MEMTRACK_A_EVENT_BUFFER,
+	MEMTRACK_A_EVENT_PARENT_PID,
+
+	__MEMTRACK_A_EVENT_MAX,
+	MEMTRACK_A_EVENT_MAX = (__MEMTRACK_A_EVENT_MAX - 1)
+};
+
+enum {
 	MEMTRACK_CMD_PROC_GET = 1,
 	MEMTRACK_CMD_BUFFER_GET,
 	MEMTRACK_CMD_STATS_GET,
 	MEMTRACK_CMD_HWM_RESET,
+	MEMTRACK_CMD_INSTALL_NTF,
+	MEMTRACK_CMD_UNINSTALL_NTF,
+	MEMTRACK_CMD_FORK_NTF,
 
 	__MEMTRACK_CMD_MAX,
 	MEMTRACK_CMD_MAX = (__MEMTRACK_CMD_MAX - 1)
 };
+
+#define MEMTRACK_MCGRP_EVENTS	"events"
 
 #endif /* _UAPI_LINUX_MEMTRACK_H */

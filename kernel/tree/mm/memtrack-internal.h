@@ -8,6 +8,7 @@
 #include <linux/memtrack.h>
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
+#include <uapi/linux/memtrack.h>
 
 /*
  * struct memtrack_ref - one buffer held by one descriptor table
@@ -60,12 +61,31 @@ struct memtrack_registry_stats {
 	u64 hwm;
 };
 
-extern atomic64_t memtrack_generation;
+/*
+ * struct memtrack_event - what an event reports about its process,
+ * captured under the table's lock together with the change it reports
+ * @seq: the event's sequence number
+ * @total: the process's total after the change
+ * @nr_buffers: its number of buffers after the change
+ */
+struct memtrack_event {
+	u64 seq;
+	u64 total;
+	u32 nr_buffers;
+};
+
+extern atomic64_t memtrack_changes;
+extern atomic64_t memtrack_event_seq;
 extern spinlock_t memtrack_registry_lock;
 extern struct rb_root memtrack_registry;
 extern struct memtrack_registry_stats memtrack_registry_stats;
 
 u64 memtrack_files_hwm(struct memtrack_files *mt);
+bool memtrack_nl_has_listeners(void);
+void memtrack_nl_notify(u8 cmd, struct task_struct *tsk,
+			struct memtrack_buffer *mb,
+			const struct memtrack_event *ev, u32 reason,
+			struct task_struct *parent, gfp_t gfp);
 void memtrack_hwm_reset(void);
 
 struct memtrack_ref *memtrack_ref_first_from(struct memtrack_files *mt,

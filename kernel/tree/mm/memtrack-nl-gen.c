@@ -69,6 +69,10 @@ static const struct genl_split_ops memtrack_nl_ops[] = {
 	},
 };
 
+static const struct genl_multicast_group memtrack_nl_mcgrps[] = {
+	[MEMTRACK_NLGRP_EVENTS] = { "events", },
+};
+
 struct genl_family memtrack_nl_family __ro_after_init = {
 	.name		= MEMTRACK_FAMILY_NAME,
 	.version	= MEMTRACK_FAMILY_VERSION,
@@ -77,4 +81,6 @@ struct genl_family memtrack_nl_family __ro_after_init = {
 	.module		= THIS_MODULE,
 	.split_ops	= memtrack_nl_ops,
 	.n_split_ops	= ARRAY_SIZE(memtrack_nl_ops),
+	.mcgrps		= memtrack_nl_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(memtrack_nl_mcgrps),
 };

@@ -20,6 +20,10 @@ int memtrack_nl_buffer_get_dumpit(struct sk_buff *skb,
 int memtrack_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info);
 int memtrack_nl_hwm_reset_doit(struct sk_buff *skb, struct genl_info *info);
 
+enum {
+	MEMTRACK_NLGRP_EVENTS,
+};
+
 extern struct genl_family memtrack_nl_family;
 
 #endif /* _LINUX_MEMTRACK_GEN_H */

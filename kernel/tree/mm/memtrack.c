@@ -28,7 +28,10 @@
 
 DEFINE_STATIC_KEY_FALSE(memtrack_enabled_key);
 
-atomic64_t memtrack_generation = ATOMIC64_INIT(0);
+/* Every accounting change; dumps compare it to flag NLM_F_DUMP_INTR. */
+atomic64_t memtrack_changes = ATOMIC64_INIT(0);
+/* Sequence number of the last event emitted. */
+atomic64_t memtrack_event_seq = ATOMIC64_INIT(0);
 DEFINE_SPINLOCK(memtrack_registry_lock);
 struct rb_root memtrack_registry = RB_ROOT;
 struct memtrack_registry_stats memtrack_registry_stats;
@@ -53,7 +56,43 @@ static inline struct memtrack_buffer *memtrack_file_buffer(struct file *file)
 
 static inline void memtrack_changed(void)
 {
-	atomic64_inc(&memtrack_generation);
+	atomic64_inc(&memtrack_changes);
+}
+
+/*
+ * Capture an event about @mt's process, under @mt->lock so that its
+ * sequence number orders it against every query of the table: a reply
+ * built under the lock reflects exactly the events up to its generation.
+ */
+static bool memtrack_event_capture(struct memtrack_files *mt,
+				   struct memtrack_event *ev)
+{
+	lockdep_assert_held(&mt->lock);
+	/*
+	 * Membership is checked at each event rather than cached in a
+	 * static key: genetlink's bind and unbind callbacks are not paired
+	 * (dropping a group one never joined calls unbind), so a count
+	 * kept from them could go wrong.  The check is a bitmap test.
+	 */
+	if (!memtrack_nl_has_listeners())
+		return false;
+	ev->seq = atomic64_inc_return(&memtrack_event_seq);
+	ev->total = mt->total;
+	ev->nr_buffers = mt->nr_buffers;
+	return true;
+}
+
+/* The uAPI reason of a drop. */
+static u32 memtrack_reason(enum memtrack_drop_reason reason)
+{
+	switch (reason) {
+	case MEMTRACK_DROP_EXEC:
+		return MEMTRACK_REASON_EXEC;
+	case MEMTRACK_DROP_EXIT:
+		return MEMTRACK_REASON_EXIT;
+	default:
+		return MEMTRACK_REASON_CLOSE;
+	}
 }
 
 /* A table missed a reference: its figures are now a lower bound. */
@@ -323,22 +362,18 @@ static void memtrack_ref_get(struct memtrack_files *mt,
 	mt->nr_fds++;
 }
 
-/**
- * __memtrack_fd_install() - count a tracked file entering a table
- * @files: the descriptor table
- * @file: a file marked with memtrack_file_mark()
- *
- * Called before @file becomes visible in @files, so that a concurrent
- * close of the new fd always finds the reference.  If memory runs out the
- * table is marked incomplete and the install itself still succeeds.
- *
- * Context: Process context; may sleep.  No fd-table lock held.
+/*
+ * Count @file entering @files.  With @notify, the start of holding is
+ * reported to event subscribers as done by current.
  */
-void __memtrack_fd_install(struct files_struct *files, struct file *file)
+static void memtrack_account_install(struct files_struct *files,
+				     struct file *file, bool notify)
 {
 	struct memtrack_buffer *mb = memtrack_file_buffer(file);
+	struct memtrack_event ev;
 	struct memtrack_files *mt;
 	struct memtrack_ref *ref, *new;
+	bool event = false;
 
 	might_sleep();
 	mt = memtrack_files_get(files);
@@ -348,6 +383,7 @@ void __memtrack_fd_install(struct files_struct *files, struct file *file)
 	spin_lock(&mt->lock);
 	ref = memtrack_ref_find(mt, mb->id);
 	if (ref) {
+		/* More fds on a held buffer are silent. */
 		memtrack_ref_get(mt, ref);
 		spin_unlock(&mt->lock);
 		memtrack_changed();
@@ -374,16 +410,36 @@ void __memtrack_fd_install(struct files_struct *files, struct file *file)
 		mt->total += mb->size;
 		mt->hwm = max(mt->hwm, mt->total);
 		atomic_inc(&mb->nr_holders);
+		event = notify && memtrack_event_capture(mt, &ev);
 		new = NULL;
 	}
 	spin_unlock(&mt->lock);
 	if (new)
 		kmem_cache_free(memtrack_ref_cachep, new);
 	memtrack_changed();
+	if (event)
+		memtrack_nl_notify(MEMTRACK_CMD_INSTALL_NTF, current, mb, &ev,
+				   0, NULL, GFP_KERNEL);
 	return;
 
 incomplete:
 	memtrack_files_mark_incomplete(files);
+}
+
+/**
+ * __memtrack_fd_install() - count a tracked file entering a table
+ * @files: the descriptor table
+ * @file: a file marked with memtrack_file_mark()
+ *
+ * Called before @file becomes visible in @files, so that a concurrent
+ * close of the new fd always finds the reference.  If memory runs out the
+ * table is marked incomplete and the install itself still succeeds.
+ *
+ * Context: Process context; may sleep.  No fd-table lock held.
+ */
+void __memtrack_fd_install(struct files_struct *files, struct file *file)
+{
+	memtrack_account_install(files, file, true);
 }
 
 /**
@@ -427,9 +483,11 @@ void __memtrack_fd_dup_locked(struct files_struct *files, struct file *file)
  * @file: the file that was removed from @files
  * @reason: why it was removed
  *
- * Called after @file has left @files.  Never allocates.
+ * Called after @file has left @files, and before the caller drops its
+ * reference to @file, so the buffer is still alive for the event.
+ * Never sleeps.
  *
- * Context: Any context; may hold @files->file_lock.
+ * Context: Process context.  No fd-table lock held.
  */
 void __memtrack_fd_uninstall(struct files_struct *files, struct file *file,
 			     enum memtrack_drop_reason reason)
@@ -437,6 +495,8 @@ void __memtrack_fd_uninstall(struct files_struct *files, struct file *file,
 	struct memtrack_buffer *mb = memtrack_file_buffer(file);
 	struct memtrack_files *mt = memtrack_files_state(files);
 	struct memtrack_ref *ref = NULL, *dead = NULL;
+	struct memtrack_event ev;
+	bool event = false;
 
 	if (mt) {
 		spin_lock(&mt->lock);
@@ -450,6 +510,7 @@ void __memtrack_fd_uninstall(struct files_struct *files, struct file *file,
 				mt->total -= mb->size;
 				atomic_dec(&mb->nr_holders);
 				dead = ref;
+				event = memtrack_event_capture(mt, &ev);
 			}
 		}
 		spin_unlock(&mt->lock);
@@ -462,6 +523,9 @@ void __memtrack_fd_uninstall(struct files_struct *files, struct file *file,
 	if (dead)
 		kmem_cache_free(memtrack_ref_cachep, dead);
 	memtrack_changed();
+	if (event)
+		memtrack_nl_notify(MEMTRACK_CMD_UNINSTALL_NTF, current, mb, &ev,
+				   memtrack_reason(reason), NULL, GFP_NOWAIT);
 }
 
 /**
@@ -488,8 +552,9 @@ void __memtrack_files_dup(struct files_struct *oldf,
 	     fd = find_next_bit(fdt->open_fds, fdt->max_fds, fd + 1)) {
 		struct file *file = rcu_dereference_raw(fdt->fd[fd]);
 
+		/* Silent: memtrack_fork() reports the new process once. */
 		if (file && memtrack_file_tracked(file))
-			__memtrack_fd_install(newf, file);
+			memtrack_account_install(newf, file, false);
 	}
 }
 
@@ -505,16 +570,58 @@ void __memtrack_files_release(struct files_struct *files)
 {
 	struct memtrack_files *mt = memtrack_files_state(files);
 	struct memtrack_ref *ref, *next;
+	struct memtrack_event ev;
+	struct rb_node *node;
+	bool event;
 
 	if (mt) {
-		rbtree_postorder_for_each_entry_safe(ref, next, &mt->refs, node) {
+		/* One exit event per buffer, each with the total left after it. */
+		for (node = rb_first(&mt->refs); node; node = rb_next(node)) {
+			ref = rb_entry(node, struct memtrack_ref, node);
 			atomic_dec(&ref->buf->nr_holders);
-			kmem_cache_free(memtrack_ref_cachep, ref);
+			spin_lock(&mt->lock);
+			mt->total -= ref->buf->size;
+			mt->nr_buffers--;
+			event = memtrack_event_capture(mt, &ev);
+			spin_unlock(&mt->lock);
+			if (event)
+				memtrack_nl_notify(MEMTRACK_CMD_UNINSTALL_NTF,
+						   current, ref->buf, &ev,
+						   MEMTRACK_REASON_EXIT, NULL,
+						   GFP_NOWAIT);
 		}
+		rbtree_postorder_for_each_entry_safe(ref, next, &mt->refs, node)
+			kmem_cache_free(memtrack_ref_cachep, ref);
 		kmem_cache_free(memtrack_files_cachep, mt);
 		files->memtrack = NULL;
 	}
 	memtrack_changed();
+}
+
+/**
+ * __memtrack_fork() - report a new process that holds buffers
+ * @child: the new process, not yet running
+ *
+ * Context: Process context (the parent, in copy_process()).
+ */
+void __memtrack_fork(struct task_struct *child)
+{
+	struct memtrack_files *mt = NULL;
+	struct memtrack_event ev;
+	bool event = false;
+
+	/* The child cannot exit or unshare before it first runs. */
+	if (child->files)
+		mt = memtrack_files_state(child->files);
+	if (!mt)
+		return;
+	spin_lock(&mt->lock);
+	if (mt->nr_buffers)
+		event = memtrack_event_capture(mt, &ev);
+	spin_unlock(&mt->lock);
+	if (event)
+		memtrack_nl_notify(MEMTRACK_CMD_FORK_NTF, child, NULL, &ev, 0,
+				   current, GFP_KERNEL);
 }
 
 static int __init memtrack_init(void)

@@ -246,7 +246,7 @@ static int memtrack_nl_fill_proc(struct sk_buff *skb,
 	    nla_put_uint(skb, MEMTRACK_A_PROC_HWM,
 			 mt ? memtrack_files_hwm(mt) : 0) ||
 	    nla_put_uint(skb, MEMTRACK_A_PROC_GENERATION,
-			 atomic64_read(&memtrack_generation)) ||
+			 atomic64_read(&memtrack_event_seq)) ||
 	    (incomplete && nla_put_flag(skb, MEMTRACK_A_PROC_INCOMPLETE)))
 		goto cancel;
 	empty_len = skb->len;
@@ -403,7 +403,7 @@ int memtrack_nl_proc_get_dumpit(struct sk_buff *skb,
 			ctx->next_pid = ctx->filter_pid;
 		}
 	}
-	cb->seq = (u32)atomic64_read(&memtrack_generation) | 1;
+	cb->seq = (u32)atomic64_read(&memtrack_changes) | 1;
 
 	while (ctx->next_pid && ctx->next_pid <= PID_MAX_LIMIT) {
 		struct task_struct *tsk = NULL;
@@ -550,7 +550,7 @@ int memtrack_nl_buffer_get_dumpit(struct sk_buff *skb,
 
 	if (!memtrack_nl_may_list_buffers(cb->extack))
 		return -EPERM;
-	cb->seq = (u32)atomic64_read(&memtrack_generation) | 1;
+	cb->seq = (u32)atomic64_read(&memtrack_changes) | 1;
 
 	spin_lock(&memtrack_registry_lock);
 	mb = memtrack_buffer_first_from(ctx->next_id);
@@ -609,7 +609,7 @@ int memtrack_nl_stats_get_doit(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_uint(msg, MEMTRACK_A_STATS_KERNEL_ONLY, stats.bytes - held) ||
 	    nla_put_uint(msg, MEMTRACK_A_STATS_HWM, stats.hwm) ||
 	    nla_put_uint(msg, MEMTRACK_A_STATS_GENERATION,
-			 atomic64_read(&memtrack_generation))) {
+			 atomic64_read(&memtrack_event_seq))) {
 		nlmsg_free(msg);
 		return -EMSGSIZE;
 	}
@@ -636,12 +636,102 @@ int memtrack_nl_hwm_reset_doit(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
+/**
+ * memtrack_nl_has_listeners() - whether anyone receives events
+ *
+ * Context: Any context.
+ * Return: true if a socket of the initial network namespace is
+ * subscribed to the events group.
+ */
+bool memtrack_nl_has_listeners(void)
+{
+	return genl_has_listeners(&memtrack_nl_family, &init_net,
+				  MEMTRACK_NLGRP_EVENTS);
+}
+
+/**
+ * memtrack_nl_notify() - multicast an install, uninstall or fork event
+ * @cmd: MEMTRACK_CMD_INSTALL_NTF, _UNINSTALL_NTF or _FORK_NTF
+ * @tsk: the process the event is about
+ * @mb: the buffer (install and uninstall), or NULL (fork)
+ * @ev: the figures captured with the change
+ * @reason: the uninstall reason
+ * @parent: the parent (fork), or NULL
+ * @gfp: allocation flags for the calling context
+ *
+ * Pids are reported in the initial pid namespace, the namespace of every
+ * possible subscriber.  A notification that cannot be allocated is lost;
+ * subscribers see the gap in sequence numbers.
+ *
+ * Context: Any context that allows @gfp; never under an fd-table lock.
+ */
+void memtrack_nl_notify(u8 cmd, struct task_struct *tsk,
+			struct memtrack_buffer *mb,
+			const struct memtrack_event *ev, u32 reason,
+			struct task_struct *parent, gfp_t gfp)
+{
+	char comm[TASK_COMM_LEN];
+	struct nlattr *nest;
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = genlmsg_new(NLMSG_GOODSIZE, gfp);
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, 0, &memtrack_nl_family, 0, cmd);
+	if (!hdr)
+		goto err;
+	get_task_comm(comm, tsk->group_leader);
+	if (nla_put_uint(skb, MEMTRACK_A_EVENT_SEQ, ev->seq) ||
+	    nla_put_u32(skb, MEMTRACK_A_EVENT_PID, task_tgid_nr(tsk)) ||
+	    nla_put_string(skb, MEMTRACK_A_EVENT_COMM, comm) ||
+	    nla_put_uint(skb, MEMTRACK_A_EVENT_TOTAL, ev->total) ||
+	    nla_put_u32(skb, MEMTRACK_A_EVENT_NR_BUFFERS, ev->nr_buffers))
+		goto err;
+	if (cmd == MEMTRACK_CMD_UNINSTALL_NTF &&
+	    nla_put_u32(skb, MEMTRACK_A_EVENT_REASON, reason))
+		goto err;
+	if (parent &&
+	    nla_put_u32(skb, MEMTRACK_A_EVENT_PARENT_PID, task_tgid_nr(parent)))
+		goto err;
+	if (mb) {
+		nest = nla_nest_start(skb, MEMTRACK_A_EVENT_BUFFER);
+		if (!nest || memtrack_nl_put_buffer_common(skb, mb) ||
+		    nla_put_u32(skb, MEMTRACK_A_BUFFER_HOLDERS,
+				atomic_read(&mb->nr_holders)))
+			goto err;
+		nla_nest_end(skb, nest);
+	}
+	genlmsg_end(skb, hdr);
+	genlmsg_multicast_netns(&memtrack_nl_family, &init_net, skb, 0,
+				MEMTRACK_NLGRP_EVENTS, gfp);
+	return;
+err:
+	nlmsg_free(skb);
+}
+
+/*
+ * The events group reveals every process, so subscribing requires
+ * CAP_SYS_ADMIN over the network namespace (events are only sent in the
+ * initial one).  The 6.12 YNL generator cannot express group flags, so
+ * the generated group table is replaced by this one before registration.
+ */
+static const struct genl_multicast_group memtrack_nl_mcgrps_priv[] = {
+	[MEMTRACK_NLGRP_EVENTS] = {
+		.name = MEMTRACK_MCGRP_EVENTS,
+		.flags = GENL_MCAST_CAP_SYS_ADMIN,
+	},
+};
+
 static int __init memtrack_nl_init(void)
 {
 	int err;
 
 	if (!memtrack_enabled())
 		return 0;
+	BUILD_BUG_ON(ARRAY_SIZE(memtrack_nl_mcgrps_priv) != MEMTRACK_NLGRP_EVENTS + 1);
+	memtrack_nl_family.mcgrps = memtrack_nl_mcgrps_priv;
+	memtrack_nl_family.n_mcgrps = ARRAY_SIZE(memtrack_nl_mcgrps_priv);
 	err = genl_register_family(&memtrack_nl_family);
 	if (err)
 		pr_err("cannot register the netlink family: %d\n", err);

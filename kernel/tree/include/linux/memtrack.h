@@ -19,6 +19,7 @@
 
 #include <linux/fdtable.h>
 #include <linux/fs.h>
+#include <linux/sched.h>
 #include <linux/jump_label.h>
 #include <linux/rbtree.h>
 #include <linux/types.h>
@@ -110,6 +111,7 @@ void __memtrack_fd_uninstall(struct files_struct *files, struct file *file,
 void __memtrack_files_dup(struct files_struct *oldf,
 			  struct files_struct *newf);
 void __memtrack_files_release(struct files_struct *files);
+void __memtrack_fork(struct task_struct *child);
 
 /*
  * The wrappers below are what fs/file.c calls.  They keep the test for a
@@ -153,6 +155,21 @@ static inline void memtrack_files_release(struct files_struct *files)
 {
 	if (static_branch_unlikely(&memtrack_enabled_key) && files->memtrack)
 		__memtrack_files_release(files);
+}
+
+/**
+ * memtrack_fork() - tell event subscribers about a new process
+ * @child: the new task, fully set up but not yet running
+ * @clone_flags: its clone flags; threads are not new processes
+ *
+ * Only processes whose table ever held a buffer go further.
+ */
+static inline void memtrack_fork(struct task_struct *child, u64 clone_flags)
+{
+	if (static_branch_unlikely(&memtrack_enabled_key) &&
+	    !(clone_flags & CLONE_THREAD) && child->files &&
+	    child->files->memtrack)
+		__memtrack_fork(child);
 }
 
 #else /* !CONFIG_MEMTRACK */
@@ -204,6 +221,10 @@ static inline void memtrack_files_dup(struct files_struct *oldf,
 }
 
 static inline void memtrack_files_release(struct files_struct *files)
+{
+}
+
+static inline void memtrack_fork(struct task_struct *child, u64 clone_flags)
 {
 }
 

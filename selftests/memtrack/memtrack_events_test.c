@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memtrack event selftests: exact event sequences for install, close,
+ * fork, exec, exit, threads and SCM_RIGHTS; sequence numbers that step by
+ * one and match the generation of dumps; forced loss (ENOBUFS) detected
+ * and repaired by a dump equal to ground truth; and the privilege rule
+ * for subscribing.
+ */
+#define _GNU_SOURCE
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include "mt_lib.h"
+#include "../kselftest_harness.h"
+
+#define KiB 1024ULL
+
+struct mt_event {
+	uint8_t cmd;
+	uint64_t seq;
+	uint32_t pid;
+	uint32_t parent;
+	uint32_t reason;
+	uint64_t total;
+	uint32_t nr_buffers;
+	bool has_buf;
+	struct mt_buf buf;
+};
+
+struct mt_events {
+	int fd;
+	struct mt_event ev[512];
+	unsigned int n;
+	bool enobufs;
+};
+
+/* Resolve the events group of the family: its id from CTRL_CMD_GETFAMILY. */
+struct grp_arg {
+	uint32_t id;
+};
+
+static int grp_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct grp_arg *g = arg;
+	const struct genlmsghdr *gh = NLMSG_DATA(nlh);
+	const struct nlattr *a, *grp, *ga;
+
+	mt_for_each_attr(a, (char *)gh + GENL_HDRLEN,
+			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
+		if (mt_type(a) != CTRL_ATTR_MCAST_GROUPS)
+			continue;
+		mt_for_each_attr(grp, mt_attr_data(a), mt_attr_len(a)) {
+			uint32_t id = 0;
+			char name[32] = "";
+
+			mt_for_each_attr(ga, mt_attr_data(grp), mt_attr_len(grp)) {
+				if (mt_type(ga) == CTRL_ATTR_MCAST_GRP_ID)
+					memcpy(&id, mt_attr_data(ga), 4);
+				else if (mt_type(ga) == CTRL_ATTR_MCAST_GRP_NAME)
+					mt_attr_str(ga, name, sizeof(name));
+			}
+			if (!strcmp(name, MEMTRACK_MCGRP_EVENTS))
+				g->id = id;
+		}
+	}
+	return 0;
+}
+
+/* A socket subscribed to the events group, or -errno. */
+static int events_open(int rcvbuf)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct grp_arg g = { 0 };
+	struct mt_nl nl;
+	struct mt_msg m;
+	int fd, ret;
+
+	ret = mt_nl_open(&nl);
+	if (ret)
+		return ret;
+	nl.seq++;
+	mt_msg_init(&m, &nl, GENL_ID_CTRL, 0, CTRL_CMD_GETFAMILY);
+	mt_put(&m, CTRL_ATTR_FAMILY_NAME, MEMTRACK_FAMILY_NAME,
+	       strlen(MEMTRACK_FAMILY_NAME) + 1);
+	ret = mt_nl_send(&nl, &m);
+	if (!ret)
+		ret = mt_nl_recv_loop(&nl, grp_cb, &g, 8192);
+	mt_nl_close(&nl);
+	if (ret)
+		return ret;
+	if (!g.id)
+		return -ENOENT;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (fd < 0)
+		return -errno;
+	/* Multicast skips port 0, so the socket must have a port: bind. */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	if (rcvbuf && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf))) {
+		close(fd);
+		return -errno;
+	}
+	if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g.id, sizeof(g.id))) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static void parse_event(const struct nlmsghdr *nlh, struct mt_event *e)
+{
+	const struct genlmsghdr *g = NLMSG_DATA(nlh);
+	const struct nlattr *a;
+
+	memset(e, 0, sizeof(*e));
+	e->cmd = g->cmd;
+	mt_for_each_attr(a, (char *)g + GENL_HDRLEN,
+			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
+		switch (mt_type(a)) {
+		case MEMTRACK_A_EVENT_SEQ:
+			e->seq = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_EVENT_PID:
+			e->pid = *(uint32_t *)mt_attr_data(a);
+			break;
+		case MEMTRACK_A_EVENT_PARENT_PID:
+			e->parent = *(uint32_t *)mt_attr_data(a);
+			break;
+		case MEMTRACK_A_EVENT_REASON:
+			e->reason = *(uint32_t *)mt_attr_data(a);
+			break;
+		case MEMTRACK_A_EVENT_TOTAL:
+			e->total = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_EVENT_NR_BUFFERS:
+			e->nr_buffers = *(uint32_t *)mt_attr_data(a);
+			break;
+		case MEMTRACK_A_EVENT_BUFFER:
+			e->has_buf = !mt_parse_buf(a, &e->buf);
+			break;
+		}
+	}
+}
+
+/* Read every event queued on @fd, waiting at most @ms for the first. */
+static void events_read(struct mt_events *es, int ms)
+{
+	char buf[16384];
+
+	for (;;) {
+		struct pollfd p = { .fd = es->fd, .events = POLLIN };
+		struct nlmsghdr *nlh;
+		ssize_t n;
+
+		if (poll(&p, 1, ms) <= 0)
+			return;
+		ms = 50;	/* then drain what follows closely */
+		n = recv(es->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == ENOBUFS)
+				es->enobufs = true;
+			continue;
+		}
+		for (nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, n);
+		     nlh = NLMSG_NEXT(nlh, n))
+			if (es->n < sizeof(es->ev) / sizeof(es->ev[0]))
+				parse_event(nlh, &es->ev[es->n++]);
+	}
+}
+
+/*
+ * Names the test gives its buffers, by id: an install event is sent when
+ * the buffer is created, before DMA_BUF_SET_NAME can name it.
+ */
+struct label {
+	uint64_t id;
+	const char *name;
+};
+
+static struct label labels[16];
+static unsigned int nlabels;
+
+static const char *label_of(const struct mt_buf *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < nlabels; i++)
+		if (labels[i].id == b->id)
+			return labels[i].name;
+	return "?";
+}
+
+/* The events about @pid, in order, as a compact string. */
+static const char *describe(const struct mt_events *es, uint32_t pid)
+{
+	static char out[2048];
+	static const char *const reasons[] = { "close", "exec", "exit" };
+	size_t len = 0;
+	unsigned int i;
+
+	out[0] = '\0';
+	for (i = 0; i < es->n && len < sizeof(out) - 64; i++) {
+		const struct mt_event *e = &es->ev[i];
+
+		if (e->pid != pid)
+			continue;
+		switch (e->cmd) {
+		case MEMTRACK_CMD_INSTALL_NTF:
+			len += snprintf(out + len, sizeof(out) - len, "install:%s ",
+					label_of(&e->buf));
+			break;
+		case MEMTRACK_CMD_UNINSTALL_NTF:
+			len += snprintf(out + len, sizeof(out) - len, "uninstall:%s:%s ",
+					label_of(&e->buf),
+					e->reason < 3 ? reasons[e->reason] : "?");
+			break;
+		case MEMTRACK_CMD_FORK_NTF:
+			len += snprintf(out + len, sizeof(out) - len, "fork:%u ",
+					e->nr_buffers);
+			break;
+		default:
+			len += snprintf(out + len, sizeof(out) - len, "cmd%u ", e->cmd);
+		}
+	}
+	if (len)
+		out[len - 1] = '\0';
+	return out;
+}
+
+static bool seqs_step_by_one(const struct mt_events *es)
+{
+	unsigned int i;
+
+	for (i = 1; i < es->n; i++)
+		if (es->ev[i].seq != es->ev[i - 1].seq + 1)
+			return false;
+	return true;
+}
+
+static const struct mt_event *find_event(const struct mt_events *es, uint8_t cmd,
+					 uint32_t pid)
+{
+	unsigned int i;
+
+	for (i = 0; i < es->n; i++)
+		if (es->ev[i].cmd == cmd && es->ev[i].pid == pid)
+			return &es->ev[i];
+	return NULL;
+}
+
+static int named(size_t size, const char *name, bool cloexec)
+{
+	int fd = mt_heap_alloc(size);
+
+	if (fd < 0 || mt_set_name(fd, name))
+		return -1;
+	if (nlabels < sizeof(labels) / sizeof(labels[0])) {
+		labels[nlabels].id = mt_fd_ino(fd);
+		labels[nlabels++].name = name;
+	}
+	if (!cloexec) {
+		int nf = fcntl(fd, F_DUPFD, 0);
+
+		close(fd);
+		fd = nf;
+	}
+	return fd;
+}
+
+FIXTURE(ev)
+{
+	struct mt_events *es;
+	struct mt_nl nl;
+};
+
+FIXTURE_SETUP(ev)
+{
+	self->es = calloc(1, sizeof(*self->es));
+	ASSERT_NE(NULL, self->es);
+	self->es->fd = events_open(0);
+	ASSERT_GE(self->es->fd, 0) TH_LOG("subscribe: %s", strerror(-self->es->fd));
+	ASSERT_EQ(0, mt_nl_open(&self->nl));
+}
+
+FIXTURE_TEARDOWN(ev)
+{
+	close(self->es->fd);
+	free(self->es);
+	mt_nl_close(&self->nl);
+}
+
+TEST_F(ev, install_and_close_with_silent_fd_changes)
+{
+	int a = named(64 * KiB, "ev-a", true);
+	int d;
+	const struct mt_event *e;
+
+	ASSERT_GE(a, 0);
+	d = dup(a);
+	ASSERT_GE(d, 0);
+	close(d);			/* fd-count changes are silent */
+	close(a);
+	events_read(self->es, 1000);
+	/* The allocation's own install, and its close. */
+	EXPECT_STREQ("install:ev-a uninstall:ev-a:close", describe(self->es, getpid()));
+	EXPECT_TRUE(seqs_step_by_one(self->es));
+	e = find_event(self->es, MEMTRACK_CMD_INSTALL_NTF, getpid());
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(64 * KiB, e->total);
+	EXPECT_EQ(1, e->nr_buffers);
+	EXPECT_EQ(64 * KiB, e->buf.size);
+	EXPECT_STREQ("system", e->buf.exporter);
+	EXPECT_EQ(1, e->buf.holders);
+	e = find_event(self->es, MEMTRACK_CMD_UNINSTALL_NTF, getpid());
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(0, e->total);
+	EXPECT_EQ(0, e->nr_buffers);
+	EXPECT_EQ(MEMTRACK_REASON_CLOSE, e->reason);
+}
+
+static int park_main(char **argv)
+{
+	char c;
+
+	if (write(atoi(argv[2]), "r", 1) != 1)
+		return 1;
+	return read(atoi(argv[3]), &c, 1) < 0;
+}
+
+TEST_F(ev, fork_exec_and_exit)
+{
+	int keep = named(32 * KiB, "ev-keep", false);
+	int drop = named(16 * KiB, "ev-drop", true);
+	int ready[2], go[2], status;
+	const struct mt_event *f;
+	char want[128];
+	pid_t pid;
+	char c;
+
+	ASSERT_GE(keep, 0);
+	ASSERT_GE(drop, 0);
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	/* Only the child's ends survive its exec. */
+	ASSERT_EQ(0, fcntl(ready[0], F_SETFD, FD_CLOEXEC));
+	ASSERT_EQ(0, fcntl(go[1], F_SETFD, FD_CLOEXEC));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		char r[16], g[16];
+
+		snprintf(r, sizeof(r), "%d", ready[1]);
+		snprintf(g, sizeof(g), "%d", go[0]);
+		execl("/proc/self/exe", "memtrack_events_test", "--park", r, g, NULL);
+		_exit(99);
+	}
+	close(ready[1]);
+	close(go[0]);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	close(go[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	close(keep);
+	close(drop);
+	events_read(self->es, 1000);
+
+	/* One fork event for two inherited buffers, not two installs. */
+	f = find_event(self->es, MEMTRACK_CMD_FORK_NTF, pid);
+	ASSERT_NE(NULL, f);
+	EXPECT_EQ((uint32_t)getpid(), f->parent);
+	EXPECT_EQ(2, f->nr_buffers);
+	EXPECT_EQ(48 * KiB, f->total);
+	snprintf(want, sizeof(want), "fork:2 uninstall:ev-drop:exec uninstall:ev-keep:exit");
+	EXPECT_STREQ(want, describe(self->es, pid));
+	EXPECT_STREQ("install:ev-keep install:ev-drop uninstall:ev-keep:close uninstall:ev-drop:close",
+		     describe(self->es, getpid()));
+	EXPECT_TRUE(seqs_step_by_one(self->es));
+}
+
+static void *thread_alloc(void *arg)
+{
+	*(int *)arg = named(8 * KiB, "ev-thread", true);
+	return NULL;
+}
+
+TEST_F(ev, threads_report_their_process)
+{
+	pthread_t t;
+	int fd = -1;
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, thread_alloc, &fd));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ASSERT_GE(fd, 0);
+	close(fd);
+	events_read(self->es, 1000);
+	/* Attributed to the thread group, whichever thread acted. */
+	EXPECT_STREQ("install:ev-thread uninstall:ev-thread:close",
+		     describe(self->es, getpid()));
+}
+
+TEST_F(ev, scm_rights_receiver_starts_holding)
+{
+	int sv[2], a = named(24 * KiB, "ev-scm", true), status;
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, data = 'x';
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	const struct mt_event *e;
+	pid_t pid;
+
+	ASSERT_GE(a, 0);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	pid = fork();	/* before the buffer reaches it: no fork event */
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		close(a);	/* cloexec is not close: drop the inherited fd */
+		_exit(recvmsg(sv[1], &msg, 0) == 1 ? 0 : 1);
+	}
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &a, sizeof(int));
+	ASSERT_EQ(1, sendmsg(sv[0], &msg, 0));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	events_read(self->es, 1000);
+	/* It inherited the buffer (fork), dropped it, got it back, exited. */
+	EXPECT_STREQ("fork:1 uninstall:ev-scm:close install:ev-scm uninstall:ev-scm:exit",
+		     describe(self->es, pid));
+	e = find_event(self->es, MEMTRACK_CMD_INSTALL_NTF, pid);
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(2, e->buf.holders);
+	EXPECT_EQ(24 * KiB, e->total);
+}
+
+TEST_F(ev, dump_generation_matches_event_sequence)
+{
+	struct mt_proc p;
+	int a = named(4 * KiB, "ev-gen", true);
+
+	ASSERT_GE(a, 0);
+	events_read(self->es, 1000);
+	ASSERT_GT(self->es->n, 0);
+	ASSERT_EQ(0, mt_proc_get(&self->nl, getpid(), &p));
+	/* The reply reflects exactly the events up to its generation. */
+	EXPECT_EQ(self->es->ev[self->es->n - 1].seq, p.generation);
+	mt_proc_free(&p);
+}
+
+TEST_F_TIMEOUT(ev, loss_is_detected_and_a_dump_resyncs, 300)
+{
+	struct mt_events *small = calloc(1, sizeof(*small));
+	struct mt_proc got, truth;
+	int fds[64], i, round;
+	const char *why;
+	bool gap;
+
+	ASSERT_NE(NULL, small);
+	/* The smallest receive buffer the kernel allows. */
+	small->fd = events_open(1);
+	ASSERT_GE(small->fd, 0);
+	for (round = 0; round < 20; round++) {
+		for (i = 0; i < 64; i++)
+			fds[i] = mt_heap_alloc(4096);
+		for (i = 0; i < 64; i++)
+			if (i % 3)
+				close(fds[i]);
+	}
+	events_read(small, 1000);
+	gap = !seqs_step_by_one(small);
+	EXPECT_TRUE(small->enobufs || gap)
+		TH_LOG("2,560 events into a tiny buffer lost nothing visible");
+	TH_LOG("received %u events, ENOBUFS %s, gap %s", small->n,
+	       small->enobufs ? "yes" : "no", gap ? "yes" : "no");
+
+	/* Resync: a dump equals ground truth. */
+	ASSERT_EQ(0, mt_proc_get(&self->nl, getpid(), &got));
+	ASSERT_EQ(0, mt_truth_read(getpid(), &truth));
+	why = mt_proc_diff(&got, &truth);
+	EXPECT_TRUE(why == NULL) TH_LOG("after loss: %s", why);
+	mt_proc_free(&got);
+	mt_proc_free(&truth);
+	close(small->fd);
+	free(small);
+}
+
+TEST(subscribing_needs_cap_sys_admin)
+{
+	int status;
+	pid_t pid = fork();
+
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		int fd;
+
+		if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) ||
+		    setresuid(1000, 1000, 1000))
+			_exit(10);
+		fd = events_open(0);
+		_exit(fd == -EPERM ? 0 : 11);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !strcmp(argv[1], "--park"))
+		return park_main(argv);
+	return test_harness_run(argc, argv);
+}
