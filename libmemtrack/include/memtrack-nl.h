@@ -234,6 +234,121 @@ MTNL_API int mtnl_stats_get(struct mtnl *h, struct mtnl_stats *st);
  */
 MTNL_API int mtnl_hwm_reset(struct mtnl *h);
 
+/*
+ * Events.  A subscription is its own socket, with no sequence checks, so
+ * that a handle's queries never interleave with events.  Subscribing
+ * needs CAP_SYS_ADMIN.
+ */
+struct mtnl_events;	/* a subscription to the events group */
+struct mtnl_event;	/* one event */
+
+enum mtnl_event_kind {
+	MTNL_EVENT_INSTALL = 1,	/* a process started holding a buffer */
+	MTNL_EVENT_UNINSTALL,	/* a process stopped holding a buffer */
+	MTNL_EVENT_FORK,	/* a process was born holding buffers */
+	MTNL_EVENT_LOST,	/* events were lost: resynchronise */
+};
+
+enum mtnl_reason {
+	MTNL_REASON_CLOSE = 0,	/* its last fd on the buffer was closed */
+	MTNL_REASON_EXEC,	/* close-on-exec at execve() */
+	MTNL_REASON_EXIT,	/* the last user of its fd table exited */
+};
+
+/**
+ * struct mtnl_events_opts - options of mtnl_events_open()
+ * @sz: sizeof(struct mtnl_events_opts)
+ * @rcvbuf: socket receive buffer in bytes (0: the system default); larger
+ *	buffers lose fewer events in bursts
+ */
+struct mtnl_events_opts {
+	size_t sz;
+	int rcvbuf;
+};
+
+/**
+ * mtnl_events_open() - subscribe to memtrack events
+ * @out: receives the subscription; release it with mtnl_events_close()
+ * @opts: options, or NULL for defaults
+ *
+ * Return: 0; -EPERM without CAP_SYS_ADMIN; -ENOENT without memtrack;
+ * -errno.
+ */
+MTNL_API int mtnl_events_open(struct mtnl_events **out,
+			      const struct mtnl_events_opts *opts);
+
+/** mtnl_events_close() - unsubscribe and free; NULL is accepted. */
+MTNL_API void mtnl_events_close(struct mtnl_events *e);
+
+/**
+ * mtnl_events_fd() - a file descriptor to poll() or epoll for POLLIN
+ *
+ * Owned by @e; valid until mtnl_events_close().  Read with
+ * mtnl_events_read() when it is readable.
+ */
+MTNL_API int mtnl_events_fd(const struct mtnl_events *e);
+
+/**
+ * mtnl_events_read() - the next event
+ * @e: subscription
+ * @out: receives the event; release it with mtnl_event_free()
+ * @timeout_ms: how long to wait: 0 polls, -1 waits forever
+ *
+ * Loss is never silent: when the socket overflowed (ENOBUFS) or a sequence
+ * number was skipped, the next event returned is of kind
+ * %MTNL_EVENT_LOST, with mtnl_event_lost() giving the count when known.
+ * The caller then resynchronises with mtnl_resync().
+ *
+ * Return: 0; -EAGAIN when no event came within @timeout_ms; -EINTR when a
+ * signal interrupted the wait; -errno.
+ */
+MTNL_API int mtnl_events_read(struct mtnl_events *e, struct mtnl_event **out,
+			      int timeout_ms);
+
+/** mtnl_events_last_error() - explanation of the last failure on @e. */
+MTNL_API const char *mtnl_events_last_error(const struct mtnl_events *e);
+
+/** mtnl_event_free() - free an event; NULL is accepted. */
+MTNL_API void mtnl_event_free(struct mtnl_event *ev);
+
+/* Event accessors.  Strings and the buffer are owned by the event. */
+MTNL_API enum mtnl_event_kind mtnl_event_kind(const struct mtnl_event *ev);
+/** Sequence number: one more than the previous event's (0 for LOST). */
+MTNL_API uint64_t mtnl_event_seq(const struct mtnl_event *ev);
+/** The process, in the initial pid namespace. */
+MTNL_API uint32_t mtnl_event_pid(const struct mtnl_event *ev);
+MTNL_API const char *mtnl_event_comm(const struct mtnl_event *ev);
+/** The parent of a FORK event, else 0. */
+MTNL_API uint32_t mtnl_event_parent_pid(const struct mtnl_event *ev);
+/** Why an UNINSTALL happened. */
+MTNL_API enum mtnl_reason mtnl_event_reason(const struct mtnl_event *ev);
+/** The process's total and number of buffers after the event. */
+MTNL_API uint64_t mtnl_event_total(const struct mtnl_event *ev);
+MTNL_API uint32_t mtnl_event_nr_buffers(const struct mtnl_event *ev);
+/** The buffer of an INSTALL or UNINSTALL event, else NULL. */
+MTNL_API const struct mtnl_buffer *mtnl_event_buffer(const struct mtnl_event *ev);
+/** Events lost, for a LOST event; 0 when the count is unknown. */
+MTNL_API uint64_t mtnl_event_lost(const struct mtnl_event *ev);
+
+/**
+ * mtnl_resync() - a fresh dump to continue an event stream from
+ * @h: query handle
+ * @cb: called for each process; mtnl_proc_generation() of each tells
+ *	which events it already reflects: apply to that process only events
+ *	with a larger sequence number
+ * @arg: passed to @cb
+ * @generation: receives the largest generation of the dump
+ *
+ * Retries while the accounting changes under the dump (at most 8 times),
+ * so that the processes form one consistent snapshot.  Subscribe before
+ * calling it, so that no event falls between the dump and the stream.
+ *
+ * Return: 0, the value @cb returned, or -errno (-EINTR if no consistent
+ * dump could be taken).
+ */
+MTNL_API int mtnl_resync(struct mtnl *h, mtnl_proc_cb cb, void *arg,
+			 uint64_t *generation);
+
 #ifdef __cplusplus
 }
 #endif

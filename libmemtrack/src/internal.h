@@ -66,6 +66,28 @@ int mtnl__parse_buffer(const void *attrs, size_t len, struct mtnl_buffer *b,
 
 void mtnl__proc_reset(struct mtnl_proc *p);
 
+struct mtnl_event {
+	enum mtnl_event_kind kind;
+	uint64_t seq;
+	uint32_t pid;
+	uint32_t parent_pid;
+	uint32_t reason;
+	uint32_t nr_buffers;
+	uint64_t total;
+	uint64_t lost;
+	bool has_buffer;
+	char comm[MTNL_COMM_LEN];
+	struct mtnl_buffer buffer;
+};
+
+/*
+ * Parse an event message of command @cmd.
+ * Return: 0, -EBADMSG (with a reason in @why), or -ENOMSG for a command
+ * this library does not know (a newer kernel's event).
+ */
+int mtnl__parse_event(uint8_t cmd, const void *attrs, size_t len,
+		      struct mtnl_event *ev, char *why, size_t whylen);
+
 /* Parse a MEMTRACK_CMD_STATS_GET reply.  Return: 0 or -EBADMSG. */
 int mtnl__parse_stats(const void *attrs, size_t len, struct mtnl_stats *st,
 		      char *why, size_t whylen);

@@ -336,3 +336,72 @@ int mtnl__parse_stats(const void *attrs, size_t len, struct mtnl_stats *st,
 		return bad(why, wl, "stats without a total");
 	return 0;
 }
+
+int mtnl__parse_event(uint8_t cmd, const void *attrs, size_t len,
+		      struct mtnl_event *ev, char *why, size_t wl)
+{
+	const char *pos = attrs, *end = (const char *)attrs + len;
+	bool truncated = false, has_seq = false, has_pid = false;
+	const struct nlattr *a;
+	int ret = 0;
+
+	memset(ev, 0, sizeof(*ev));
+	switch (cmd) {
+	case MEMTRACK_CMD_INSTALL_NTF:
+		ev->kind = MTNL_EVENT_INSTALL;
+		break;
+	case MEMTRACK_CMD_UNINSTALL_NTF:
+		ev->kind = MTNL_EVENT_UNINSTALL;
+		break;
+	case MEMTRACK_CMD_FORK_NTF:
+		ev->kind = MTNL_EVENT_FORK;
+		break;
+	default:
+		return -ENOMSG;
+	}
+	while (!ret && (a = next_attr(&pos, end, &truncated))) {
+		switch (a->nla_type & NLA_TYPE_MASK) {
+		case MEMTRACK_A_EVENT_SEQ:
+			ret = get_uint(a, &ev->seq, why, wl, "seq");
+			has_seq = true;
+			break;
+		case MEMTRACK_A_EVENT_PID:
+			ret = get_u32(a, &ev->pid, why, wl, "pid");
+			has_pid = true;
+			break;
+		case MEMTRACK_A_EVENT_COMM:
+			ret = get_str(a, ev->comm, sizeof(ev->comm), why, wl, "comm");
+			break;
+		case MEMTRACK_A_EVENT_REASON:
+			ret = get_u32(a, &ev->reason, why, wl, "reason");
+			break;
+		case MEMTRACK_A_EVENT_TOTAL:
+			ret = get_uint(a, &ev->total, why, wl, "total");
+			break;
+		case MEMTRACK_A_EVENT_NR_BUFFERS:
+			ret = get_u32(a, &ev->nr_buffers, why, wl, "nr-buffers");
+			break;
+		case MEMTRACK_A_EVENT_PARENT_PID:
+			ret = get_u32(a, &ev->parent_pid, why, wl, "parent-pid");
+			break;
+		case MEMTRACK_A_EVENT_BUFFER:
+			ret = parse_buffer_attrs(adata(a), alen(a), &ev->buffer,
+						 false, why, wl);
+			ev->has_buffer = true;
+			break;
+		default:
+			break;
+		}
+	}
+	if (ret)
+		return ret;
+	if (truncated)
+		return bad(why, wl, "truncated event attribute");
+	if (!has_seq || !has_pid)
+		return bad(why, wl, "event without %s", has_seq ? "a pid" : "a seq");
+	if (ev->kind != MTNL_EVENT_FORK && !ev->has_buffer)
+		return bad(why, wl, "install or uninstall event without a buffer");
+	if (ev->kind == MTNL_EVENT_FORK && !ev->parent_pid)
+		return bad(why, wl, "fork event without a parent");
+	return 0;
+}

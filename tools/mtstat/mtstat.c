@@ -44,7 +44,7 @@ static void usage(FILE *out)
 "  -c, --count N            stop after N repetitions (with -i)\n"
 "      --source SOURCE      netlink or procfs (default: netlink, falling\n"
 "                           back to procfs when the kernel lacks memtrack)\n"
-"  -w, --watch              live event stream (not in this kernel family)\n"
+"  -w, --watch              live event stream (needs CAP_SYS_ADMIN)\n"
 "  -h, --help               this help\n"
 "  -V, --version            tool, library and family versions\n"
 "\n"
@@ -53,6 +53,7 @@ static void usage(FILE *out)
 "  mtstat -p 1234 --by-tag    one process, per buffer and per tag\n"
 "  mtstat -b -s holders       buffers, most shared first\n"
 "  mtstat -j | jq .summary    machine-readable\n"
+"  mtstat -w -t camera        follow camera buffers as they come and go\n"
 "\n"
 "exit status: 0 ok, 1 usage, 2 pid not found or not visible,\n"
 "             3 permission denied, 4 no source available, 5 other errors\n");
@@ -254,10 +255,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mtstat: -c needs -i\n");
 		return MTSTAT_EUSAGE;
 	}
-	if (watch) {
-		fprintf(stderr, "mtstat: --watch needs the memtrack events group, which "
-				"this kernel's family (version 1) does not provide\n");
-		return MTSTAT_EUNAVAIL;
+	if (watch && (buffers || interval > 0 || (source && !strcmp(source, "procfs")))) {
+		fprintf(stderr, "mtstat: --watch streams netlink events; it does not "
+				"combine with -b, -i or --source=procfs\n");
+		return MTSTAT_EUSAGE;
 	}
 	if (buffers && source && !strcmp(source, "procfs")) {
 		fprintf(stderr, "mtstat: procfs cannot list buffers no process holds; "
@@ -283,6 +284,13 @@ int main(int argc, char **argv)
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	if (watch) {
+		filter.pids = pids;
+		filter.npids = npids;
+		ret = mt_watch(&out, &filter, &stop);
+		free(pids);
+		return ret;
+	}
 	for (round = 0; !stop; round++) {
 		struct mt_snapshot snap;
 		char err[512] = "";

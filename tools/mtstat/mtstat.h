@@ -94,6 +94,13 @@ void mt_print_pids(FILE *out, const struct mt_snapshot *s,
 		   const struct mt_output *o);
 void mt_print_buffers(FILE *out, const struct mt_snapshot *s,
 		      const struct mt_output *o);
+/* IEC (or raw with @bytes) rendering of a size; returns @buf. */
+const char *mt_size_str(uint64_t v, bool bytes, char *buf, size_t len);
+/* The live event stream until *@stop; returns an MTSTAT_* code. */
+#include <signal.h>
+int mt_watch(const struct mt_output *o, const struct mt_filter *f,
+	     volatile sig_atomic_t *stop);
+
 /* Returns false for an unknown sort field. */
 bool mt_sort_field_valid(const char *field, bool buffers);
 

@@ -9,7 +9,7 @@
 
 #include "mtstat.h"
 
-static const char *size_str(uint64_t v, bool bytes, char *buf, size_t len)
+const char *mt_size_str(uint64_t v, bool bytes, char *buf, size_t len)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	double d = (double)v;
@@ -248,25 +248,25 @@ void mt_print_processes(FILE *out, const struct mt_snapshot *s,
 
 		fprintf(out, "%7u  %-16s %5u %5u %11s %11s %11s %11s%s\n", p->pid,
 			p->comm, p->nbufs, p->nfds,
-			size_str(p->total, o->bytes, a, sizeof(a)),
-			size_str(p->pss, o->bytes, b, sizeof(b)),
-			size_str(p->unique, o->bytes, c, sizeof(c)),
-			s->kernel_figures ? size_str(p->hwm, o->bytes, d, sizeof(d)) : "-",
+			mt_size_str(p->total, o->bytes, a, sizeof(a)),
+			mt_size_str(p->pss, o->bytes, b, sizeof(b)),
+			mt_size_str(p->unique, o->bytes, c, sizeof(c)),
+			s->kernel_figures ? mt_size_str(p->hwm, o->bytes, d, sizeof(d)) : "-",
 			p->incomplete ? "  (incomplete)" : "");
 		if (o->by_tag || o->by_exporter) {
 			ng = group_bufs(p, o->by_tag, g, 64);
 			for (j = 0; j < ng; j++)
 				fprintf(out, "%7s    %-14s %5u %5s %11s\n", "",
 					g[j].key, g[j].bufs, "",
-					size_str(g[j].bytes, o->bytes, d, sizeof(d)));
+					mt_size_str(g[j].bytes, o->bytes, d, sizeof(d)));
 		}
 	}
 	fprintf(out, "\n%" PRIu64 " buffers, %s held by the processes shown\n",
-		nheld, size_str(held, o->bytes, a, sizeof(a)));
+		nheld, mt_size_str(held, o->bytes, a, sizeof(a)));
 	if (s->has_system)
 		fprintf(out, "%" PRIu64 " buffers, %s in the system; %" PRIu64
-			" kernel-only, %s\n", nall, size_str(all, o->bytes, b, sizeof(b)),
-			nkonly, size_str(konly, o->bytes, c, sizeof(c)));
+			" kernel-only, %s\n", nall, mt_size_str(all, o->bytes, b, sizeof(b)),
+			nkonly, mt_size_str(konly, o->bytes, c, sizeof(c)));
 	free(procs);
 }
 
@@ -309,9 +309,9 @@ void mt_print_pids(FILE *out, const struct mt_snapshot *s,
 		} else {
 			fprintf(out, "%sPID %u (%s): %u buffers, %u fds, total %s, pss %s, unique %s%s\n",
 				i ? "\n" : "", p->pid, p->comm, p->nbufs, p->nfds,
-				size_str(p->total, o->bytes, a, sizeof(a)),
-				size_str(p->pss, o->bytes, b, sizeof(b)),
-				size_str(p->unique, o->bytes, c, sizeof(c)),
+				mt_size_str(p->total, o->bytes, a, sizeof(a)),
+				mt_size_str(p->pss, o->bytes, b, sizeof(b)),
+				mt_size_str(p->unique, o->bytes, c, sizeof(c)),
 				p->incomplete ? " (incomplete)" : "");
 			if (p->n)
 				fprintf(out, "%10s %11s  %-12s %-20s %4s %7s\n", "ID", "SIZE",
@@ -319,7 +319,7 @@ void mt_print_pids(FILE *out, const struct mt_snapshot *s,
 			for (j = 0; j < p->n; j++) {
 				snprintf(h, sizeof(h), "%u", bufs[j].procs);
 				fprintf(out, "%10" PRIu64 " %11s  %-12s %-20s %4u %7s\n",
-					bufs[j].id, size_str(bufs[j].size, o->bytes, a, sizeof(a)),
+					bufs[j].id, mt_size_str(bufs[j].size, o->bytes, a, sizeof(a)),
 					bufs[j].exporter, *bufs[j].name ? bufs[j].name : "-",
 					bufs[j].fds, h);
 			}
@@ -367,7 +367,7 @@ void mt_print_buffers(FILE *out, const struct mt_snapshot *s,
 		else
 			snprintf(t, sizeof(t), "%u", bufs[i].procs);
 		fprintf(out, "%10" PRIu64 " %11s  %-12s %-20s %7s\n", bufs[i].id,
-			size_str(bufs[i].size, o->bytes, a, sizeof(a)), bufs[i].exporter,
+			mt_size_str(bufs[i].size, o->bytes, a, sizeof(a)), bufs[i].exporter,
 			*bufs[i].name ? bufs[i].name : "-", t);
 	}
 	free(bufs);

@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libmemtrack-nl against the real patched kernel (run in the test VM as
+ * root): every API call, compared with the workload this program builds
+ * and with /proc/PID/fdinfo; events across install, fork and uninstall;
+ * and forced loss followed by a resync that ends equal to ground truth.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memtrack-nl.h>
+
+/* The selftests' dma-buf and fdinfo helpers. */
+#include "../../selftests/memtrack/mt_lib.h"
+
+static int failures;
+
+#define CHECK(cond, ...) do {						\
+	if (!(cond)) {							\
+		failures++;						\
+		fprintf(stderr, "FAIL %s:%d: %s: ", __func__, __LINE__, #cond); \
+		fprintf(stderr, __VA_ARGS__);				\
+		fputc('\n', stderr);					\
+	}								\
+} while (0)
+
+static const struct mtnl_buffer *find_buf(const struct mtnl_proc *p, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < mtnl_proc_buffer_count(p); i++)
+		if (mtnl_buffer_id(mtnl_proc_buffer(p, i)) == id)
+			return mtnl_proc_buffer(p, i);
+	return NULL;
+}
+
+/* memtrack's view of @pid through the library equals its fdinfo. */
+static void check_truth(struct mtnl *h, pid_t pid, const char *when)
+{
+	struct mt_proc truth;
+	struct mtnl_proc *p;
+	unsigned int i;
+	int ret = mtnl_proc_get(h, (uint32_t)pid, &p);
+
+	CHECK(ret == 0, "%s: proc_get: %s (%s)", when, strerror(-ret), mtnl_last_error(h));
+	if (ret)
+		return;
+	CHECK(mt_truth_read(pid, &truth) == 0, "%s: fdinfo", when);
+	CHECK(mtnl_proc_nr_buffers(p) == truth.nr_buffers, "%s: buffers %u vs %u", when,
+	      mtnl_proc_nr_buffers(p), truth.nr_buffers);
+	CHECK(mtnl_proc_nr_fds(p) == truth.nr_fds, "%s: fds", when);
+	CHECK(mtnl_proc_total(p) == truth.total, "%s: total", when);
+	CHECK(mtnl_proc_buffer_count(p) == truth.nbufs, "%s: listed", when);
+	for (i = 0; i < truth.nbufs; i++) {
+		const struct mtnl_buffer *b = find_buf(p, truth.bufs[i].id);
+
+		CHECK(b != NULL, "%s: buffer %llu missing", when,
+		      (unsigned long long)truth.bufs[i].id);
+		if (!b)
+			continue;
+		CHECK(mtnl_buffer_size(b) == truth.bufs[i].size, "%s: size", when);
+		CHECK(mtnl_buffer_fds(b) == truth.bufs[i].fds, "%s: fds of buffer", when);
+		CHECK(!strcmp(mtnl_buffer_exporter(b), truth.bufs[i].exporter), "%s: exporter", when);
+		CHECK(!strcmp(mtnl_buffer_name(b), truth.bufs[i].name), "%s: name", when);
+	}
+	mt_proc_free(&truth);
+	mtnl_proc_free(p);
+}
+
+struct dump_find {
+	uint32_t pid;
+	int seen;
+	uint64_t total;
+};
+
+static int dump_cb(const struct mtnl_proc *p, void *arg)
+{
+	struct dump_find *d = arg;
+
+	if (mtnl_proc_pid(p) == d->pid) {
+		d->seen++;
+		d->total = mtnl_proc_total(p);
+	}
+	return 0;
+}
+
+static int count_buffers(const struct mtnl_buffer *b, void *arg)
+{
+	(void)b;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void test_queries(struct mtnl *h)
+{
+	struct mtnl_dump_opts opts = { .sz = sizeof(opts) };
+	struct dump_find d = { .pid = (uint32_t)getpid() };
+	struct mtnl_stats st = { .sz = sizeof(st) };
+	int a = mt_heap_alloc(256 * 1024), b = mt_udmabuf_alloc(64 * 1024);
+	struct mtnl_buffer *one;
+	struct mtnl_proc *p;
+	uint64_t gen = 0;
+	int n = 0, ret;
+
+	CHECK(a >= 0 && b >= 0, "allocation");
+	CHECK(mt_set_name(a, "lib-a") == 0, "name");
+	CHECK(dup(a) >= 0, "dup");
+	check_truth(h, getpid(), "after allocation");
+
+	CHECK(mtnl_proc_dump(h, NULL, dump_cb, &d, &gen) == 0, "dump: %s", mtnl_last_error(h));
+	CHECK(d.seen == 1 && d.total == 320 * 1024, "dump saw self %d times, total %llu",
+	      d.seen, (unsigned long long)d.total);
+
+	/* Kernel-side filters. */
+	d.seen = 0;
+	opts.tag = "lib-a";
+	CHECK(mtnl_proc_dump(h, &opts, dump_cb, &d, NULL) == 0, "filtered dump");
+	CHECK(d.seen == 1 && d.total == 256 * 1024, "tag filter total %llu",
+	      (unsigned long long)d.total);
+	d.seen = 0;
+	opts.tag = NULL;
+	opts.exporter = "udmabuf";
+	CHECK(mtnl_proc_dump(h, &opts, dump_cb, &d, NULL) == 0, "filtered dump");
+	CHECK(d.seen == 1 && d.total == 64 * 1024, "exporter filter total");
+
+	CHECK(mtnl_buffer_dump(h, count_buffers, &n) == 0 && n >= 2, "buffer dump %d", n);
+	ret = mtnl_buffer_get(h, mt_fd_ino(a), &one);
+	CHECK(ret == 0, "buffer_get: %s", mtnl_last_error(h));
+	if (!ret) {
+		CHECK(mtnl_buffer_holders(one) == 1, "holders");
+		CHECK(!strcmp(mtnl_buffer_name(one), "lib-a"), "name");
+		mtnl_buffer_free(one);
+	}
+	CHECK(mtnl_stats_get(h, &st) == 0, "stats");
+	CHECK(st.total == st.held + st.kernel_only && st.nr_buffers >= 2, "stats add up");
+	CHECK(mtnl_hwm_reset(h) == 0, "hwm_reset: %s", mtnl_last_error(h));
+	CHECK(mtnl_proc_get(h, (uint32_t)getpid(), &p) == 0, "proc_get");
+	CHECK(mtnl_proc_hwm(p) == mtnl_proc_total(p), "hwm after reset");
+	CHECK(mtnl_proc_pss(p) == mtnl_proc_total(p), "pss of unshared buffers");
+	mtnl_proc_free(p);
+
+	/* Errors: the raw errno and the kernel's message, never NLE_*. */
+	CHECK(mtnl_proc_get(h, 0, &p) == -ERANGE && p == NULL, "pid 0");
+	CHECK(*mtnl_last_error(h), "pid 0 has a message");
+	CHECK(mtnl_proc_get(h, 4194303, &p) == -ESRCH, "unknown pid");
+	CHECK(strstr(mtnl_last_error(h), "no such process") != NULL, "message: %s",
+	      mtnl_last_error(h));
+	CHECK(mtnl_buffer_get(h, ~0ULL, &one) == -ENOENT, "unknown buffer");
+	/* The handle still works after errors. */
+	check_truth(h, getpid(), "after errors");
+}
+
+static void test_unprivileged(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct mtnl_events *e;
+		struct mtnl_proc *p;
+		struct mtnl *h;
+		int n = 0;
+
+		if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) ||
+		    setresuid(1000, 1000, 1000))
+			_exit(10);
+		if (mtnl_open(&h))
+			_exit(11);
+		if (mtnl_proc_get(h, 1, &p) != -EACCES || !*mtnl_last_error(h))
+			_exit(12);
+		if (mtnl_buffer_dump(h, count_buffers, &n) != -EPERM)
+			_exit(13);
+		if (mtnl_events_open(&e, NULL) != -EPERM)
+			_exit(14);
+		mtnl_close(h);
+		_exit(0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && status == 0,
+	      "unprivileged checks: %d", WEXITSTATUS(status));
+}
+
+/* Read events until @want arrive or a second passes. */
+static int read_events(struct mtnl_events *e, struct mtnl_event **out, int want)
+{
+	int n = 0;
+
+	while (n < want && mtnl_events_read(e, &out[n], 1000) == 0)
+		n++;
+	return n;
+}
+
+static void test_events(void)
+{
+	struct mtnl_event *ev[16];
+	struct mtnl_events *e;
+	int a, n, i, status;
+	uint64_t id;
+	pid_t pid;
+
+	CHECK(mtnl_events_open(&e, NULL) == 0, "subscribe");
+	if (!e)
+		return;
+	CHECK(mtnl_events_fd(e) >= 0, "fd");
+	a = mt_heap_alloc(8192);
+	id = mt_fd_ino(a);
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, &status, 0);
+	close(a);
+	/* install, fork (child), uninstall:exit (child), uninstall:close. */
+	n = read_events(e, ev, 4);
+	CHECK(n == 4, "got %d events", n);
+	if (n == 4) {
+		CHECK(mtnl_event_kind(ev[0]) == MTNL_EVENT_INSTALL &&
+		      mtnl_event_pid(ev[0]) == (uint32_t)getpid() &&
+		      mtnl_buffer_id(mtnl_event_buffer(ev[0])) == id, "install");
+		CHECK(mtnl_event_kind(ev[1]) == MTNL_EVENT_FORK &&
+		      mtnl_event_pid(ev[1]) == (uint32_t)pid &&
+		      mtnl_event_parent_pid(ev[1]) == (uint32_t)getpid() &&
+		      mtnl_event_nr_buffers(ev[1]) == 1, "fork");
+		CHECK(mtnl_event_kind(ev[2]) == MTNL_EVENT_UNINSTALL &&
+		      mtnl_event_reason(ev[2]) == MTNL_REASON_EXIT, "child exit");
+		CHECK(mtnl_event_kind(ev[3]) == MTNL_EVENT_UNINSTALL &&
+		      mtnl_event_reason(ev[3]) == MTNL_REASON_CLOSE &&
+		      mtnl_event_total(ev[3]) == 0, "close");
+		for (i = 1; i < 4; i++)
+			CHECK(mtnl_event_seq(ev[i]) == mtnl_event_seq(ev[i - 1]) + 1, "seq");
+	}
+	for (i = 0; i < n; i++)
+		mtnl_event_free(ev[i]);
+	CHECK(mtnl_events_read(e, &ev[0], 0) == -EAGAIN, "no more events");
+	mtnl_events_close(e);
+}
+
+struct view {
+	int procs;
+	int self_seen;
+	uint64_t self_total;
+};
+
+static int view_cb(const struct mtnl_proc *p, void *arg)
+{
+	struct view *v = arg;
+
+	v->procs++;
+	if (mtnl_proc_pid(p) == (uint32_t)getpid()) {
+		v->self_seen++;
+		v->self_total = mtnl_proc_total(p);
+	}
+	return 0;
+}
+
+static void test_loss_and_resync(struct mtnl *h)
+{
+	struct mtnl_events_opts opts = { .sz = sizeof(opts), .rcvbuf = 1 };
+	struct mtnl_event *ev;
+	struct mtnl_events *e;
+	struct mt_proc truth;
+	struct view v = { 0 };
+	bool lost = false;
+	int i, fds[200];
+	uint64_t gen = 0;
+
+	CHECK(mtnl_events_open(&e, &opts) == 0, "subscribe with a tiny buffer");
+	if (!e)
+		return;
+	for (i = 0; i < 200; i++)
+		fds[i] = mt_heap_alloc(4096);
+	for (i = 0; i < 200; i += 2)
+		close(fds[i]);
+	while (mtnl_events_read(e, &ev, 500) == 0) {
+		if (mtnl_event_kind(ev) == MTNL_EVENT_LOST)
+			lost = true;
+		mtnl_event_free(ev);
+	}
+	CHECK(lost, "300 events into a tiny buffer reported no loss");
+	CHECK(mtnl_resync(h, view_cb, &v, &gen) == 0, "resync: %s", mtnl_last_error(h));
+	CHECK(mt_truth_read(getpid(), &truth) == 0, "fdinfo");
+	CHECK(v.self_seen == 1 && v.self_total == truth.total,
+	      "resync total %llu, fdinfo %llu", (unsigned long long)v.self_total,
+	      (unsigned long long)truth.total);
+	CHECK(gen > 0, "generation");
+	mt_proc_free(&truth);
+	mtnl_events_close(e);
+	for (i = 1; i < 200; i += 2)
+		close(fds[i]);
+}
+
+int main(void)
+{
+	struct mtnl *h;
+	int ret;
+
+	printf("libmemtrack-nl %s, family version %d\n", mtnl_version(), MTNL_FAMILY_VERSION);
+	ret = mtnl_open(&h);
+	if (ret) {
+		fprintf(stderr, "mtnl_open: %s\n", strerror(-ret));
+		return 1;
+	}
+	CHECK(mtnl_family_version(h) >= MTNL_FAMILY_VERSION, "family version");
+	/* First, while this process holds no buffer: exact event counts. */
+	test_events();
+	test_queries(h);
+	test_unprivileged();
+	test_loss_and_resync(h);
+	mtnl_close(h);
+	if (failures) {
+		fprintf(stderr, "%d check(s) failed\n", failures);
+		return 1;
+	}
+	printf("all library integration checks passed\n");
+	return 0;
+}
