@@ -28,65 +28,73 @@ static int bad(char *why, size_t whylen, const char *fmt, ...)
 	return -EBADMSG;
 }
 
-/* Walk attributes; returns the next one or NULL, and flags truncation. */
-static const struct nlattr *next_attr(const char **pos, const char *end,
-				      bool *truncated)
+/*
+ * One attribute, read without assuming alignment: the parser also runs on
+ * arbitrary buffers (the fuzzer), where a struct nlattr may be misaligned.
+ */
+struct attr {
+	uint16_t type;		/* without NLA_F_NESTED / NLA_F_NET_BYTEORDER */
+	const char *data;
+	size_t len;
+};
+
+/* Walk attributes; false at the end, and flags truncation. */
+static bool next_attr(const char **pos, const char *end, struct attr *a,
+		      bool *truncated)
 {
-	const struct nlattr *a = (const struct nlattr *)*pos;
 	size_t left = (size_t)(end - *pos);
+	struct nlattr hdr;
 
 	if (left == 0)
-		return NULL;
-	if (left < NLA_HDRLEN || a->nla_len < NLA_HDRLEN || a->nla_len > left) {
+		return false;
+	if (left < NLA_HDRLEN) {
 		*truncated = true;
-		return NULL;
+		return false;
 	}
-	*pos += (size_t)NLA_ALIGN(a->nla_len) < left ? (size_t)NLA_ALIGN(a->nla_len) : left;
-	return a;
+	memcpy(&hdr, *pos, sizeof(hdr));
+	if (hdr.nla_len < NLA_HDRLEN || hdr.nla_len > left) {
+		*truncated = true;
+		return false;
+	}
+	a->type = hdr.nla_type & NLA_TYPE_MASK;
+	a->data = *pos + NLA_HDRLEN;
+	a->len = hdr.nla_len - NLA_HDRLEN;
+	*pos += (size_t)NLA_ALIGN(hdr.nla_len) < left ? (size_t)NLA_ALIGN(hdr.nla_len) : left;
+	return true;
 }
 
-static const void *adata(const struct nlattr *a)
-{
-	return (const char *)a + NLA_HDRLEN;
-}
-
-static size_t alen(const struct nlattr *a)
-{
-	return a->nla_len - NLA_HDRLEN;
-}
-
-static int get_u32(const struct nlattr *a, uint32_t *v, char *why, size_t wl,
+static int get_u32(const struct attr *a, uint32_t *v, char *why, size_t wl,
 		   const char *what)
 {
-	if (alen(a) != sizeof(*v))
-		return bad(why, wl, "%s: expected 4 bytes, got %zu", what, alen(a));
-	memcpy(v, adata(a), sizeof(*v));
+	if (a->len != sizeof(*v))
+		return bad(why, wl, "%s: expected 4 bytes, got %zu", what, a->len);
+	memcpy(v, a->data, sizeof(*v));
 	return 0;
 }
 
 /* "uint" attributes are 4 or 8 bytes. */
-static int get_uint(const struct nlattr *a, uint64_t *v, char *why, size_t wl,
+static int get_uint(const struct attr *a, uint64_t *v, char *why, size_t wl,
 		    const char *what)
 {
 	uint32_t v32;
 
-	if (alen(a) == sizeof(*v)) {
-		memcpy(v, adata(a), sizeof(*v));
+	if (a->len == sizeof(*v)) {
+		memcpy(v, a->data, sizeof(*v));
 		return 0;
 	}
-	if (alen(a) == sizeof(v32)) {
-		memcpy(&v32, adata(a), sizeof(v32));
+	if (a->len == sizeof(v32)) {
+		memcpy(&v32, a->data, sizeof(v32));
 		*v = v32;
 		return 0;
 	}
-	return bad(why, wl, "%s: expected 4 or 8 bytes, got %zu", what, alen(a));
+	return bad(why, wl, "%s: expected 4 or 8 bytes, got %zu", what, a->len);
 }
 
-static int get_str(const struct nlattr *a, char *dst, size_t size, char *why,
+static int get_str(const struct attr *a, char *dst, size_t size, char *why,
 		   size_t wl, const char *what)
 {
-	const char *s = adata(a);
-	size_t n = alen(a);
+	const char *s = a->data;
+	size_t n = a->len;
 	const char *nul = memchr(s, '\0', n);
 
 	if (!nul)
@@ -104,38 +112,38 @@ static int parse_buffer_attrs(const void *attrs, size_t len,
 	const char *pos = attrs, *end = (const char *)attrs + len;
 	bool truncated = false, has_id = false, has_size = false;
 	bool has_exp = false, has_fds = false;
-	const struct nlattr *a;
+	struct attr a;
 	int ret = 0;
 
 	memset(b, 0, sizeof(*b));
 	b->holders = -1;
-	while (!ret && (a = next_attr(&pos, end, &truncated))) {
-		switch (a->nla_type & NLA_TYPE_MASK) {
+	while (!ret && next_attr(&pos, end, &a, &truncated)) {
+		switch (a.type) {
 		case MEMTRACK_A_BUFFER_ID:
-			ret = get_uint(a, &b->id, why, wl, "buffer id");
+			ret = get_uint(&a, &b->id, why, wl, "buffer id");
 			has_id = true;
 			break;
 		case MEMTRACK_A_BUFFER_SIZE:
-			ret = get_uint(a, &b->size, why, wl, "buffer size");
+			ret = get_uint(&a, &b->size, why, wl, "buffer size");
 			has_size = true;
 			break;
 		case MEMTRACK_A_BUFFER_EXPORTER:
-			ret = get_str(a, b->exporter, sizeof(b->exporter), why, wl,
+			ret = get_str(&a, b->exporter, sizeof(b->exporter), why, wl,
 				      "buffer exporter");
 			has_exp = true;
 			break;
 		case MEMTRACK_A_BUFFER_NAME:
-			ret = get_str(a, b->name, sizeof(b->name), why, wl,
+			ret = get_str(&a, b->name, sizeof(b->name), why, wl,
 				      "buffer name");
 			break;
 		case MEMTRACK_A_BUFFER_FDS:
-			ret = get_u32(a, &b->fds, why, wl, "buffer fds");
+			ret = get_u32(&a, &b->fds, why, wl, "buffer fds");
 			has_fds = true;
 			break;
 		case MEMTRACK_A_BUFFER_HOLDERS: {
 			uint32_t h = 0;
 
-			ret = get_u32(a, &h, why, wl, "buffer holders");
+			ret = get_u32(&a, &h, why, wl, "buffer holders");
 			b->holders = h;
 			break;
 		}
@@ -169,13 +177,12 @@ uint32_t mtnl__proc_msg_pid(const void *attrs, size_t len)
 {
 	const char *pos = attrs, *end = (const char *)attrs + len;
 	bool truncated = false;
-	const struct nlattr *a;
+	struct attr a;
 	uint32_t pid = 0;
 
-	while ((a = next_attr(&pos, end, &truncated)))
-		if ((a->nla_type & NLA_TYPE_MASK) == MEMTRACK_A_PROC_PID &&
-		    alen(a) == sizeof(pid))
-			memcpy(&pid, adata(a), sizeof(pid));
+	while (next_attr(&pos, end, &a, &truncated))
+		if (a.type == MEMTRACK_A_PROC_PID && a.len == sizeof(pid))
+			memcpy(&pid, a.data, sizeof(pid));
 	return pid;
 }
 
@@ -205,46 +212,46 @@ int mtnl__parse_proc(const void *attrs, size_t len, struct mtnl_proc *p,
 {
 	const char *pos = attrs, *end = (const char *)attrs + len;
 	bool truncated = false, has_pid = false, has_total = false;
-	const struct nlattr *a;
+	struct attr a;
 	struct mtnl_proc hdr;
 	uint32_t pid = 0;
 	int ret = 0;
 
 	memset(&hdr, 0, sizeof(hdr));
-	while (!ret && (a = next_attr(&pos, end, &truncated))) {
-		switch (a->nla_type & NLA_TYPE_MASK) {
+	while (!ret && next_attr(&pos, end, &a, &truncated)) {
+		switch (a.type) {
 		case MEMTRACK_A_PROC_PID:
-			ret = get_u32(a, &pid, why, wl, "pid");
+			ret = get_u32(&a, &pid, why, wl, "pid");
 			hdr.pid = pid;
 			has_pid = true;
 			break;
 		case MEMTRACK_A_PROC_COMM:
-			ret = get_str(a, hdr.comm, sizeof(hdr.comm), why, wl, "comm");
+			ret = get_str(&a, hdr.comm, sizeof(hdr.comm), why, wl, "comm");
 			break;
 		case MEMTRACK_A_PROC_NR_BUFFERS:
-			ret = get_u32(a, &hdr.nr_buffers, why, wl, "nr-buffers");
+			ret = get_u32(&a, &hdr.nr_buffers, why, wl, "nr-buffers");
 			break;
 		case MEMTRACK_A_PROC_NR_FDS:
-			ret = get_u32(a, &hdr.nr_fds, why, wl, "nr-fds");
+			ret = get_u32(&a, &hdr.nr_fds, why, wl, "nr-fds");
 			break;
 		case MEMTRACK_A_PROC_TOTAL:
-			ret = get_uint(a, &hdr.total, why, wl, "total");
+			ret = get_uint(&a, &hdr.total, why, wl, "total");
 			has_total = true;
 			break;
 		case MEMTRACK_A_PROC_GENERATION:
-			ret = get_uint(a, &hdr.generation, why, wl, "generation");
+			ret = get_uint(&a, &hdr.generation, why, wl, "generation");
 			break;
 		case MEMTRACK_A_PROC_PSS:
-			ret = get_uint(a, &hdr.pss, why, wl, "pss");
+			ret = get_uint(&a, &hdr.pss, why, wl, "pss");
 			break;
 		case MEMTRACK_A_PROC_UNIQUE:
-			ret = get_uint(a, &hdr.unique, why, wl, "unique");
+			ret = get_uint(&a, &hdr.unique, why, wl, "unique");
 			break;
 		case MEMTRACK_A_PROC_HWM:
-			ret = get_uint(a, &hdr.hwm, why, wl, "hwm");
+			ret = get_uint(&a, &hdr.hwm, why, wl, "hwm");
 			break;
 		case MEMTRACK_A_PROC_INCOMPLETE:
-			if (alen(a))
+			if (a.len)
 				ret = bad(why, wl, "incomplete: a flag carries no data");
 			hdr.incomplete = true;
 			break;
@@ -252,7 +259,7 @@ int mtnl__parse_proc(const void *attrs, size_t len, struct mtnl_proc *p,
 			struct mtnl_buffer b;
 			uint64_t last;
 
-			ret = parse_buffer_attrs(adata(a), alen(a), &b, true, why, wl);
+			ret = parse_buffer_attrs(a.data, a.len, &b, true, why, wl);
 			if (ret)
 				break;
 			last = p->nbufs ? p->bufs[p->nbufs - 1].id : 0;
@@ -297,32 +304,32 @@ int mtnl__parse_stats(const void *attrs, size_t len, struct mtnl_stats *st,
 {
 	const char *pos = attrs, *end = (const char *)attrs + len;
 	bool truncated = false, has_total = false;
-	const struct nlattr *a;
+	struct attr a;
 	size_t sz = st->sz;
 	int ret = 0;
 
 	memset(st, 0, sizeof(*st));
 	st->sz = sz;
-	while (!ret && (a = next_attr(&pos, end, &truncated))) {
-		switch (a->nla_type & NLA_TYPE_MASK) {
+	while (!ret && next_attr(&pos, end, &a, &truncated)) {
+		switch (a.type) {
 		case MEMTRACK_A_STATS_NR_BUFFERS:
-			ret = get_u32(a, &st->nr_buffers, why, wl, "nr-buffers");
+			ret = get_u32(&a, &st->nr_buffers, why, wl, "nr-buffers");
 			break;
 		case MEMTRACK_A_STATS_TOTAL:
-			ret = get_uint(a, &st->total, why, wl, "total");
+			ret = get_uint(&a, &st->total, why, wl, "total");
 			has_total = true;
 			break;
 		case MEMTRACK_A_STATS_HELD:
-			ret = get_uint(a, &st->held, why, wl, "held");
+			ret = get_uint(&a, &st->held, why, wl, "held");
 			break;
 		case MEMTRACK_A_STATS_KERNEL_ONLY:
-			ret = get_uint(a, &st->kernel_only, why, wl, "kernel-only");
+			ret = get_uint(&a, &st->kernel_only, why, wl, "kernel-only");
 			break;
 		case MEMTRACK_A_STATS_HWM:
-			ret = get_uint(a, &st->hwm, why, wl, "hwm");
+			ret = get_uint(&a, &st->hwm, why, wl, "hwm");
 			break;
 		case MEMTRACK_A_STATS_GENERATION:
-			ret = get_uint(a, &st->generation, why, wl, "generation");
+			ret = get_uint(&a, &st->generation, why, wl, "generation");
 			break;
 		default:
 			break;
@@ -342,7 +349,7 @@ int mtnl__parse_event(uint8_t cmd, const void *attrs, size_t len,
 {
 	const char *pos = attrs, *end = (const char *)attrs + len;
 	bool truncated = false, has_seq = false, has_pid = false;
-	const struct nlattr *a;
+	struct attr a;
 	int ret = 0;
 
 	memset(ev, 0, sizeof(*ev));
@@ -359,33 +366,33 @@ int mtnl__parse_event(uint8_t cmd, const void *attrs, size_t len,
 	default:
 		return -ENOMSG;
 	}
-	while (!ret && (a = next_attr(&pos, end, &truncated))) {
-		switch (a->nla_type & NLA_TYPE_MASK) {
+	while (!ret && next_attr(&pos, end, &a, &truncated)) {
+		switch (a.type) {
 		case MEMTRACK_A_EVENT_SEQ:
-			ret = get_uint(a, &ev->seq, why, wl, "seq");
+			ret = get_uint(&a, &ev->seq, why, wl, "seq");
 			has_seq = true;
 			break;
 		case MEMTRACK_A_EVENT_PID:
-			ret = get_u32(a, &ev->pid, why, wl, "pid");
+			ret = get_u32(&a, &ev->pid, why, wl, "pid");
 			has_pid = true;
 			break;
 		case MEMTRACK_A_EVENT_COMM:
-			ret = get_str(a, ev->comm, sizeof(ev->comm), why, wl, "comm");
+			ret = get_str(&a, ev->comm, sizeof(ev->comm), why, wl, "comm");
 			break;
 		case MEMTRACK_A_EVENT_REASON:
-			ret = get_u32(a, &ev->reason, why, wl, "reason");
+			ret = get_u32(&a, &ev->reason, why, wl, "reason");
 			break;
 		case MEMTRACK_A_EVENT_TOTAL:
-			ret = get_uint(a, &ev->total, why, wl, "total");
+			ret = get_uint(&a, &ev->total, why, wl, "total");
 			break;
 		case MEMTRACK_A_EVENT_NR_BUFFERS:
-			ret = get_u32(a, &ev->nr_buffers, why, wl, "nr-buffers");
+			ret = get_u32(&a, &ev->nr_buffers, why, wl, "nr-buffers");
 			break;
 		case MEMTRACK_A_EVENT_PARENT_PID:
-			ret = get_u32(a, &ev->parent_pid, why, wl, "parent-pid");
+			ret = get_u32(&a, &ev->parent_pid, why, wl, "parent-pid");
 			break;
 		case MEMTRACK_A_EVENT_BUFFER:
-			ret = parse_buffer_attrs(adata(a), alen(a), &ev->buffer,
+			ret = parse_buffer_attrs(a.data, a.len, &ev->buffer,
 						 false, why, wl);
 			ev->has_buffer = true;
 			break;
