@@ -33,10 +33,10 @@ extern "C" {
 #define MTNL_API
 #endif
 
-/** Version of this library, as a string ("MAJOR.MINOR.PATCH"). */
+/* Version of this library, as a string ("MAJOR.MINOR.PATCH"). */
 MTNL_API const char *mtnl_version(void);
 
-/** Version of the memtrack netlink family this library speaks. */
+/* Version of the memtrack netlink family this library speaks. */
 #define MTNL_FAMILY_VERSION 1
 
 struct mtnl;		/* a connection to the memtrack family */
@@ -54,11 +54,12 @@ struct mtnl_buffer;	/* one buffer, in a process or in the system list */
  */
 MTNL_API int mtnl_open(struct mtnl **out);
 
-/** mtnl_close() - close a handle and free it; NULL is accepted. */
+/* mtnl_close() - close a handle and free it; NULL is accepted. */
 MTNL_API void mtnl_close(struct mtnl *h);
 
 /**
  * mtnl_last_error() - explanation of the last failure on @h
+ * @h: handle, or NULL
  *
  * Return: the kernel's extack message for the last failed request, or a
  * library message, or "" when there is none.  Owned by @h; valid until
@@ -66,7 +67,7 @@ MTNL_API void mtnl_close(struct mtnl *h);
  */
 MTNL_API const char *mtnl_last_error(const struct mtnl *h);
 
-/** mtnl_family_version() - version the kernel's family reports. */
+/* mtnl_family_version() - version the kernel's family reports. */
 MTNL_API uint32_t mtnl_family_version(const struct mtnl *h);
 
 /**
@@ -82,7 +83,7 @@ MTNL_API uint32_t mtnl_family_version(const struct mtnl *h);
 MTNL_API int mtnl_proc_get(struct mtnl *h, uint32_t pid,
 			   struct mtnl_proc **out);
 
-/** mtnl_proc_free() - free a report from mtnl_proc_get(); NULL is fine. */
+/* mtnl_proc_free() - free a report from mtnl_proc_get(); NULL is fine. */
 MTNL_API void mtnl_proc_free(struct mtnl_proc *p);
 
 /**
@@ -132,38 +133,44 @@ MTNL_API int mtnl_proc_dump(struct mtnl *h, const struct mtnl_dump_opts *opts,
 
 /* Process accessors. */
 MTNL_API uint32_t mtnl_proc_pid(const struct mtnl_proc *p);
-/** Command name; owned by @p. */
+/* Command name; owned by @p. */
 MTNL_API const char *mtnl_proc_comm(const struct mtnl_proc *p);
-/** Number of distinct buffers held. */
+/* Number of distinct buffers held. */
 MTNL_API uint32_t mtnl_proc_nr_buffers(const struct mtnl_proc *p);
-/** Number of descriptors that refer to buffers. */
+/* Number of descriptors that refer to buffers. */
 MTNL_API uint32_t mtnl_proc_nr_fds(const struct mtnl_proc *p);
-/** Bytes held, each distinct buffer counted once. */
+/* Bytes held, each distinct buffer counted once. */
 MTNL_API uint64_t mtnl_proc_total(const struct mtnl_proc *p);
-/** Proportional share: sum of size / holders over its buffers. */
+/* Proportional share: sum of size / holders over its buffers. */
 MTNL_API uint64_t mtnl_proc_pss(const struct mtnl_proc *p);
-/** Bytes of its buffers that no other descriptor table holds. */
+/* Bytes of its buffers that no other descriptor table holds. */
 MTNL_API uint64_t mtnl_proc_unique(const struct mtnl_proc *p);
-/** Largest total since its table was created or the marks were reset. */
+/* Largest total since its table was created or the marks were reset. */
 MTNL_API uint64_t mtnl_proc_hwm(const struct mtnl_proc *p);
-/** Accounting generation the report was built at. */
+/* Accounting generation the report was built at. */
 MTNL_API uint64_t mtnl_proc_generation(const struct mtnl_proc *p);
-/** True when the kernel could not track every reference (out of memory). */
+/* True when the kernel could not track every reference (out of memory). */
 MTNL_API bool mtnl_proc_incomplete(const struct mtnl_proc *p);
-/** Number of buffer entries, in increasing id order. */
+/* Number of buffer entries, in increasing id order. */
 MTNL_API size_t mtnl_proc_buffer_count(const struct mtnl_proc *p);
-/** Entry @i (< mtnl_proc_buffer_count()); owned by @p. */
+/* Entry @i (< mtnl_proc_buffer_count()); owned by @p. */
 MTNL_API const struct mtnl_buffer *mtnl_proc_buffer(const struct mtnl_proc *p,
 						   size_t i);
 
 /**
  * typedef mtnl_buffer_cb - called once per buffer of mtnl_buffer_dump()
+ * @b: the buffer, valid only during the call
+ * @arg: the caller's argument
+ *
  * Return: 0 to continue, non-zero to stop (and be returned).
  */
 typedef int (*mtnl_buffer_cb)(const struct mtnl_buffer *b, void *arg);
 
 /**
  * mtnl_buffer_dump() - every registered buffer, in increasing id order
+ * @h: handle
+ * @cb: called for each buffer
+ * @arg: passed to @cb
  *
  * Includes buffers held by no process (holders == 0), kept alive only by
  * the kernel or by mappings.
@@ -175,6 +182,8 @@ MTNL_API int mtnl_buffer_dump(struct mtnl *h, mtnl_buffer_cb cb, void *arg);
 
 /**
  * mtnl_buffer_get() - one registered buffer by id
+ * @h: handle
+ * @id: the buffer's id (its inode number)
  * @out: receives the buffer; release it with mtnl_buffer_free()
  *
  * Return: 0; -ENOENT for an unknown id; -EPERM without CAP_SYS_ADMIN.
@@ -182,20 +191,20 @@ MTNL_API int mtnl_buffer_dump(struct mtnl *h, mtnl_buffer_cb cb, void *arg);
 MTNL_API int mtnl_buffer_get(struct mtnl *h, uint64_t id,
 			     struct mtnl_buffer **out);
 
-/** mtnl_buffer_free() - free a buffer from mtnl_buffer_get(). */
+/* mtnl_buffer_free() - free a buffer from mtnl_buffer_get(). */
 MTNL_API void mtnl_buffer_free(struct mtnl_buffer *b);
 
 /* Buffer accessors. */
-/** Id: the dma-buf's inode number, as in the "ino:" line of fdinfo. */
+/* Id: the dma-buf's inode number, as in the "ino:" line of fdinfo. */
 MTNL_API uint64_t mtnl_buffer_id(const struct mtnl_buffer *b);
 MTNL_API uint64_t mtnl_buffer_size(const struct mtnl_buffer *b);
-/** Exporter name; owned by the buffer's owner. */
+/* Exporter name; owned by the buffer's owner. */
 MTNL_API const char *mtnl_buffer_exporter(const struct mtnl_buffer *b);
-/** Name set with DMA_BUF_SET_NAME, or "" when none. */
+/* Name set with DMA_BUF_SET_NAME, or "" when none. */
 MTNL_API const char *mtnl_buffer_name(const struct mtnl_buffer *b);
-/** Descriptors of the process that refer to it (process entries only). */
+/* Descriptors of the process that refer to it (process entries only). */
 MTNL_API uint32_t mtnl_buffer_fds(const struct mtnl_buffer *b);
-/**
+/*
  * Descriptor tables that hold it; 0 (system list only) means kernel-only.
  * -1 when the kernel did not report it.
  */
@@ -223,6 +232,7 @@ struct mtnl_stats {
 
 /**
  * mtnl_stats_get() - system-wide figures; open to every caller
+ * @h: handle
  * @st: filled in; @st->sz must be set
  * Return: 0 or -errno.
  */
@@ -230,6 +240,8 @@ MTNL_API int mtnl_stats_get(struct mtnl *h, struct mtnl_stats *st);
 
 /**
  * mtnl_hwm_reset() - restart every high-water mark from the current totals
+ * @h: handle
+ *
  * Return: 0; -EPERM without CAP_SYS_ADMIN; -errno.
  */
 MTNL_API int mtnl_hwm_reset(struct mtnl *h);
@@ -277,11 +289,12 @@ struct mtnl_events_opts {
 MTNL_API int mtnl_events_open(struct mtnl_events **out,
 			      const struct mtnl_events_opts *opts);
 
-/** mtnl_events_close() - unsubscribe and free; NULL is accepted. */
+/* mtnl_events_close() - unsubscribe and free; NULL is accepted. */
 MTNL_API void mtnl_events_close(struct mtnl_events *e);
 
 /**
  * mtnl_events_fd() - a file descriptor to poll() or epoll for POLLIN
+ * @e: subscription
  *
  * Owned by @e; valid until mtnl_events_close().  Read with
  * mtnl_events_read() when it is readable.
@@ -305,29 +318,29 @@ MTNL_API int mtnl_events_fd(const struct mtnl_events *e);
 MTNL_API int mtnl_events_read(struct mtnl_events *e, struct mtnl_event **out,
 			      int timeout_ms);
 
-/** mtnl_events_last_error() - explanation of the last failure on @e. */
+/* mtnl_events_last_error() - explanation of the last failure on @e. */
 MTNL_API const char *mtnl_events_last_error(const struct mtnl_events *e);
 
-/** mtnl_event_free() - free an event; NULL is accepted. */
+/* mtnl_event_free() - free an event; NULL is accepted. */
 MTNL_API void mtnl_event_free(struct mtnl_event *ev);
 
 /* Event accessors.  Strings and the buffer are owned by the event. */
 MTNL_API enum mtnl_event_kind mtnl_event_kind(const struct mtnl_event *ev);
-/** Sequence number: one more than the previous event's (0 for LOST). */
+/* Sequence number: one more than the previous event's (0 for LOST). */
 MTNL_API uint64_t mtnl_event_seq(const struct mtnl_event *ev);
-/** The process, in the initial pid namespace. */
+/* The process, in the initial pid namespace. */
 MTNL_API uint32_t mtnl_event_pid(const struct mtnl_event *ev);
 MTNL_API const char *mtnl_event_comm(const struct mtnl_event *ev);
-/** The parent of a FORK event, else 0. */
+/* The parent of a FORK event, else 0. */
 MTNL_API uint32_t mtnl_event_parent_pid(const struct mtnl_event *ev);
-/** Why an UNINSTALL happened. */
+/* Why an UNINSTALL happened. */
 MTNL_API enum mtnl_reason mtnl_event_reason(const struct mtnl_event *ev);
-/** The process's total and number of buffers after the event. */
+/* The process's total and number of buffers after the event. */
 MTNL_API uint64_t mtnl_event_total(const struct mtnl_event *ev);
 MTNL_API uint32_t mtnl_event_nr_buffers(const struct mtnl_event *ev);
-/** The buffer of an INSTALL or UNINSTALL event, else NULL. */
+/* The buffer of an INSTALL or UNINSTALL event, else NULL. */
 MTNL_API const struct mtnl_buffer *mtnl_event_buffer(const struct mtnl_event *ev);
-/** Events lost, for a LOST event; 0 when the count is unknown. */
+/* Events lost, for a LOST event; 0 when the count is unknown. */
 MTNL_API uint64_t mtnl_event_lost(const struct mtnl_event *ev);
 
 /**

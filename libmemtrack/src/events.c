@@ -90,7 +90,12 @@ int mtnl_events_open(struct mtnl_events **out, const struct mtnl_events_opts *op
 		goto fail;
 	}
 	e->fd = nl_socket_get_fd(e->sk);
+	/*
+	 * SO_RCVBUF is capped by net.core.rmem_max; subscribers are
+	 * privileged anyway, so ask for the full size first.
+	 */
 	if (o.rcvbuf > 0 &&
+	    setsockopt(e->fd, SOL_SOCKET, SO_RCVBUFFORCE, &o.rcvbuf, sizeof(o.rcvbuf)) &&
 	    setsockopt(e->fd, SOL_SOCKET, SO_RCVBUF, &o.rcvbuf, sizeof(o.rcvbuf))) {
 		ret = -errno;
 		goto fail;

@@ -10,11 +10,12 @@
  *    count for each one and the total size of the distinct buffers.
  *
  * The fd-table hooks follow one rule: a reference is counted before the
- * file becomes visible in the table and uncounted after it has left it.
+ * file becomes visible in the table and uncounted after it has left it
+ * (and after file_lock is dropped, while the caller still holds the file).
  * Counts are commutative, so no other ordering between concurrent hooks
- * matters, and the uninstall side never needs to allocate, which lets it
- * run under files->file_lock.  Installs allocate with GFP_KERNEL before
- * any fd-table lock is taken.
+ * matters.  Installs allocate with GFP_KERNEL before any fd-table lock is
+ * taken; the only hook under file_lock, dup2()'s, never allocates.
+ * Events are built in the hooks' own context, never under file_lock.
  */
 
 #define pr_fmt(fmt) "memtrack: " fmt

@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * mtbench: memtrack's benchmarks, run inside the guest by tools/bench/run.
+ *
+ *   mtbench hot [--listener]   fd hot paths, in operations per second
+ *   mtbench read               netlink against procfs on 100,000 references
+ *   mtbench events             event throughput and loss by receive buffer
+ *   mtbench memory             slab bytes per reference, struct growth
+ *
+ * Every line of output is "key value [unit]" so that the host script can
+ * build a table.  Times are guest CLOCK_MONOTONIC; under QEMU -icount
+ * they count instructions, which makes runs deterministic.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/dma-heap.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <memtrack-nl.h>
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int heap_fd = -1;
+
+static int dmabuf(size_t size)
+{
+	struct dma_heap_allocation_data d = { .len = size, .fd_flags = O_RDWR | O_CLOEXEC };
+
+	if (heap_fd < 0)
+		heap_fd = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+	if (heap_fd < 0 || ioctl(heap_fd, DMA_HEAP_IOCTL_ALLOC, &d) < 0) {
+		perror("dma-heap");
+		exit(1);
+	}
+	return (int)d.fd;
+}
+
+static void report(const char *name, uint64_t ops, uint64_t ns)
+{
+	printf("%s %.0f ops/s\n", name, (double)ops * 1e9 / (double)(ns ? ns : 1));
+	fflush(stdout);
+}
+
+/* ------------------------------------------------------------------ */
+/* Hot paths                                                           */
+
+#define N_CHEAP 20000
+
+static void bench_open_close(void)
+{
+	uint64_t t = now_ns();
+	int i;
+
+	for (i = 0; i < N_CHEAP; i++)
+		close(open("/dev/null", O_RDONLY));
+	report("open_close_devnull", N_CHEAP, now_ns() - t);
+}
+
+static void bench_dup_close(const char *name, int fd)
+{
+	uint64_t t = now_ns();
+	int i;
+
+	for (i = 0; i < N_CHEAP; i++)
+		close(dup(fd));
+	report(name, N_CHEAP, now_ns() - t);
+}
+
+static void bench_pipe_close(void)
+{
+	uint64_t t = now_ns();
+	int i, p[2];
+
+	for (i = 0; i < N_CHEAP / 2; i++) {
+		if (pipe(p))
+			exit(1);
+		close(p[0]);
+		close(p[1]);
+	}
+	report("pipe_close", N_CHEAP / 2, now_ns() - t);
+}
+
+static void bench_socketpair_close(void)
+{
+	uint64_t t = now_ns();
+	int i, p[2];
+
+	for (i = 0; i < N_CHEAP / 4; i++) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, p))
+			exit(1);
+		close(p[0]);
+		close(p[1]);
+	}
+	report("socketpair_close", N_CHEAP / 4, now_ns() - t);
+}
+
+static void bench_dup2_over_dmabuf(int a, int b)
+{
+	uint64_t t = now_ns();
+	int i, target = dup(b);
+
+	/* Alternate so that each dup2 replaces the other buffer's fd. */
+	for (i = 0; i < N_CHEAP; i++)
+		dup2(i & 1 ? a : b, target);
+	close(target);
+	report("dmabuf_dup2_over_dmabuf", N_CHEAP, now_ns() - t);
+}
+
+static void bench_scm_rights(int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], data = 'x';
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	uint64_t t;
+	int i, sv[2], n = N_CHEAP / 4;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv))
+		exit(1);
+	t = now_ns();
+	for (i = 0; i < n; i++) {
+		int got;
+
+		memset(cbuf, 0, sizeof(cbuf));
+		msg.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		if (sendmsg(sv[0], &msg, 0) != 1)
+			exit(1);
+		msg.msg_controllen = sizeof(cbuf);
+		if (recvmsg(sv[1], &msg, 0) != 1)
+			exit(1);
+		memcpy(&got, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+		close(got);
+	}
+	report("dmabuf_scm_rights_send_recv", n, now_ns() - t);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void bench_pidfd_getfd(int fd)
+{
+	int pidfd, i, n = N_CHEAP / 4;
+	uint64_t t;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	t = now_ns();
+	for (i = 0; i < n; i++)
+		close((int)syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+	report("dmabuf_pidfd_getfd", n, now_ns() - t);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(pidfd);
+}
+
+static void bench_fork(int nfds)
+{
+	int i, *fds = calloc((size_t)nfds + 1, sizeof(int)), n = nfds >= 1000 ? 100 : 300;
+	char name[64];
+	uint64_t t;
+
+	/* Each fd its own buffer: the worst case for the child's walk. */
+	for (i = 0; i < nfds; i++)
+		fds[i] = dmabuf(4096);
+	t = now_ns();
+	for (i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(0);
+		waitpid(pid, NULL, 0);
+	}
+	snprintf(name, sizeof(name), "fork_exit_wait_%d_dmabufs", nfds);
+	report(name, n, now_ns() - t);
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	free(fds);
+}
+
+static void bench_exec(void)
+{
+	int i, fds[100], n = 100;
+	uint64_t t;
+
+	for (i = 0; i < 100; i++)
+		fds[i] = dmabuf(4096);	/* O_CLOEXEC */
+	t = now_ns();
+	for (i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			execl("/bin/true", "true", NULL);
+			_exit(127);
+		}
+		waitpid(pid, NULL, 0);
+	}
+	report("fork_exec_100_cloexec_dmabufs", n, now_ns() - t);
+	for (i = 0; i < 100; i++)
+		close(fds[i]);
+}
+
+static volatile int listener_stop;
+
+static void *listener(void *arg)
+{
+	struct mtnl_events *e = arg;
+	struct mtnl_event *ev;
+
+	while (!listener_stop)
+		if (mtnl_events_read(e, &ev, 100) == 0)
+			mtnl_event_free(ev);
+	return NULL;
+}
+
+static int cmd_hot(int listen)
+{
+	struct mtnl_events_opts o = { .sz = sizeof(o), .rcvbuf = 4 << 20 };
+	struct mtnl_events *e = NULL;
+	pthread_t t;
+	int a, b, p[2];
+
+	if (listen) {
+		if (mtnl_events_open(&e, &o)) {
+			fprintf(stderr, "mtbench: cannot subscribe\n");
+			return 1;
+		}
+		pthread_create(&t, NULL, listener, e);
+	}
+	bench_open_close();
+	if (pipe(p))
+		return 1;
+	bench_dup_close("pipe_dup_close", p[0]);
+	bench_pipe_close();
+	bench_socketpair_close();
+	a = dmabuf(4096);
+	b = dmabuf(4096);
+	bench_dup_close("dmabuf_dup_close", a);
+	bench_dup2_over_dmabuf(a, b);
+	bench_scm_rights(a);
+	bench_pidfd_getfd(a);
+	close(a);
+	close(b);
+	bench_fork(0);
+	bench_fork(100);
+	bench_fork(1000);
+	bench_exec();
+	if (listen) {
+		listener_stop = 1;
+		pthread_join(t, NULL);
+		mtnl_events_close(e);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Read side                                                           */
+
+/*
+ * The procfs scan of Android's libdmabufinfo, for one process: every fd's
+ * link to find dma-bufs, their fdinfo for size and inode, then the maps
+ * file for mapped dma-bufs.  Returns the dma-buf fds found.
+ */
+static int procfs_scan_pid(const char *pid)
+{
+	char path[512], link[256], line[512];
+	struct dirent *de;
+	int found = 0;
+	DIR *dir;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/fd", pid);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir))) {
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd/%s", pid, de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (strncmp(link, "/dmabuf:", 8))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fdinfo/%s", pid, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			;
+		fclose(f);
+		found++;
+	}
+	closedir(dir);
+	snprintf(path, sizeof(path), "/proc/%s/maps", pid);
+	f = fopen(path, "re");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (strstr(line, "/dmabuf:"))
+				found += 0;
+		fclose(f);
+	}
+	return found;
+}
+
+static long procfs_scan_all(void)
+{
+	struct dirent *de;
+	long refs = 0;
+	DIR *dir = opendir("/proc");
+
+	while (dir && (de = readdir(dir)))
+		if (de->d_name[0] >= '0' && de->d_name[0] <= '9')
+			refs += procfs_scan_pid(de->d_name);
+	if (dir)
+		closedir(dir);
+	return refs;
+}
+
+static int count_refs(const struct mtnl_proc *p, void *arg)
+{
+	*(long *)arg += (long)mtnl_proc_nr_fds(p);
+	return 0;
+}
+
+static uint64_t run_cmd(const char *cmd)
+{
+	uint64_t t = now_ns();
+
+	if (system(cmd) != 0)
+		fprintf(stderr, "mtbench: '%s' failed\n", cmd);
+	return now_ns() - t;
+}
+
+static int cmd_read(void)
+{
+	enum { PROCS = 1000, BUFS = 100 };
+	int i, ready[2], go[2], bufs[BUFS];
+	pid_t *pids = calloc(PROCS, sizeof(pid_t));
+	uint64_t t, nl_ns, pf_ns, mt_ns, mtp_ns, one_nl, one_pf;
+	struct rlimit rl = { 4096, 4096 };
+	long refs_nl = 0, refs_pf;
+	struct mtnl *h;
+	char pidstr[16], ch;
+
+	for (i = 0; i < BUFS; i++)
+		bufs[i] = dmabuf(4096);
+	if (pipe(ready) || pipe(go))
+		return 1;
+	for (i = 0; i < PROCS; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			close(go[1]);
+			if (write(ready[1], "r", 1) != 1 || read(go[0], &ch, 1) < 0)
+				_exit(1);
+			_exit(0);
+		}
+	}
+	for (i = 0; i < PROCS; i++)
+		if (read(ready[0], &ch, 1) != 1)
+			return 1;
+	if (mtnl_open(&h))
+		return 1;
+
+	t = now_ns();
+	mtnl_proc_dump(h, NULL, count_refs, &refs_nl, NULL);
+	nl_ns = now_ns() - t;
+	t = now_ns();
+	refs_pf = procfs_scan_all();
+	pf_ns = now_ns() - t;
+	mt_ns = run_cmd("mtstat -j >/dev/null");
+	mtp_ns = run_cmd("mtstat --source=procfs -j >/dev/null");
+	printf("read_references_netlink %ld refs\n", refs_nl);
+	printf("read_references_procfs %ld refs\n", refs_pf);
+	printf("read_full_dump_library %" PRIu64 " ns\n", nl_ns);
+	printf("read_full_scan_procfs %" PRIu64 " ns\n", pf_ns);
+	printf("read_full_mtstat_netlink %" PRIu64 " ns\n", mt_ns);
+	printf("read_full_mtstat_procfs %" PRIu64 " ns\n", mtp_ns);
+	printf("read_ns_per_reference_library %.1f ns\n", (double)nl_ns / (double)refs_nl);
+	printf("read_ns_per_reference_procfs %.1f ns\n", (double)pf_ns / (double)refs_pf);
+
+	close(go[1]);
+	for (i = 0; i < PROCS; i++)
+		waitpid(pids[i], NULL, 0);
+	for (i = 0; i < BUFS; i++)
+		close(bufs[i]);
+
+	/* One process with 1,000 fds, 10 of them dma-bufs. */
+	setrlimit(RLIMIT_NOFILE, &rl);
+	for (i = 0; i < 990; i++)
+		if (open("/dev/null", O_RDONLY) < 0)
+			return 1;
+	for (i = 0; i < 10; i++)
+		dmabuf(4096);
+	snprintf(pidstr, sizeof(pidstr), "%d", getpid());
+	t = now_ns();
+	for (i = 0; i < 100; i++) {
+		struct mtnl_proc *p;
+
+		if (mtnl_proc_get(h, (uint32_t)getpid(), &p) == 0)
+			mtnl_proc_free(p);
+	}
+	one_nl = (now_ns() - t) / 100;
+	t = now_ns();
+	for (i = 0; i < 10; i++)
+		procfs_scan_pid(pidstr);
+	one_pf = (now_ns() - t) / 10;
+	printf("read_single_pid_netlink %" PRIu64 " ns\n", one_nl);
+	printf("read_single_pid_procfs %" PRIu64 " ns\n", one_pf);
+	mtnl_close(h);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                              */
+
+struct storm {
+	int iterations;
+};
+
+static void *storm_thread(void *arg)
+{
+	struct storm *s = arg;
+	int i;
+
+	/* Each iteration makes two events: install, and close. */
+	for (i = 0; i < s->iterations; i++)
+		close(dmabuf(4096));
+	return NULL;
+}
+
+struct drain {
+	struct mtnl_events *e;
+	volatile int stop;
+	uint64_t got;
+	uint64_t lost_known;
+	int loss_reports;
+};
+
+/* A listener that keeps up as well as it can, during the storm. */
+static void *drain_thread(void *arg)
+{
+	struct drain *d = arg;
+	struct mtnl_event *ev;
+
+	for (;;) {
+		int ret = mtnl_events_read(d->e, &ev, 200);
+
+		if (ret == -EAGAIN && d->stop)
+			break;
+		if (ret)
+			continue;
+		if (mtnl_event_kind(ev) == MTNL_EVENT_LOST) {
+			d->loss_reports++;
+			d->lost_known += mtnl_event_lost(ev);
+		} else {
+			d->got++;
+		}
+		mtnl_event_free(ev);
+	}
+	return NULL;
+}
+
+static int cmd_events(void)
+{
+	static const int sizes[] = { 16384, 65536, 262144, 1048576, 4194304, 16777216 };
+	unsigned int k;
+
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct mtnl_events_opts o = { .sz = sizeof(o), .rcvbuf = sizes[k] };
+		struct storm s = { .iterations = 2000 };
+		struct drain d = { 0 };
+		pthread_t t1, t2, td;
+		uint64_t t, storm_ns;
+
+		if (mtnl_events_open(&d.e, &o))
+			return 1;
+		pthread_create(&td, NULL, drain_thread, &d);
+		t = now_ns();
+		pthread_create(&t1, NULL, storm_thread, &s);
+		pthread_create(&t2, NULL, storm_thread, &s);
+		pthread_join(t1, NULL);
+		pthread_join(t2, NULL);
+		storm_ns = now_ns() - t;
+		d.stop = 1;
+		pthread_join(td, NULL);
+		printf("events_rcvbuf_%d %" PRIu64 " of 8000 received, %d loss report(s)%s\n",
+		       sizes[k], d.got, d.loss_reports,
+		       d.got == 8000 && !d.loss_reports ? ", no loss" :
+		       d.loss_reports ? ", loss detected" : ", LOSS NOT DETECTED");
+		printf("events_rate_rcvbuf_%d %.0f events/s\n", sizes[k],
+		       (double)d.got * 1e9 / (double)storm_ns);
+		mtnl_events_close(d.e);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Memory                                                              */
+
+static long slab_value(const char *cache, const char *file)
+{
+	char path[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/%s", cache, file);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static int cmd_memory(void)
+{
+	long slab, objs;
+
+	printf("files_struct_object_size %ld bytes\n", slab_value("files_cache", "object_size"));
+	slab = slab_value("memtrack_ref", "slab_size");
+	objs = slab_value("memtrack_ref", "objs_per_slab");
+	printf("memtrack_ref_object_size %ld bytes\n", slab_value("memtrack_ref", "object_size"));
+	printf("memtrack_ref_slab_size %ld bytes\n", slab);
+	printf("memtrack_ref_objs_per_slab %ld\n", objs);
+	printf("memtrack_files_object_size %ld bytes\n", slab_value("memtrack_files", "object_size"));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "hot"))
+		return cmd_hot(argc >= 3 && !strcmp(argv[2], "--listener"));
+	if (argc >= 2 && !strcmp(argv[1], "read"))
+		return cmd_read();
+	if (argc >= 2 && !strcmp(argv[1], "events"))
+		return cmd_events();
+	if (argc >= 2 && !strcmp(argv[1], "memory"))
+		return cmd_memory();
+	fprintf(stderr, "usage: mtbench hot [--listener] | read | events | memory\n");
+	return 2;
+}
