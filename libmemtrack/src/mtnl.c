@@ -338,8 +338,13 @@ int mtnl_open(struct mtnl **out)
 	fd = nl_socket_get_fd(h->sk);
 	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-	/* Replies are unbounded (a do reply carries every buffer): peek. */
+	/*
+	 * Replies are unbounded (a do reply carries every buffer): peek.  A
+	 * large buffer also lets the kernel fill dump rounds of up to 32 KiB,
+	 * which cuts the number of receive calls of a big dump.
+	 */
 	nl_socket_enable_msg_peek(h->sk);
+	nl_socket_set_msg_buf_size(h->sk, 65536);
 	nl_socket_disable_auto_ack(h->sk);
 
 	h->family = genl_ctrl_resolve(h->sk, MEMTRACK_FAMILY_NAME);

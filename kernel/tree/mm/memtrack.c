@@ -363,12 +363,18 @@ static void memtrack_ref_get(struct memtrack_files *mt,
 	mt->nr_fds++;
 }
 
-/*
- * Count @file entering @files.  With @notify, the start of holding is
- * reported to event subscribers as done by current.
+/**
+ * __memtrack_fd_install() - count a tracked file entering a table
+ * @files: the descriptor table
+ * @file: a file marked with memtrack_file_mark()
+ *
+ * Called before @file becomes visible in @files, so that a concurrent
+ * close of the new fd always finds the reference.  If memory runs out the
+ * table is marked incomplete and the install itself still succeeds.
+ *
+ * Context: Process context; may sleep.  No fd-table lock held.
  */
-static void memtrack_account_install(struct files_struct *files,
-				     struct file *file, bool notify)
+void __memtrack_fd_install(struct files_struct *files, struct file *file)
 {
 	struct memtrack_buffer *mb = memtrack_file_buffer(file);
 	struct memtrack_event ev;
@@ -411,7 +417,7 @@ static void memtrack_account_install(struct files_struct *files,
 		mt->total += mb->size;
 		mt->hwm = max(mt->hwm, mt->total);
 		atomic_inc(&mb->nr_holders);
-		event = notify && memtrack_event_capture(mt, &ev);
+		event = memtrack_event_capture(mt, &ev);
 		new = NULL;
 	}
 	spin_unlock(&mt->lock);
@@ -425,22 +431,6 @@ static void memtrack_account_install(struct files_struct *files,
 
 incomplete:
 	memtrack_files_mark_incomplete(files);
-}
-
-/**
- * __memtrack_fd_install() - count a tracked file entering a table
- * @files: the descriptor table
- * @file: a file marked with memtrack_file_mark()
- *
- * Called before @file becomes visible in @files, so that a concurrent
- * close of the new fd always finds the reference.  If memory runs out the
- * table is marked incomplete and the install itself still succeeds.
- *
- * Context: Process context; may sleep.  No fd-table lock held.
- */
-void __memtrack_fd_install(struct files_struct *files, struct file *file)
-{
-	memtrack_account_install(files, file, true);
 }
 
 /**
@@ -546,17 +536,61 @@ void __memtrack_files_dup(struct files_struct *oldf,
 {
 	/* Nobody else can reach newf yet, so its fd array is stable. */
 	struct fdtable *fdt = rcu_dereference_raw(newf->fdt);
+	struct memtrack_files *mt = NULL;
 	unsigned int fd;
 
 	for (fd = find_first_bit(fdt->open_fds, fdt->max_fds);
 	     fd < fdt->max_fds;
 	     fd = find_next_bit(fdt->open_fds, fdt->max_fds, fd + 1)) {
 		struct file *file = rcu_dereference_raw(fdt->fd[fd]);
+		struct memtrack_buffer *mb;
+		struct memtrack_ref *ref;
 
-		/* Silent: memtrack_fork() reports the new process once. */
-		if (file && memtrack_file_tracked(file))
-			memtrack_account_install(newf, file, false);
+		if (!file || !memtrack_file_tracked(file))
+			continue;
+		if (!mt) {
+			mt = memtrack_files_get(newf);
+			if (!mt)
+				goto incomplete;
+			/* Private until the copy is installed: no contention. */
+			spin_lock(&mt->lock);
+		}
+		mb = memtrack_file_buffer(file);
+		ref = memtrack_ref_find(mt, mb->id);
+		if (ref) {
+			memtrack_ref_get(mt, ref);
+			continue;
+		}
+		/*
+		 * The lock only satisfies lockdep's view of the helpers; as
+		 * nobody else can take it, sleeping to allocate is fine once it
+		 * is dropped around the allocation.
+		 */
+		spin_unlock(&mt->lock);
+		ref = kmem_cache_alloc(memtrack_ref_cachep, GFP_KERNEL_ACCOUNT);
+		spin_lock(&mt->lock);
+		if (!ref) {
+			spin_unlock(&mt->lock);
+			goto incomplete;
+		}
+		ref->buf = mb;
+		ref->nr_fds = 1;
+		rb_add(&ref->node, &mt->refs, memtrack_ref_less);
+		mt->nr_buffers++;
+		mt->nr_fds++;
+		mt->total += mb->size;
+		atomic_inc(&mb->nr_holders);
 	}
+	if (mt) {
+		mt->hwm = mt->total;
+		spin_unlock(&mt->lock);
+	}
+	/* One change for the whole copy; memtrack_fork() reports it. */
+	memtrack_changed();
+	return;
+
+incomplete:
+	memtrack_files_mark_incomplete(newf);
 }
 
 /**

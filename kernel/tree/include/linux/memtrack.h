@@ -114,33 +114,34 @@ void __memtrack_files_release(struct files_struct *files);
 void __memtrack_fork(struct task_struct *child);
 
 /*
- * The wrappers below are what fs/file.c calls.  They keep the test for a
- * tracked file inline so that other files pay one predicted branch.
+ * The wrappers below are what fs/file.c calls.  They are always inlined
+ * (a -Os build would otherwise call them) so that other files pay a
+ * patched-out jump and, with memtrack on, one f_mode test.
  */
-static inline void memtrack_fd_install(struct files_struct *files,
-				       struct file *file)
+static __always_inline void memtrack_fd_install(struct files_struct *files,
+						struct file *file)
 {
 	if (memtrack_file_tracked(file))
 		__memtrack_fd_install(files, file);
 }
 
-static inline void memtrack_fd_dup_locked(struct files_struct *files,
-					  struct file *file)
+static __always_inline void memtrack_fd_dup_locked(struct files_struct *files,
+						   struct file *file)
 {
 	if (memtrack_file_tracked(file))
 		__memtrack_fd_dup_locked(files, file);
 }
 
-static inline void memtrack_fd_uninstall(struct files_struct *files,
-					 struct file *file,
-					 enum memtrack_drop_reason reason)
+static __always_inline void memtrack_fd_uninstall(struct files_struct *files,
+						  struct file *file,
+						  enum memtrack_drop_reason reason)
 {
 	if (memtrack_file_tracked(file))
 		__memtrack_fd_uninstall(files, file, reason);
 }
 
-static inline void memtrack_files_dup(struct files_struct *oldf,
-				      struct files_struct *newf)
+static __always_inline void memtrack_files_dup(struct files_struct *oldf,
+					       struct files_struct *newf)
 {
 	/*
 	 * A table that never held a buffer cannot have passed one on.  One
@@ -151,7 +152,7 @@ static inline void memtrack_files_dup(struct files_struct *oldf,
 		__memtrack_files_dup(oldf, newf);
 }
 
-static inline void memtrack_files_release(struct files_struct *files)
+static __always_inline void memtrack_files_release(struct files_struct *files)
 {
 	if (static_branch_unlikely(&memtrack_enabled_key) && files->memtrack)
 		__memtrack_files_release(files);
@@ -164,7 +165,8 @@ static inline void memtrack_files_release(struct files_struct *files)
  *
  * Only processes whose table ever held a buffer go further.
  */
-static inline void memtrack_fork(struct task_struct *child, u64 clone_flags)
+static __always_inline void memtrack_fork(struct task_struct *child,
+					  u64 clone_flags)
 {
 	if (static_branch_unlikely(&memtrack_enabled_key) &&
 	    !(clone_flags & CLONE_THREAD) && child->files &&
@@ -199,32 +201,33 @@ static inline void memtrack_file_mark(struct file *file,
 {
 }
 
-static inline void memtrack_fd_install(struct files_struct *files,
-				       struct file *file)
+static __always_inline void memtrack_fd_install(struct files_struct *files,
+						struct file *file)
 {
 }
 
-static inline void memtrack_fd_dup_locked(struct files_struct *files,
-					  struct file *file)
+static __always_inline void memtrack_fd_dup_locked(struct files_struct *files,
+						   struct file *file)
 {
 }
 
-static inline void memtrack_fd_uninstall(struct files_struct *files,
-					 struct file *file,
-					 enum memtrack_drop_reason reason)
+static __always_inline void memtrack_fd_uninstall(struct files_struct *files,
+						  struct file *file,
+						  enum memtrack_drop_reason reason)
 {
 }
 
-static inline void memtrack_files_dup(struct files_struct *oldf,
-				      struct files_struct *newf)
+static __always_inline void memtrack_files_dup(struct files_struct *oldf,
+					       struct files_struct *newf)
 {
 }
 
-static inline void memtrack_files_release(struct files_struct *files)
+static __always_inline void memtrack_files_release(struct files_struct *files)
 {
 }
 
-static inline void memtrack_fork(struct task_struct *child, u64 clone_flags)
+static __always_inline void memtrack_fork(struct task_struct *child,
+					  u64 clone_flags)
 {
 }
 
