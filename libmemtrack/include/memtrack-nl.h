@@ -143,10 +143,16 @@ MTNL_API uint32_t mtnl_proc_nr_fds(const struct mtnl_proc *p);
 MTNL_API uint64_t mtnl_proc_total(const struct mtnl_proc *p);
 /* Proportional share: sum of size / holders over its buffers. */
 MTNL_API uint64_t mtnl_proc_pss(const struct mtnl_proc *p);
-/* Bytes of its buffers that no other descriptor table holds. */
+/* Bytes of its buffers that no other process holds. */
 MTNL_API uint64_t mtnl_proc_unique(const struct mtnl_proc *p);
-/* Largest total since its table was created or the marks were reset. */
+/* Largest total since it started holding buffers or the marks were reset. */
 MTNL_API uint64_t mtnl_proc_hwm(const struct mtnl_proc *p);
+/*
+ * Bytes of its buffers mapped into its address space (a buffer mapped
+ * twice counts twice).  Since MEMTRACK_NL_1.1; 0 from kernels that do not
+ * account mappings.
+ */
+MTNL_API uint64_t mtnl_proc_mapped(const struct mtnl_proc *p);
 /* Accounting generation the report was built at. */
 MTNL_API uint64_t mtnl_proc_generation(const struct mtnl_proc *p);
 /* True when the kernel could not track every reference (out of memory). */
@@ -173,7 +179,7 @@ typedef int (*mtnl_buffer_cb)(const struct mtnl_buffer *b, void *arg);
  * @arg: passed to @cb
  *
  * Includes buffers held by no process (holders == 0), kept alive only by
- * the kernel or by mappings.
+ * the kernel.
  *
  * Return: 0; -EPERM without CAP_SYS_ADMIN; -EINTR as for
  * mtnl_proc_dump(); the value @cb returned; or -errno.
@@ -205,10 +211,16 @@ MTNL_API const char *mtnl_buffer_name(const struct mtnl_buffer *b);
 /* Descriptors of the process that refer to it (process entries only). */
 MTNL_API uint32_t mtnl_buffer_fds(const struct mtnl_buffer *b);
 /*
- * Descriptor tables that hold it; 0 (system list only) means kernel-only.
- * -1 when the kernel did not report it.
+ * Processes that hold it, through fds or mappings, each once; 0 (system
+ * list only) means kernel-only.  -1 when the kernel did not report it.
  */
 MTNL_API int64_t mtnl_buffer_holders(const struct mtnl_buffer *b);
+/*
+ * Bytes of it mapped into the process (process entries only): a process
+ * whose fds are all closed still holds a buffer it maps.  Since
+ * MEMTRACK_NL_1.1.
+ */
+MTNL_API uint64_t mtnl_buffer_mapped(const struct mtnl_buffer *b);
 
 /**
  * struct mtnl_stats - system-wide figures, from mtnl_stats_get()
@@ -264,7 +276,8 @@ enum mtnl_event_kind {
 enum mtnl_reason {
 	MTNL_REASON_CLOSE = 0,	/* its last fd on the buffer was closed */
 	MTNL_REASON_EXEC,	/* close-on-exec at execve() */
-	MTNL_REASON_EXIT,	/* the last user of its fd table exited */
+	MTNL_REASON_EXIT,	/* it exited (its fd table or mm went away) */
+	MTNL_REASON_UNMAP,	/* its last mapping went, and no fd refers to it */
 };
 
 /**

@@ -21,7 +21,8 @@ struct mtnl_buffer {
 	uint64_t id;
 	uint64_t size;
 	uint32_t fds;
-	int64_t holders;	/* -1 in process entries */
+	int64_t holders;	/* -1 when not reported */
+	uint64_t mapped;
 	char exporter[MEMTRACK_EXPORTER_LEN];
 	char name[MEMTRACK_NAME_LEN];
 };
@@ -35,6 +36,7 @@ struct mtnl_proc {
 	uint64_t pss;
 	uint64_t unique;
 	uint64_t hwm;
+	uint64_t mapped;
 	uint64_t generation;
 	char comm[MTNL_COMM_LEN];
 	size_t nbufs;

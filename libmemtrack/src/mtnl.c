@@ -601,6 +601,7 @@ uint64_t mtnl_proc_total(const struct mtnl_proc *p) { return p->total; }
 uint64_t mtnl_proc_pss(const struct mtnl_proc *p) { return p->pss; }
 uint64_t mtnl_proc_unique(const struct mtnl_proc *p) { return p->unique; }
 uint64_t mtnl_proc_hwm(const struct mtnl_proc *p) { return p->hwm; }
+uint64_t mtnl_proc_mapped(const struct mtnl_proc *p) { return p->mapped; }
 uint64_t mtnl_proc_generation(const struct mtnl_proc *p) { return p->generation; }
 bool mtnl_proc_incomplete(const struct mtnl_proc *p) { return p->incomplete; }
 size_t mtnl_proc_buffer_count(const struct mtnl_proc *p) { return p->nbufs; }
@@ -620,3 +621,4 @@ const char *mtnl_buffer_exporter(const struct mtnl_buffer *b) { return b->export
 const char *mtnl_buffer_name(const struct mtnl_buffer *b) { return b->name; }
 uint32_t mtnl_buffer_fds(const struct mtnl_buffer *b) { return b->fds; }
 int64_t mtnl_buffer_holders(const struct mtnl_buffer *b) { return b->holders; }
+uint64_t mtnl_buffer_mapped(const struct mtnl_buffer *b) { return b->mapped; }

@@ -140,6 +140,9 @@ static int parse_buffer_attrs(const void *attrs, size_t len,
 			ret = get_u32(&a, &b->fds, why, wl, "buffer fds");
 			has_fds = true;
 			break;
+		case MEMTRACK_A_BUFFER_MAPPED:
+			ret = get_uint(&a, &b->mapped, why, wl, "buffer mapped");
+			break;
 		case MEMTRACK_A_BUFFER_HOLDERS: {
 			uint32_t h = 0;
 
@@ -250,6 +253,9 @@ int mtnl__parse_proc(const void *attrs, size_t len, struct mtnl_proc *p,
 		case MEMTRACK_A_PROC_HWM:
 			ret = get_uint(&a, &hdr.hwm, why, wl, "hwm");
 			break;
+		case MEMTRACK_A_PROC_MAPPED:
+			ret = get_uint(&a, &hdr.mapped, why, wl, "mapped");
+			break;
 		case MEMTRACK_A_PROC_INCOMPLETE:
 			if (a.len)
 				ret = bad(why, wl, "incomplete: a flag carries no data");
@@ -294,6 +300,7 @@ int mtnl__parse_proc(const void *attrs, size_t len, struct mtnl_proc *p,
 	p->pss = hdr.pss;
 	p->unique = hdr.unique;
 	p->hwm = hdr.hwm;
+	p->mapped = hdr.mapped;
 	p->generation = hdr.generation;
 	p->incomplete = hdr.incomplete;
 	return 0;

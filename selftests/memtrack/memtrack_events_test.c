@@ -201,7 +201,7 @@ static const char *label_of(const struct mt_buf *b)
 static const char *describe(const struct mt_events *es, uint32_t pid)
 {
 	static char out[2048];
-	static const char *const reasons[] = { "close", "exec", "exit" };
+	static const char *const reasons[] = { "close", "exec", "exit", "unmap" };
 	size_t len = 0;
 	unsigned int i;
 
@@ -219,7 +219,7 @@ static const char *describe(const struct mt_events *es, uint32_t pid)
 		case MEMTRACK_CMD_UNINSTALL_NTF:
 			len += snprintf(out + len, sizeof(out) - len, "uninstall:%s:%s ",
 					label_of(&e->buf),
-					e->reason < 3 ? reasons[e->reason] : "?");
+					e->reason < 4 ? reasons[e->reason] : "?");
 			break;
 		case MEMTRACK_CMD_FORK_NTF:
 			len += snprintf(out + len, sizeof(out) - len, "fork:%u ",
@@ -380,6 +380,112 @@ TEST_F(ev, fork_exec_and_exit)
 	snprintf(want, sizeof(want), "fork:2 uninstall:ev-drop:exec uninstall:ev-keep:exit");
 	EXPECT_STREQ(want, describe(self->es, pid));
 	EXPECT_STREQ("install:ev-keep install:ev-drop uninstall:ev-keep:close uninstall:ev-drop:close",
+		     describe(self->es, getpid()));
+	EXPECT_TRUE(seqs_step_by_one(self->es));
+}
+
+/*
+ * A mapping holds a buffer: closing the fd of a mapped buffer is silent,
+ * and the last munmap() uninstalls it with reason unmap.  Mapping a
+ * buffer held through an fd, and splitting the mapping, are silent too.
+ */
+TEST_F(ev, mmap_close_munmap_sequence)
+{
+	int fd = named(16 * KiB, "ev-map", true);
+	const struct mt_event *e;
+	char *p;
+
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, 16 * KiB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, close(fd));
+	/* Split the mapping, then unmap the pieces. */
+	ASSERT_EQ(0, munmap(p + 4 * KiB, 4 * KiB));
+	ASSERT_EQ(0, munmap(p, 4 * KiB));
+	ASSERT_EQ(0, munmap(p + 8 * KiB, 8 * KiB));
+	events_read(self->es, 1000);
+	EXPECT_STREQ("install:ev-map uninstall:ev-map:unmap",
+		     describe(self->es, getpid()));
+	EXPECT_TRUE(seqs_step_by_one(self->es));
+	e = find_event(self->es, MEMTRACK_CMD_UNINSTALL_NTF, getpid());
+	ASSERT_NE(NULL, e);
+	EXPECT_EQ(0, e->total);
+	EXPECT_EQ(0, e->nr_buffers);
+	EXPECT_EQ(0, e->buf.holders);
+	EXPECT_EQ(MEMTRACK_REASON_UNMAP, e->reason);
+}
+
+/*
+ * The other order: unmapping a buffer that an fd still refers to is
+ * silent, and the close uninstalls.  A buffer held only through a mapping
+ * at exit or exec uninstalls with that reason.
+ */
+TEST_F(ev, mapping_only_holders_exit_and_exec)
+{
+	int fd = named(8 * KiB, "ev-fdmap", true);
+	int x = named(4 * KiB, "ev-exit", true);
+	int y = named(4 * KiB, "ev-exec", true);
+	int ready[2], go[2], status;
+	pid_t pid;
+	void *p;
+	char c;
+
+	ASSERT_GE(fd, 0);
+	ASSERT_GE(x, 0);
+	ASSERT_GE(y, 0);
+	p = mmap(NULL, 8 * KiB, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, munmap(p, 8 * KiB));
+	ASSERT_EQ(0, close(fd));
+
+	/* Mapping only: ev-exit in the child that exits. */
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		close(y);
+		if (mmap(NULL, 4 * KiB, PROT_READ, MAP_SHARED, x, 0) == MAP_FAILED)
+			_exit(1);
+		close(x);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	events_read(self->es, 1000);
+	EXPECT_STREQ("fork:2 uninstall:ev-exec:close uninstall:ev-exit:exit",
+		     describe(self->es, pid));
+
+	/* Mapping only: ev-exec in the child that execs. */
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	ASSERT_EQ(0, fcntl(ready[0], F_SETFD, FD_CLOEXEC));
+	ASSERT_EQ(0, fcntl(go[1], F_SETFD, FD_CLOEXEC));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		char r[16], g[16];
+
+		close(x);
+		if (mmap(NULL, 4 * KiB, PROT_READ, MAP_SHARED, y, 0) == MAP_FAILED)
+			_exit(1);
+		close(y);
+		snprintf(r, sizeof(r), "%d", ready[1]);
+		snprintf(g, sizeof(g), "%d", go[0]);
+		execl("/proc/self/exe", "memtrack_events_test", "--park", r, g, NULL);
+		_exit(99);
+	}
+	close(ready[1]);
+	close(go[0]);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	close(go[1]);
+	close(ready[0]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	close(x);
+	close(y);
+	events_read(self->es, 1000);
+	EXPECT_STREQ("fork:2 uninstall:ev-exit:close uninstall:ev-exec:exec",
+		     describe(self->es, pid));
+	EXPECT_STREQ("install:ev-fdmap install:ev-exit install:ev-exec uninstall:ev-fdmap:close uninstall:ev-exit:close uninstall:ev-exec:close",
 		     describe(self->es, getpid()));
 	EXPECT_TRUE(seqs_step_by_one(self->es));
 }

@@ -43,6 +43,7 @@ struct mt_buf {
 	char name[MT_NAME_MAX];
 	uint32_t fds;
 	uint32_t holders;
+	uint64_t mapped;
 	bool has_fds;
 	bool has_holders;
 };
@@ -56,6 +57,7 @@ struct mt_proc {
 	uint64_t pss;
 	uint64_t unique;
 	uint64_t hwm;
+	uint64_t mapped;
 	uint64_t generation;
 	bool incomplete;
 	unsigned int nbufs;
@@ -399,6 +401,9 @@ static inline int mt_parse_buf(const struct nlattr *nest, struct mt_buf *b)
 			b->holders = *(uint32_t *)mt_attr_data(a);
 			b->has_holders = true;
 			break;
+		case MEMTRACK_A_BUFFER_MAPPED:
+			b->mapped = mt_attr_uint(a);
+			break;
 		}
 	}
 	return b->id ? 0 : -EINVAL;
@@ -441,6 +446,9 @@ static inline int mt_parse_proc(const struct nlmsghdr *nlh, struct mt_proc *p,
 			break;
 		case MEMTRACK_A_PROC_HWM:
 			p->hwm = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_PROC_MAPPED:
+			p->mapped = mt_attr_uint(a);
 			break;
 		case MEMTRACK_A_PROC_INCOMPLETE:
 			p->incomplete = true;
@@ -734,14 +742,161 @@ static int mt_buf_cmp(const void *a, const void *b)
 }
 
 /*
- * Build the view memtrack should report for @pid from its fdinfo files:
- * every fd whose fdinfo has an exp_name line is a dma-buf, grouped by ino.
+ * Read one fdinfo file into @b.  Returns true if it describes a dma-buf
+ * (it has an exp_name line).
+ */
+static inline bool mt_fdinfo_parse(const char *path, struct mt_buf *b)
+{
+	bool is_dmabuf = false;
+	char line[256];
+	FILE *f;
+
+	memset(b, 0, sizeof(*b));
+	f = fopen(path, "re");
+	if (!f)
+		return false;	/* closed meanwhile */
+	while (fgets(line, sizeof(line), f)) {
+		char *v = strchr(line, ':');
+
+		if (!v)
+			continue;
+		*v++ = '\0';
+		while (*v == ' ' || *v == '\t')
+			v++;
+		v[strcspn(v, "\n")] = '\0';
+		if (!strcmp(line, "ino"))
+			b->id = strtoull(v, NULL, 10);
+		else if (!strcmp(line, "size"))
+			b->size = strtoull(v, NULL, 10);
+		else if (!strcmp(line, "exp_name")) {
+			snprintf(b->exporter, sizeof(b->exporter), "%s", v);
+			is_dmabuf = true;
+		} else if (!strcmp(line, "name"))
+			snprintf(b->name, sizeof(b->name), "%s", v);
+	}
+	fclose(f);
+	return is_dmabuf;
+}
+
+/* The entry of @id in @out, added (with fields from @b) if it is new. */
+static inline struct mt_buf *mt_truth_slot(struct mt_proc *out,
+					   const struct mt_buf *b)
+{
+	struct mt_buf *slot = (struct mt_buf *)mt_proc_find(out, b->id);
+
+	if (slot)
+		return slot;
+	slot = realloc(out->bufs, (out->nbufs + 1) * sizeof(*slot));
+	if (!slot)
+		return NULL;
+	out->bufs = slot;
+	slot = &out->bufs[out->nbufs++];
+	*slot = *b;
+	slot->has_fds = true;
+	out->nr_buffers++;
+	out->total += b->size;
+	return slot;
+}
+
+/* Read a one-line sysfs attribute into @out, without the newline. */
+static inline int mt_read_line(const char *path, char *out, size_t size)
+{
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return -errno;
+	if (!fgets(out, size, f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	out[strcspn(out, "\n")] = '\0';
+	return 0;
+}
+
+/*
+ * Describe buffer @ino, which no fd of the process refers to, from
+ * /sys/kernel/dmabuf/buffers/INO (CONFIG_DMABUF_SYSFS_STATS): its file
+ * cannot be opened through /proc/PID/map_files.  @name is the rest of the
+ * maps line after "/dmabuf:".
+ */
+static inline int mt_sysfs_buffer(unsigned long ino, const char *name,
+				  struct mt_buf *b)
+{
+	char path[128], v[128];
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	b->id = ino;
+	snprintf(b->name, sizeof(b->name), "%.*s", (int)strcspn(name, "\n"), name);
+	snprintf(path, sizeof(path), "/sys/kernel/dmabuf/buffers/%lu/size", ino);
+	ret = mt_read_line(path, v, sizeof(v));
+	if (ret)
+		return ret;
+	b->size = strtoull(v, NULL, 10);
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/dmabuf/buffers/%lu/exporter_name", ino);
+	ret = mt_read_line(path, v, sizeof(v));
+	if (ret)
+		return ret;
+	snprintf(b->exporter, sizeof(b->exporter), "%.*s", (int)sizeof(b->exporter) - 1, v);
+	return 0;
+}
+
+/*
+ * Add what @pid maps, from /proc/PID/maps: every VMA of a dma-buf (its
+ * path is "/dmabuf:NAME") maps the buffer whose id is the VMA's inode.
+ */
+static inline int mt_truth_read_maps(pid_t pid, struct mt_proc *out)
+{
+	char path[300], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end, ino;
+		struct mt_buf b, *slot;
+		int pos = 0;
+
+		if (sscanf(line, "%lx-%lx %*s %*x %*x:%*x %lu %n", &start, &end,
+			   &ino, &pos) < 3 || !pos ||
+		    strncmp(line + pos, "/dmabuf:", 8))
+			continue;
+		slot = (struct mt_buf *)mt_proc_find(out, ino);
+		if (!slot) {
+			int ret = mt_sysfs_buffer(ino, line + pos + 8, &b);
+
+			if (ret) {
+				fclose(f);
+				return ret;
+			}
+			slot = mt_truth_slot(out, &b);
+			if (!slot) {
+				fclose(f);
+				return -ENOMEM;
+			}
+		}
+		slot->mapped += end - start;
+		out->mapped += end - start;
+	}
+	fclose(f);
+	return 0;
+}
+
+/*
+ * Build the view memtrack should report for @pid from its fdinfo files
+ * and its maps: every fd whose fdinfo has an exp_name line is a dma-buf,
+ * grouped by ino, and every dma-buf VMA adds mapped bytes.
  */
 static inline int mt_truth_read(pid_t pid, struct mt_proc *out)
 {
-	char path[300], line[256];
+	char path[300];
 	struct dirent *de;
 	DIR *dir;
+	int ret;
 
 	memset(out, 0, sizeof(*out));
 	out->pid = pid;
@@ -750,38 +905,12 @@ static inline int mt_truth_read(pid_t pid, struct mt_proc *out)
 	if (!dir)
 		return -errno;
 	while ((de = readdir(dir))) {
-		struct mt_buf b = { 0 };
-		bool is_dmabuf = false;
-		struct mt_buf *slot;
-		FILE *f;
+		struct mt_buf b, *slot;
 
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", pid, de->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;	/* closed meanwhile */
-		while (fgets(line, sizeof(line), f)) {
-			char *v = strchr(line, ':');
-
-			if (!v)
-				continue;
-			*v++ = '\0';
-			while (*v == ' ' || *v == '\t')
-				v++;
-			v[strcspn(v, "\n")] = '\0';
-			if (!strcmp(line, "ino"))
-				b.id = strtoull(v, NULL, 10);
-			else if (!strcmp(line, "size"))
-				b.size = strtoull(v, NULL, 10);
-			else if (!strcmp(line, "exp_name")) {
-				snprintf(b.exporter, sizeof(b.exporter), "%s", v);
-				is_dmabuf = true;
-			} else if (!strcmp(line, "name"))
-				snprintf(b.name, sizeof(b.name), "%s", v);
-		}
-		fclose(f);
-		if (!is_dmabuf)
+		if (!mt_fdinfo_parse(path, &b))
 			continue;
 		out->nr_fds++;
 		slot = (struct mt_buf *)mt_proc_find(out, b.id);
@@ -789,19 +918,16 @@ static inline int mt_truth_read(pid_t pid, struct mt_proc *out)
 			slot->fds++;
 			continue;
 		}
-		slot = realloc(out->bufs, (out->nbufs + 1) * sizeof(*slot));
-		if (!slot) {
+		b.fds = 1;
+		if (!mt_truth_slot(out, &b)) {
 			closedir(dir);
 			return -ENOMEM;
 		}
-		out->bufs = slot;
-		b.fds = 1;
-		b.has_fds = true;
-		out->bufs[out->nbufs++] = b;
-		out->nr_buffers++;
-		out->total += b.size;
 	}
 	closedir(dir);
+	ret = mt_truth_read_maps(pid, out);
+	if (ret)
+		return ret;
 	qsort(out->bufs, out->nbufs, sizeof(*out->bufs), mt_buf_cmp);
 	return 0;
 }
@@ -826,6 +952,12 @@ static inline const char *mt_proc_diff(const struct mt_proc *got,
 			 got->nr_fds, want->nr_fds);
 		return why;
 	}
+	if (got->mapped != want->mapped) {
+		snprintf(why, sizeof(why), "mapped: memtrack %llu, truth %llu",
+			 (unsigned long long)got->mapped,
+			 (unsigned long long)want->mapped);
+		return why;
+	}
 	if (got->total != want->total) {
 		snprintf(why, sizeof(why), "total: memtrack %llu, truth %llu",
 			 (unsigned long long)got->total,
@@ -836,13 +968,16 @@ static inline const char *mt_proc_diff(const struct mt_proc *got,
 		const struct mt_buf *w = &want->bufs[i], *g = &got->bufs[i];
 
 		if (g->id != w->id || g->size != w->size || g->fds != w->fds ||
+		    g->mapped != w->mapped ||
 		    strcmp(g->exporter, w->exporter) || strcmp(g->name, w->name)) {
 			snprintf(why, sizeof(why),
-				 "buffer %u: memtrack id=%llu size=%llu fds=%u exp=%s name=%s; truth id=%llu size=%llu fds=%u exp=%s name=%s",
+				 "buffer %u: memtrack id=%llu size=%llu fds=%u mapped=%llu exp=%s name=%s; truth id=%llu size=%llu fds=%u mapped=%llu exp=%s name=%s",
 				 i, (unsigned long long)g->id,
-				 (unsigned long long)g->size, g->fds, g->exporter,
+				 (unsigned long long)g->size, g->fds,
+				 (unsigned long long)g->mapped, g->exporter,
 				 g->name, (unsigned long long)w->id,
-				 (unsigned long long)w->size, w->fds, w->exporter,
+				 (unsigned long long)w->size, w->fds,
+				 (unsigned long long)w->mapped, w->exporter,
 				 w->name);
 			return why;
 		}
@@ -924,6 +1059,33 @@ static inline uint64_t mt_fd_ino(int fd)
  * A child that does some work, reports readiness and waits to be told
  * to exit, so that the parent can inspect it at a quiescent point.
  */
+/*
+ * Leave @fd's file in flight: sent over a new socket pair with SCM_RIGHTS
+ * and never received, then closed.  Only the socket's queue, a kernel
+ * reference, keeps the buffer alive: no process holds it.  Closing both
+ * @sock ends releases it.  Returns 0 or -errno.
+ */
+static inline int mt_fd_in_flight(int fd, int sock[2])
+{
+	char data = 'x', cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sock))
+		return -errno;
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(sock[0], &msg, 0) != 1)
+		return -errno;
+	return close(fd) ? -errno : 0;
+}
+
 struct mt_child {
 	pid_t pid;
 	int ready;	/* parent reads: child is parked */

@@ -13,6 +13,8 @@ show() {
 }
 echo "Demo workload: camera ($camera) shares buffers with compositor ($compositor)"
 echo "over SCM_RIGHTS; the compositor maps two and forks comp-helper ($helper)."
+echo "The camera keeps camera-retired through a mapping only; camera-in-flight sits"
+echo "in a socket queue, kept alive by the kernel alone."
 echo
 show mtstat
 show mtstat -p "$camera,$compositor"

@@ -6,8 +6,10 @@
  *                and passes some to the compositor over SCM_RIGHTS;
  *   compositor   receives them, maps two, and forks a helper that
  *                inherits them;
- *   (kernel)     one buffer stays alive only through a mapping of the
- *                camera's, with its fd closed.
+ *   camera       also keeps one buffer through a mapping only, its fd
+ *                closed;
+ *   (kernel)     one buffer sits in a socket queue nobody reads: no
+ *                process holds it.
  *
  * It writes "camera=PID compositor=PID helper=PID" to --ready-file once
  * everything is in place, then waits for SIGTERM or SIGINT.
@@ -132,7 +134,7 @@ static void wait_for_signal(void)
 int main(int argc, char **argv)
 {
 	const char *ready_file = NULL;
-	int sv[2], ack[2], fds[8], n, i, status;
+	int sv[2], limbo[2], ack[2], fds[8], n, i, status;
 	pid_t compositor, helper = 0;
 	sigset_t set;
 	char c;
@@ -201,12 +203,24 @@ int main(int argc, char **argv)
 	fds[3] = udmabuf_alloc(2 * MiB, "gl-texture");
 	fds[4] = heap_alloc(1 * MiB, "camera-metadata");
 	send_fds(sv[0], fds, 4);
-	/* A buffer only a mapping keeps alive: no fd, no table holds it. */
+	/* A buffer the camera keeps through a mapping only: no fd. */
 	{
 		int k = heap_alloc(1 * MiB, "camera-retired");
 
 		if (mmap(NULL, 1 * MiB, PROT_READ, MAP_SHARED, k, 0) == MAP_FAILED)
 			die("mmap");
+		close(k);
+	}
+	/*
+	 * A buffer only the kernel keeps alive: sent over a socket that
+	 * nobody reads, so it sits in the queue and no process holds it.
+	 */
+	{
+		int k = heap_alloc(1 * MiB, "camera-in-flight");
+
+		if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, limbo))
+			die("socketpair");
+		send_fds(limbo[0], &k, 1);
 		close(k);
 	}
 	if (read(ack[0], &helper, sizeof(helper)) != sizeof(helper))

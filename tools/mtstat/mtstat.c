@@ -45,6 +45,8 @@ static void usage(FILE *out)
 "      --source SOURCE      netlink or procfs (default: netlink, falling\n"
 "                           back to procfs when the kernel lacks memtrack)\n"
 "  -w, --watch              live event stream (needs CAP_SYS_ADMIN)\n"
+"      --rcvbuf BYTES       --watch socket buffer (default 4 MiB); smaller\n"
+"                           buffers lose events in bursts, then resync\n"
 "  -h, --help               this help\n"
 "  -V, --version            tool, library and family versions\n"
 "\n"
@@ -155,14 +157,16 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' },
 		{ "source", required_argument, NULL, 'S' },
 		{ "watch", no_argument, NULL, 'w' },
+		{ "rcvbuf", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mt_filter filter = { 0 };
-	struct mt_output out = { 0 };
+	/* A large buffer rides out bursts of events without loss. */
+	struct mt_output out = { .rcvbuf = 4 << 20 };
 	const char *source = NULL;
-	bool buffers = false, watch = false;
+	bool buffers = false, watch = false, rcvbuf_set = false;
 	double interval = 0;
 	long count = -1, round;
 	uint32_t *pids = NULL;
@@ -213,6 +217,20 @@ int main(int argc, char **argv)
 			source = optarg;
 			break;
 		case 'w': watch = true; break;
+		case 'R': {
+			long v;
+
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v < 1024 || v > (1L << 30)) {
+				fprintf(stderr, "mtstat: --rcvbuf wants bytes from 1024 to 1073741824, not '%s'\n",
+					optarg);
+				return MTSTAT_EUSAGE;
+			}
+			out.rcvbuf = (int)v;
+			rcvbuf_set = true;
+			break;
+		}
 		case 'h': usage(stdout); return MTSTAT_OK;
 		case 'V': {
 			struct mtnl *h;
@@ -258,6 +276,10 @@ int main(int argc, char **argv)
 	if (watch && (buffers || interval > 0 || (source && !strcmp(source, "procfs")))) {
 		fprintf(stderr, "mtstat: --watch streams netlink events; it does not "
 				"combine with -b, -i or --source=procfs\n");
+		return MTSTAT_EUSAGE;
+	}
+	if (rcvbuf_set && !watch) {
+		fprintf(stderr, "mtstat: --rcvbuf only applies to --watch\n");
 		return MTSTAT_EUSAGE;
 	}
 	if (buffers && source && !strcmp(source, "procfs")) {

@@ -26,7 +26,8 @@ struct mt_buf {
 	char name[64];
 	uint32_t fds;		/* in a process: its fds on the buffer */
 	uint32_t procs;		/* processes holding it, in this snapshot */
-	int64_t tables;		/* fd tables holding it, from the kernel; -1 unknown */
+	uint64_t mapped;	/* in a process: bytes of it the process maps */
+	int64_t kholders;	/* processes holding it, from the kernel; -1 unknown */
 };
 
 struct mt_proc {
@@ -39,6 +40,7 @@ struct mt_proc {
 	uint64_t pss;		/* sum of size / holding processes */
 	uint64_t unique;	/* bytes of buffers only this process holds */
 	uint64_t hwm;		/* high-water mark of total (netlink only) */
+	uint64_t mapped;	/* bytes of its buffers it maps */
 	bool incomplete;
 	size_t n;
 	struct mt_buf *bufs;
@@ -86,6 +88,7 @@ struct mt_output {
 	const char *sort;
 	bool by_tag;
 	bool by_exporter;
+	int rcvbuf;		/* --watch receive buffer in bytes */
 };
 
 void mt_print_processes(FILE *out, const struct mt_snapshot *s,
@@ -94,6 +97,8 @@ void mt_print_pids(FILE *out, const struct mt_snapshot *s,
 		   const struct mt_output *o);
 void mt_print_buffers(FILE *out, const struct mt_snapshot *s,
 		      const struct mt_output *o);
+/* @s as a JSON string, quoted and escaped. */
+void mt_json_str(FILE *out, const char *s);
 /* IEC (or raw with @bytes) rendering of a size; returns @buf. */
 const char *mt_size_str(uint64_t v, bool bytes, char *buf, size_t len);
 /* The live event stream until *@stop; returns an MTSTAT_* code. */

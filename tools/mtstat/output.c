@@ -30,7 +30,7 @@ const char *mt_size_str(uint64_t v, bool bytes, char *buf, size_t len)
 	return buf;
 }
 
-static void json_str(FILE *out, const char *s)
+void mt_json_str(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (; *s; s++) {
@@ -50,10 +50,10 @@ static void json_str(FILE *out, const char *s)
 /* Sorting                                                             */
 
 static const char *const proc_fields[] = {
-	"pid", "comm", "bufs", "fds", "total", "pss", "unique", NULL
+	"pid", "comm", "bufs", "fds", "total", "pss", "unique", "mapped", NULL
 };
 static const char *const buf_fields[] = {
-	"id", "size", "exporter", "tag", "holders", NULL
+	"id", "size", "exporter", "tag", "holders", "mapped", NULL
 };
 
 bool mt_sort_field_valid(const char *field, bool buffers)
@@ -90,6 +90,8 @@ static int proc_cmp(const void *a, const void *b)
 		r = cmp_u64_desc(x->pss, y->pss);
 	else if (!strcmp(sort_key, "unique"))
 		r = cmp_u64_desc(x->unique, y->unique);
+	else if (!strcmp(sort_key, "mapped"))
+		r = cmp_u64_desc(x->mapped, y->mapped);
 	else
 		r = cmp_u64_desc(x->total, y->total);
 	return r ? r : (x->pid < y->pid ? -1 : x->pid > y->pid);
@@ -108,6 +110,8 @@ static int buf_cmp(const void *a, const void *b)
 		r = strcmp(x->name, y->name);
 	else if (!strcmp(sort_key, "holders"))
 		r = cmp_u64_desc(x->procs, y->procs);
+	else if (!strcmp(sort_key, "mapped"))
+		r = cmp_u64_desc(x->mapped, y->mapped);
 	else
 		r = cmp_u64_desc(x->size, y->size);
 	return r ? r : (x->id < y->id ? -1 : x->id > y->id);
@@ -180,7 +184,7 @@ static void system_summary(const struct mt_snapshot *s, uint64_t *held,
 	for (i = 0; i < s->nsys; i++) {
 		*all += s->sys[i].size;
 		(*nall)++;
-		if (s->sys[i].tables == 0) {
+		if (s->sys[i].kholders == 0) {
 			*kernel_only += s->sys[i].size;
 			(*nkernel)++;
 		}
@@ -192,7 +196,7 @@ void mt_print_processes(FILE *out, const struct mt_snapshot *s,
 {
 	uint64_t held, nheld, all, nall, konly, nkonly;
 	struct mt_proc *procs = malloc((s->nprocs ? s->nprocs : 1) * sizeof(*procs));
-	char a[32], b[32], c[32], d[32];
+	char a[32], b[32], c[32], d[32], e[32];
 	struct group g[64];
 	size_t i, j, ng;
 
@@ -210,10 +214,11 @@ void mt_print_processes(FILE *out, const struct mt_snapshot *s,
 			const struct mt_proc *p = &procs[i];
 
 			fprintf(out, "%s{\"pid\":%u,\"comm\":", i ? "," : "", p->pid);
-			json_str(out, p->comm);
+			mt_json_str(out, p->comm);
 			fprintf(out, ",\"buffers\":%u,\"fds\":%u,\"total\":%" PRIu64
-				",\"pss\":%" PRIu64 ",\"unique\":%" PRIu64 ",\"incomplete\":%s",
-				p->nbufs, p->nfds, p->total, p->pss, p->unique,
+				",\"pss\":%" PRIu64 ",\"unique\":%" PRIu64 ",\"mapped\":%" PRIu64
+				",\"incomplete\":%s",
+				p->nbufs, p->nfds, p->total, p->pss, p->unique, p->mapped,
 				p->incomplete ? "true" : "false");
 			if (s->kernel_figures)
 				fprintf(out, ",\"hwm\":%" PRIu64, p->hwm);
@@ -222,7 +227,7 @@ void mt_print_processes(FILE *out, const struct mt_snapshot *s,
 				fprintf(out, ",\"%s\":{", o->by_tag ? "by_tag" : "by_exporter");
 				for (j = 0; j < ng; j++) {
 					fprintf(out, "%s", j ? "," : "");
-					json_str(out, g[j].key);
+					mt_json_str(out, g[j].key);
 					fprintf(out, ":{\"buffers\":%u,\"bytes\":%" PRIu64 "}",
 						g[j].bufs, g[j].bytes);
 				}
@@ -241,16 +246,17 @@ void mt_print_processes(FILE *out, const struct mt_snapshot *s,
 		return;
 	}
 
-	fprintf(out, "%7s  %-16s %5s %5s %11s %11s %11s %11s\n",
-		"PID", "COMM", "BUFS", "FDS", "TOTAL", "PSS", "UNIQUE", "HWM");
+	fprintf(out, "%7s  %-16s %5s %5s %11s %11s %11s %11s %11s\n",
+		"PID", "COMM", "BUFS", "FDS", "TOTAL", "PSS", "UNIQUE", "MAPPED", "HWM");
 	for (i = 0; i < s->nprocs; i++) {
 		const struct mt_proc *p = &procs[i];
 
-		fprintf(out, "%7u  %-16s %5u %5u %11s %11s %11s %11s%s\n", p->pid,
+		fprintf(out, "%7u  %-16s %5u %5u %11s %11s %11s %11s %11s%s\n", p->pid,
 			p->comm, p->nbufs, p->nfds,
 			mt_size_str(p->total, o->bytes, a, sizeof(a)),
 			mt_size_str(p->pss, o->bytes, b, sizeof(b)),
 			mt_size_str(p->unique, o->bytes, c, sizeof(c)),
+			mt_size_str(p->mapped, o->bytes, e, sizeof(e)),
 			s->kernel_figures ? mt_size_str(p->hwm, o->bytes, d, sizeof(d)) : "-",
 			p->incomplete ? "  (incomplete)" : "");
 		if (o->by_tag || o->by_exporter) {
@@ -273,7 +279,7 @@ void mt_print_processes(FILE *out, const struct mt_snapshot *s,
 void mt_print_pids(FILE *out, const struct mt_snapshot *s,
 		   const struct mt_output *o)
 {
-	char a[32], b[32], c[32], h[16];
+	char a[32], b[32], c[32], m[32], h[16];
 	size_t i, j;
 
 	if (o->json)
@@ -290,38 +296,40 @@ void mt_print_pids(FILE *out, const struct mt_snapshot *s,
 		qsort(bufs, p->n, sizeof(*bufs), buf_cmp);
 		if (o->json) {
 			fprintf(out, "%s{\"pid\":%u,\"comm\":", i ? "," : "", p->pid);
-			json_str(out, p->comm);
+			mt_json_str(out, p->comm);
 			fprintf(out, ",\"buffers\":%u,\"fds\":%u,\"total\":%" PRIu64
-				",\"pss\":%" PRIu64 ",\"unique\":%" PRIu64
+				",\"pss\":%" PRIu64 ",\"unique\":%" PRIu64 ",\"mapped\":%" PRIu64
 				",\"incomplete\":%s,\"buffer_list\":[",
-				p->nbufs, p->nfds, p->total, p->pss, p->unique,
+				p->nbufs, p->nfds, p->total, p->pss, p->unique, p->mapped,
 				p->incomplete ? "true" : "false");
 			for (j = 0; j < p->n; j++) {
 				fprintf(out, "%s{\"id\":%" PRIu64 ",\"size\":%" PRIu64
 					",\"exporter\":", j ? "," : "", bufs[j].id, bufs[j].size);
-				json_str(out, bufs[j].exporter);
+				mt_json_str(out, bufs[j].exporter);
 				fprintf(out, ",\"tag\":");
-				json_str(out, bufs[j].name);
-				fprintf(out, ",\"fds\":%u,\"holders\":%u}", bufs[j].fds,
-					bufs[j].procs);
+				mt_json_str(out, bufs[j].name);
+				fprintf(out, ",\"fds\":%u,\"mapped\":%" PRIu64 ",\"holders\":%u}",
+					bufs[j].fds, bufs[j].mapped, bufs[j].procs);
 			}
 			fprintf(out, "]}");
 		} else {
-			fprintf(out, "%sPID %u (%s): %u buffers, %u fds, total %s, pss %s, unique %s%s\n",
+			fprintf(out, "%sPID %u (%s): %u buffers, %u fds, total %s, pss %s, unique %s, mapped %s%s\n",
 				i ? "\n" : "", p->pid, p->comm, p->nbufs, p->nfds,
 				mt_size_str(p->total, o->bytes, a, sizeof(a)),
 				mt_size_str(p->pss, o->bytes, b, sizeof(b)),
 				mt_size_str(p->unique, o->bytes, c, sizeof(c)),
+				mt_size_str(p->mapped, o->bytes, m, sizeof(m)),
 				p->incomplete ? " (incomplete)" : "");
 			if (p->n)
-				fprintf(out, "%10s %11s  %-12s %-20s %4s %7s\n", "ID", "SIZE",
-					"EXPORTER", "TAG", "FDS", "HOLDERS");
+				fprintf(out, "%10s %11s  %-12s %-20s %4s %11s %7s\n", "ID", "SIZE",
+					"EXPORTER", "TAG", "FDS", "MAPPED", "HOLDERS");
 			for (j = 0; j < p->n; j++) {
 				snprintf(h, sizeof(h), "%u", bufs[j].procs);
-				fprintf(out, "%10" PRIu64 " %11s  %-12s %-20s %4u %7s\n",
+				fprintf(out, "%10" PRIu64 " %11s  %-12s %-20s %4u %11s %7s\n",
 					bufs[j].id, mt_size_str(bufs[j].size, o->bytes, a, sizeof(a)),
 					bufs[j].exporter, *bufs[j].name ? bufs[j].name : "-",
-					bufs[j].fds, h);
+					bufs[j].fds,
+					mt_size_str(bufs[j].mapped, o->bytes, m, sizeof(m)), h);
 			}
 		}
 		free(bufs);
@@ -348,12 +356,11 @@ void mt_print_buffers(FILE *out, const struct mt_snapshot *s,
 		for (i = 0; i < s->nsys; i++) {
 			fprintf(out, "%s{\"id\":%" PRIu64 ",\"size\":%" PRIu64 ",\"exporter\":",
 				i ? "," : "", bufs[i].id, bufs[i].size);
-			json_str(out, bufs[i].exporter);
+			mt_json_str(out, bufs[i].exporter);
 			fprintf(out, ",\"tag\":");
-			json_str(out, bufs[i].name);
-			fprintf(out, ",\"holders\":%u,\"fd_tables\":%" PRId64
-				",\"kernel_only\":%s}", bufs[i].procs, bufs[i].tables,
-				bufs[i].tables == 0 ? "true" : "false");
+			mt_json_str(out, bufs[i].name);
+			fprintf(out, ",\"holders\":%u,\"kernel_only\":%s}", bufs[i].procs,
+				bufs[i].kholders == 0 ? "true" : "false");
 		}
 		fprintf(out, "]}\n");
 		free(bufs);
@@ -362,7 +369,7 @@ void mt_print_buffers(FILE *out, const struct mt_snapshot *s,
 	fprintf(out, "%10s %11s  %-12s %-20s %7s\n", "ID", "SIZE", "EXPORTER", "TAG",
 		"HOLDERS");
 	for (i = 0; i < s->nsys; i++) {
-		if (bufs[i].tables == 0)
+		if (bufs[i].kholders == 0)
 			snprintf(t, sizeof(t), "kernel");
 		else
 			snprintf(t, sizeof(t), "%u", bufs[i].procs);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * mtstat data sources: the memtrack netlink family through libmemtrack-nl,
- * and a procfs scan (every /proc/PID/fdinfo/FD, the way Android's
- * dmabuf_dump does it) for kernels without memtrack.  Both fill the same
+ * and a procfs scan (every /proc/PID/fdinfo/FD and /proc/PID/maps, the
+ * way Android's dmabuf_dump does it) for kernels without memtrack.  Both fill the same
  * snapshot, and mt_snapshot_finish() derives the sharing figures.
  */
 #define _GNU_SOURCE
@@ -85,6 +85,7 @@ static int copy_proc(const struct mtnl_proc *np, void *arg)
 	p.pss = mtnl_proc_pss(np);
 	p.unique = mtnl_proc_unique(np);
 	p.hwm = mtnl_proc_hwm(np);
+	p.mapped = mtnl_proc_mapped(np);
 	p.incomplete = mtnl_proc_incomplete(np);
 	p.bufs = calloc(n ? n : 1, sizeof(*p.bufs));
 	if (!p.bufs) {
@@ -98,7 +99,8 @@ static int copy_proc(const struct mtnl_proc *np, void *arg)
 		d->id = mtnl_buffer_id(b);
 		d->size = mtnl_buffer_size(b);
 		d->fds = mtnl_buffer_fds(b);
-		d->tables = mtnl_buffer_holders(b);
+		d->mapped = mtnl_buffer_mapped(b);
+		d->kholders = mtnl_buffer_holders(b);
 		snprintf(d->exporter, sizeof(d->exporter), "%s", mtnl_buffer_exporter(b));
 		snprintf(d->name, sizeof(d->name), "%s", mtnl_buffer_name(b));
 	}
@@ -124,7 +126,7 @@ static int copy_sys(const struct mtnl_buffer *b, void *arg)
 	memset(d, 0, sizeof(*d));
 	d->id = mtnl_buffer_id(b);
 	d->size = mtnl_buffer_size(b);
-	d->tables = mtnl_buffer_holders(b);
+	d->kholders = mtnl_buffer_holders(b);
 	snprintf(d->exporter, sizeof(d->exporter), "%s", mtnl_buffer_exporter(b));
 	snprintf(d->name, sizeof(d->name), "%s", mtnl_buffer_name(b));
 	return 0;
@@ -238,7 +240,86 @@ static int buf_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* One process's dma-bufs from its fdinfo files; -errno if unreadable. */
+/* Read a one-line file into @out without its newline; false if absent. */
+static bool read_line(const char *path, char *out, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fgets(out, (int)len, f) != NULL;
+	fclose(f);
+	if (ok)
+		out[strcspn(out, "\n")] = '\0';
+	return ok;
+}
+
+/*
+ * Add the dma-buf mappings of @pid from /proc/PID/maps: a VMA whose path
+ * is "/dmabuf:NAME" maps the buffer whose id is the VMA's inode.  A buffer
+ * mapped but referred to by no fd is described by
+ * /sys/kernel/dmabuf/buffers/ID when the kernel has it
+ * (CONFIG_DMABUF_SYSFS_STATS); otherwise its size and exporter are
+ * unknown (0 and "?").
+ */
+static int scan_maps(uint32_t pid, struct mt_proc *p)
+{
+	char path[300], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end, ino;
+		struct mt_buf *b = NULL;
+		int pos = 0;
+		size_t i;
+
+		if (sscanf(line, "%lx-%lx %*s %*x %*x:%*x %lu %n", &start, &end,
+			   &ino, &pos) < 3 || !pos || strncmp(line + pos, "/dmabuf:", 8))
+			continue;
+		for (i = 0; i < p->n; i++)
+			if (p->bufs[i].id == ino)
+				b = &p->bufs[i];
+		if (!b) {
+			struct mt_buf *nb = realloc(p->bufs, (p->n + 1) * sizeof(*nb));
+			char v[64];
+
+			if (!nb) {
+				fclose(f);
+				return -ENOMEM;
+			}
+			p->bufs = nb;
+			b = &p->bufs[p->n++];
+			memset(b, 0, sizeof(*b));
+			b->id = ino;
+			b->kholders = -1;
+			snprintf(b->name, sizeof(b->name), "%.*s",
+				 (int)strcspn(line + pos + 8, "\n"), line + pos + 8);
+			snprintf(path, sizeof(path), "/sys/kernel/dmabuf/buffers/%lu/size", ino);
+			if (read_line(path, v, sizeof(v)))
+				b->size = strtoull(v, NULL, 10);
+			snprintf(path, sizeof(path),
+				 "/sys/kernel/dmabuf/buffers/%lu/exporter_name", ino);
+			snprintf(b->exporter, sizeof(b->exporter), "%s",
+				 read_line(path, v, sizeof(v)) ? v : "?");
+			p->nbufs++;
+			p->total += b->size;
+		}
+		b->mapped += end - start;
+		p->mapped += end - start;
+	}
+	fclose(f);
+	return 0;
+}
+
+/*
+ * One process's dma-bufs from its fdinfo files and its maps; -errno if
+ * unreadable.
+ */
 static int scan_pid(uint32_t pid, struct mt_proc *p)
 {
 	char path[300], line[256];
@@ -253,7 +334,7 @@ static int scan_pid(uint32_t pid, struct mt_proc *p)
 	if (!dir)
 		return -errno;
 	while ((de = readdir(dir))) {
-		struct mt_buf b = { .tables = -1 };
+		struct mt_buf b = { .kholders = -1 };
 		bool dmabuf = false;
 		size_t i;
 
@@ -307,6 +388,9 @@ static int scan_pid(uint32_t pid, struct mt_proc *p)
 		p->total += b.size;
 	}
 	closedir(dir);
+	/* maps needs ptrace read access like fdinfo; fdinfo was readable. */
+	if (scan_maps(pid, p) == -ENOMEM)
+		return -ENOMEM;
 	qsort(p->bufs, p->n, sizeof(*p->bufs), buf_cmp);
 	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
 	f = fopen(path, "re");
@@ -470,13 +554,13 @@ void mt_snapshot_finish(struct mt_snapshot *s, const struct mt_filter *f)
 				continue;
 			}
 			for (j = 0; j < p->n; j++)
-				p->bufs[j].procs = (uint32_t)(p->bufs[j].tables > 0 ?
-							      p->bufs[j].tables : 0);
+				p->bufs[j].procs = (uint32_t)(p->bufs[j].kholders > 0 ?
+							      p->bufs[j].kholders : 0);
 			s->procs[out++] = *p;
 		}
 		s->nprocs = out;
 		for (i = 0; i < s->nsys; i++)
-			s->sys[i].procs = (uint32_t)s->sys[i].tables;
+			s->sys[i].procs = (uint32_t)s->sys[i].kholders;
 		if (f->tag || f->exporter) {
 			for (i = 0, out = 0; i < s->nsys; i++)
 				if (buf_matches(&s->sys[i], f))
@@ -511,6 +595,7 @@ void mt_snapshot_finish(struct mt_snapshot *s, const struct mt_filter *f)
 			p->nbufs = 0;
 			p->nfds = 0;
 			p->total = 0;
+			p->mapped = 0;
 		}
 		p->pss = 0;
 		p->unique = 0;
@@ -522,7 +607,7 @@ void mt_snapshot_finish(struct mt_snapshot *s, const struct mt_filter *f)
 			if (narrowed && !buf_matches(b, f))
 				continue;
 			if (sb)
-				b->tables = sb->tables;
+				b->kholders = sb->kholders;
 			p->pss += b->size / (b->procs ? b->procs : 1);
 			if (b->procs == 1)
 				p->unique += b->size;
@@ -530,6 +615,7 @@ void mt_snapshot_finish(struct mt_snapshot *s, const struct mt_filter *f)
 				p->nbufs++;
 				p->nfds += b->fds;
 				p->total += b->size;
+				p->mapped += b->mapped;
 			}
 			p->bufs[kept++] = *b;
 		}

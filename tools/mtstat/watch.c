@@ -32,6 +32,7 @@ static const char *reason_name(enum mtnl_reason r)
 	case MTNL_REASON_CLOSE: return "close";
 	case MTNL_REASON_EXEC: return "exec";
 	case MTNL_REASON_EXIT: return "exit";
+	case MTNL_REASON_UNMAP: return "unmap";
 	}
 	return "?";
 }
@@ -80,18 +81,21 @@ static void print_event(const struct mtnl_event *ev, const struct mt_output *o)
 	now_str(t, sizeof(t));
 	if (o->json) {
 		printf("{\"time\":\"%s\",\"event\":\"%s\",\"seq\":%" PRIu64
-		       ",\"pid\":%u,\"comm\":\"%s\"", t, kind_name(k),
-		       mtnl_event_seq(ev), mtnl_event_pid(ev), mtnl_event_comm(ev));
+		       ",\"pid\":%u,\"comm\":", t, kind_name(k),
+		       mtnl_event_seq(ev), mtnl_event_pid(ev));
+		mt_json_str(stdout, mtnl_event_comm(ev));
 		if (k == MTNL_EVENT_UNINSTALL)
 			printf(",\"reason\":\"%s\"", reason_name(mtnl_event_reason(ev)));
 		if (k == MTNL_EVENT_FORK)
 			printf(",\"parent\":%u", mtnl_event_parent_pid(ev));
-		if (b)
+		if (b) {
 			printf(",\"buffer\":{\"id\":%" PRIu64 ",\"size\":%" PRIu64
-			       ",\"exporter\":\"%s\",\"tag\":\"%s\",\"holders\":%" PRId64 "}",
-			       mtnl_buffer_id(b), mtnl_buffer_size(b),
-			       mtnl_buffer_exporter(b), mtnl_buffer_name(b),
-			       mtnl_buffer_holders(b));
+			       ",\"exporter\":", mtnl_buffer_id(b), mtnl_buffer_size(b));
+			mt_json_str(stdout, mtnl_buffer_exporter(b));
+			printf(",\"tag\":");
+			mt_json_str(stdout, mtnl_buffer_name(b));
+			printf(",\"holders\":%" PRId64 "}", mtnl_buffer_holders(b));
+		}
 		printf(",\"buffers\":%u,\"total\":%" PRIu64 "}\n",
 		       mtnl_event_nr_buffers(ev), mtnl_event_total(ev));
 		return;
@@ -163,7 +167,7 @@ static int resync(const struct mt_output *o, uint64_t lost)
 int mt_watch(const struct mt_output *o, const struct mt_filter *f,
 	     volatile sig_atomic_t *stop)
 {
-	struct mtnl_events_opts opts = { .sz = sizeof(opts), .rcvbuf = 4 << 20 };
+	struct mtnl_events_opts opts = { .sz = sizeof(opts), .rcvbuf = o->rcvbuf };
 	struct mtnl_events *e;
 	int ret;
 

@@ -15,12 +15,17 @@
  *   close_range(), dup2() or dup3() over it, io_uring or binder closing it.
  * @MEMTRACK_REASON_EXEC: Its last fd on the buffer was close-on-exec and it
  *   called execve().
- * @MEMTRACK_REASON_EXIT: The last user of its descriptor table exited.
+ * @MEMTRACK_REASON_EXIT: The process exited: the last user of its descriptor
+ *   table, or of its address space, went away.
+ * @MEMTRACK_REASON_UNMAP: Its last mapping of the buffer was unmapped
+ *   (munmap(), or a mapping replaced by MAP_FIXED or mremap()), and no
+ *   descriptor of the process refers to the buffer.
  */
 enum memtrack_reason {
 	MEMTRACK_REASON_CLOSE,
 	MEMTRACK_REASON_EXEC,
 	MEMTRACK_REASON_EXIT,
+	MEMTRACK_REASON_UNMAP,
 };
 
 #define MEMTRACK_NAME_LEN	32
@@ -33,6 +38,7 @@ enum {
 	MEMTRACK_A_BUFFER_NAME,
 	MEMTRACK_A_BUFFER_HOLDERS,
 	MEMTRACK_A_BUFFER_FDS,
+	MEMTRACK_A_BUFFER_MAPPED,
 
 	__MEMTRACK_A_BUFFER_MAX,
 	MEMTRACK_A_BUFFER_MAX = (__MEMTRACK_A_BUFFER_MAX - 1)
@@ -52,6 +58,7 @@ enum {
 	MEMTRACK_A_PROC_HWM,
 	MEMTRACK_A_PROC_FILTER_NAME,
 	MEMTRACK_A_PROC_FILTER_EXPORTER,
+	MEMTRACK_A_PROC_MAPPED,
 
 	__MEMTRACK_A_PROC_MAX,
 	MEMTRACK_A_PROC_MAX = (__MEMTRACK_A_PROC_MAX - 1)

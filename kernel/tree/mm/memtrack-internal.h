@@ -6,20 +6,44 @@
 #define _MM_MEMTRACK_INTERNAL_H
 
 #include <linux/memtrack.h>
+#include <linux/mm.h>
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <uapi/linux/memtrack.h>
 
 /*
- * struct memtrack_ref - one buffer held by one descriptor table
- * @node: link in memtrack_files.refs, ordered by buffer id
- * @buf: the buffer; alive while @nr_fds > 0, since each fd pins its file
- * @nr_fds: descriptors of the table that refer to @buf
+ * struct memtrack_ref - one buffer held by one descriptor table or one
+ * address space
+ * @node: link in the holder's refs, ordered by buffer id
+ * @buf: the buffer; alive while the reference is, since each fd and each
+ *	mapping pins the buffer's file
+ * @partner: the reference of the same process's other holder (its address
+ *	space for a table's reference, and the other way round), so that a
+ *	process holding a buffer both ways counts once in @buf's holders.
+ *	Set with both holders' locks and memtrack_pair_lock held, cleared
+ *	under memtrack_pair_lock only.
+ * @nr_fds: in a table, descriptors that refer to @buf
+ * @mapped: in an address space, bytes of its VMAs that map @buf
  */
 struct memtrack_ref {
 	struct rb_node node;
 	struct memtrack_buffer *buf;
-	unsigned int nr_fds;
+	struct memtrack_ref *partner;
+	union {
+		unsigned int nr_fds;
+		u64 mapped;
+	};
+};
+
+/*
+ * struct memtrack_hwm - a high-water mark that hwm-reset restarts lazily
+ * @hwm: largest process total seen since @epoch began
+ * @epoch: value of memtrack_hwm_epoch when @hwm was last updated; a stale
+ *	epoch means the marks were reset and @hwm no longer counts
+ */
+struct memtrack_hwm {
+	u64 hwm;
+	unsigned int epoch;
 };
 
 /*
@@ -30,9 +54,7 @@ struct memtrack_ref {
  * @nr_buffers: number of entries in @refs
  * @nr_fds: sum of nr_fds over @refs
  * @total: sum of buffer sizes over @refs
- * @hwm: largest @total since the table was created or @hwm_epoch began
- * @hwm_epoch: value of memtrack_hwm_epoch when @hwm was last updated;
- *	a stale epoch means the marks were reset and @hwm is @total
+ * @hwm: largest total of the table's process seen at the table's changes
  *
  * Allocated on the first tracked install into a table and freed with the
  * table, so that tables that never held a buffer cost one NULL pointer.
@@ -43,8 +65,43 @@ struct memtrack_files {
 	unsigned int nr_buffers;
 	unsigned int nr_fds;
 	u64 total;
-	u64 hwm;
-	unsigned int hwm_epoch;
+	struct memtrack_hwm hwm;
+};
+
+/*
+ * struct memtrack_mm - accounting of one address space
+ * @lock: protects everything below but @owner; nests inside the lock of
+ *	a struct memtrack_files
+ * @refs: mapped buffers, ordered by id
+ * @nr_buffers: number of entries in @refs
+ * @total: sum of buffer sizes over @refs
+ * @mapped: sum of mapped bytes over @refs
+ * @hwm: largest total of the address space's process seen at its changes
+ * @owner: thread group that owns the address space, for events; set when
+ *	the state is created by the owner itself, or at fork for a copy
+ *
+ * Allocated on the first mapping of a tracked buffer, freed when the
+ * address space is torn down.
+ */
+struct memtrack_mm {
+	spinlock_t lock;	/* see above */
+	struct rb_root refs;
+	unsigned int nr_buffers;
+	u64 total;
+	u64 mapped;
+	struct memtrack_hwm hwm;
+	struct pid *owner;
+};
+
+/*
+ * struct memtrack_vm_ops - the VMA operations of a mapped buffer
+ * @ops: the exporter's operations, with open and close wrapped; written
+ *	once by memtrack_vm_ops_alloc() before anyone can see it
+ * @orig: the exporter's operations
+ */
+struct memtrack_vm_ops {
+	const struct vm_operations_struct ops;
+	const struct vm_operations_struct *orig;
 };
 
 /*
@@ -80,7 +137,8 @@ extern spinlock_t memtrack_registry_lock;
 extern struct rb_root memtrack_registry;
 extern struct memtrack_registry_stats memtrack_registry_stats;
 
-u64 memtrack_files_hwm(struct memtrack_files *mt);
+u64 memtrack_proc_hwm(struct memtrack_files *mt, struct memtrack_mm *mm_mt,
+		      u64 total);
 bool memtrack_nl_has_listeners(void);
 void memtrack_nl_notify(u8 cmd, struct task_struct *tsk,
 			struct memtrack_buffer *mb,
@@ -88,8 +146,7 @@ void memtrack_nl_notify(u8 cmd, struct task_struct *tsk,
 			struct task_struct *parent, gfp_t gfp);
 void memtrack_hwm_reset(void);
 
-struct memtrack_ref *memtrack_ref_first_from(struct memtrack_files *mt,
-					     u64 id);
+struct memtrack_ref *memtrack_ref_first_from(struct rb_root *refs, u64 id);
 struct memtrack_buffer *memtrack_buffer_first_from(u64 id);
 
 static inline struct memtrack_files *
@@ -97,6 +154,12 @@ memtrack_files_state(struct files_struct *files)
 {
 	/* Pairs with the cmpxchg_release() that publishes the state. */
 	return smp_load_acquire(&files->memtrack);
+}
+
+static inline struct memtrack_mm *memtrack_mm_state(struct mm_struct *mm)
+{
+	/* Pairs with the cmpxchg_release() that publishes the state. */
+	return smp_load_acquire(&mm->memtrack);
 }
 
 #endif /* _MM_MEMTRACK_INTERNAL_H */

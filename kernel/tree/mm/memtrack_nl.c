@@ -26,10 +26,10 @@
 /* Upper bound of the attributes of one buffer entry in a process reply. */
 #define MEMTRACK_NL_BUF_ENTRY_SIZE					\
 	(nla_total_size(0) +						\
-	 2 * nla_total_size(sizeof(u64)) +				\
+	 3 * nla_total_size(sizeof(u64)) +				\
 	 nla_total_size(MEMTRACK_EXPORTER_LEN) +			\
 	 nla_total_size(MEMTRACK_NAME_LEN) +				\
-	 nla_total_size(sizeof(u32)))
+	 2 * nla_total_size(sizeof(u32)))
 
 /* Largest do reply we are willing to build for one process. */
 #define MEMTRACK_NL_MAX_REPLY	(32U << 20)
@@ -87,6 +87,52 @@ static bool memtrack_nl_filter_match(const struct memtrack_nl_filter *f,
 	return true;
 }
 
+/*
+ * A walk over the union of what a process's table and address space hold,
+ * in increasing buffer id order.  Both holders' locks are held.
+ */
+struct memtrack_nl_walk {
+	struct rb_node *fd;	/* next reference of the table */
+	struct rb_node *map;	/* next reference of the address space */
+};
+
+static void memtrack_nl_walk_start(struct memtrack_nl_walk *w,
+				   struct memtrack_files *mt,
+				   struct memtrack_mm *mm_mt, u64 from)
+{
+	struct memtrack_ref *ref;
+
+	ref = mt ? memtrack_ref_first_from(&mt->refs, from) : NULL;
+	w->fd = ref ? &ref->node : NULL;
+	ref = mm_mt ? memtrack_ref_first_from(&mm_mt->refs, from) : NULL;
+	w->map = ref ? &ref->node : NULL;
+}
+
+/* The next buffer, with its table and address-space references. */
+static struct memtrack_buffer *
+memtrack_nl_walk_next(struct memtrack_nl_walk *w, struct memtrack_ref **fd,
+		      struct memtrack_ref **map)
+{
+	struct memtrack_ref *f = w->fd ? rb_entry(w->fd, struct memtrack_ref,
+						  node) : NULL;
+	struct memtrack_ref *m = w->map ? rb_entry(w->map, struct memtrack_ref,
+						   node) : NULL;
+
+	if (f && m && f->buf->id != m->buf->id) {
+		if (f->buf->id < m->buf->id)
+			m = NULL;
+		else
+			f = NULL;
+	}
+	*fd = f;
+	*map = m;
+	if (f)
+		w->fd = rb_next(w->fd);
+	if (m)
+		w->map = rb_next(w->map);
+	return f ? f->buf : m ? m->buf : NULL;
+}
+
 /* The figures of a process reply, over the buffers that pass the filter. */
 struct memtrack_nl_proc_sums {
 	u32 nr_buffers;
@@ -94,31 +140,50 @@ struct memtrack_nl_proc_sums {
 	u64 total;
 	u64 pss;
 	u64 unique;
+	u64 mapped;
 };
 
 static void memtrack_nl_proc_sum(struct memtrack_files *mt,
+				 struct memtrack_mm *mm_mt,
 				 const struct memtrack_nl_filter *f,
 				 struct memtrack_nl_proc_sums *sums)
 {
 	bool filtered = memtrack_nl_filter_active(f);
-	struct memtrack_ref *ref;
-	struct rb_node *node;
+	struct memtrack_ref *fd, *map;
+	struct memtrack_nl_walk w;
+	struct memtrack_buffer *mb;
 
 	memset(sums, 0, sizeof(*sums));
-	for (node = rb_first(&mt->refs); node; node = rb_next(node)) {
+	memtrack_nl_walk_start(&w, mt, mm_mt, 0);
+	while ((mb = memtrack_nl_walk_next(&w, &fd, &map))) {
 		u32 holders;
 
-		ref = rb_entry(node, struct memtrack_ref, node);
-		if (filtered && !memtrack_nl_filter_match(f, ref->buf))
+		if (filtered && !memtrack_nl_filter_match(f, mb))
 			continue;
-		holders = max(atomic_read(&ref->buf->nr_holders), 1);
+		holders = max(atomic_read(&mb->nr_holders), 1);
 		sums->nr_buffers++;
-		sums->nr_fds += ref->nr_fds;
-		sums->total += ref->buf->size;
-		sums->pss += div_u64(ref->buf->size, holders);
+		sums->nr_fds += fd ? fd->nr_fds : 0;
+		sums->mapped += map ? map->mapped : 0;
+		sums->total += mb->size;
+		sums->pss += div_u64(mb->size, holders);
 		if (holders == 1)
-			sums->unique += ref->buf->size;
+			sums->unique += mb->size;
 	}
+}
+
+/* The process's total over all its buffers, for the unfiltered hwm. */
+static u64 memtrack_nl_proc_total(struct memtrack_files *mt,
+				  struct memtrack_mm *mm_mt,
+				  const struct memtrack_nl_filter *f,
+				  const struct memtrack_nl_proc_sums *sums)
+{
+	static const struct memtrack_nl_filter none;
+	struct memtrack_nl_proc_sums all;
+
+	if (!memtrack_nl_filter_active(f))
+		return sums->total;
+	memtrack_nl_proc_sum(mt, mm_mt, &none, &all);
+	return all.total;
 }
 
 struct memtrack_nl_buf_dump_ctx {
@@ -145,33 +210,37 @@ static int memtrack_nl_put_buffer_common(struct sk_buff *skb,
 }
 
 /*
- * Fill the buffers of one table from *@next_buf on.  Returns 0 when all
+ * Fill the buffers of one process from *@next_buf on.  Returns 0 when all
  * were emitted, or -EMSGSIZE with *@next_buf set to the first buffer that
  * did not fit.
  */
 static int memtrack_nl_put_proc_buffers(struct sk_buff *skb,
 					struct memtrack_files *mt,
+					struct memtrack_mm *mm_mt,
 					const struct memtrack_nl_filter *f,
 					u64 *next_buf)
 {
 	bool filtered = memtrack_nl_filter_active(f);
-	struct memtrack_ref *ref;
-	struct rb_node *node;
+	struct memtrack_ref *fd, *map;
+	struct memtrack_nl_walk w;
+	struct memtrack_buffer *mb;
 
-	ref = memtrack_ref_first_from(mt, *next_buf);
-	for (node = ref ? &ref->node : NULL; node; node = rb_next(node)) {
+	memtrack_nl_walk_start(&w, mt, mm_mt, *next_buf);
+	while ((mb = memtrack_nl_walk_next(&w, &fd, &map))) {
 		struct nlattr *nest;
 
-		ref = rb_entry(node, struct memtrack_ref, node);
-		if (filtered && !memtrack_nl_filter_match(f, ref->buf))
+		if (filtered && !memtrack_nl_filter_match(f, mb))
 			continue;
 		nest = nla_nest_start(skb, MEMTRACK_A_PROC_BUFFER);
 		if (!nest)
 			goto full;
-		if (memtrack_nl_put_buffer_common(skb, ref->buf) ||
-		    nla_put_u32(skb, MEMTRACK_A_BUFFER_FDS, ref->nr_fds) ||
+		if (memtrack_nl_put_buffer_common(skb, mb) ||
+		    nla_put_u32(skb, MEMTRACK_A_BUFFER_FDS,
+				fd ? fd->nr_fds : 0) ||
+		    nla_put_uint(skb, MEMTRACK_A_BUFFER_MAPPED,
+				 map ? map->mapped : 0) ||
 		    nla_put_u32(skb, MEMTRACK_A_BUFFER_HOLDERS,
-				atomic_read(&ref->buf->nr_holders))) {
+				atomic_read(&mb->nr_holders))) {
 			nla_nest_cancel(skb, nest);
 			goto full;
 		}
@@ -179,7 +248,7 @@ static int memtrack_nl_put_proc_buffers(struct sk_buff *skb,
 	}
 	return 0;
 full:
-	*next_buf = ref->buf->id;
+	*next_buf = mb->id;
 	return -EMSGSIZE;
 }
 
@@ -187,8 +256,9 @@ full:
  * Build one process message.  @pid is the tgid in the caller's namespace.
  * With @skip_empty, a process that holds nothing produces no message and
  * returns -ENOENT.  Returns -EMSGSIZE, with *@next_buf set, when only part
- * of the buffers fit; a message is kept only if it carries at least one
- * buffer or *@next_buf was 0 on entry.
+ * of the buffers fit; a partial message is kept only if it carries at
+ * least one buffer and it is the first in @skb or a continuation, so that
+ * a process is split only when it cannot fit in a message of its own.
  */
 static int memtrack_nl_fill_proc(struct sk_buff *skb,
 				 struct task_struct *tsk, u32 pid,
@@ -199,8 +269,11 @@ static int memtrack_nl_fill_proc(struct sk_buff *skb,
 {
 	struct memtrack_nl_proc_sums sums = {};
 	struct memtrack_files *mt = NULL;
+	struct memtrack_mm *mm_mt = NULL;
 	char comm[TASK_COMM_LEN];
 	u64 resume = *next_buf;
+	/* Only a process alone in its message is split across messages. */
+	bool alone = !skb->len;
 	bool incomplete = false;
 	int empty_len, err;
 	void *hdr;
@@ -208,19 +281,24 @@ static int memtrack_nl_fill_proc(struct sk_buff *skb,
 	get_task_comm(comm, tsk);
 
 	/*
-	 * task_lock() keeps tsk->files, and with it the accounting, alive:
-	 * exit_files() and unshare clear the pointer under it before they
-	 * drop their reference.
+	 * task_lock() keeps tsk->files and tsk->mm, and with them the
+	 * accounting, alive: exit, exec and unshare clear or switch the
+	 * pointers under it before they drop their reference.
 	 */
 	task_lock(tsk);
 	if (tsk->files) {
 		mt = memtrack_files_state(tsk->files);
 		incomplete = READ_ONCE(tsk->files->memtrack_incomplete);
 	}
-	if (mt) {
-		spin_lock(&mt->lock);
-		memtrack_nl_proc_sum(mt, filter, &sums);
+	if (tsk->mm) {
+		mm_mt = memtrack_mm_state(tsk->mm);
+		incomplete |= READ_ONCE(tsk->mm->memtrack_incomplete);
 	}
+	if (mt)
+		spin_lock(&mt->lock);
+	if (mm_mt)
+		spin_lock(&mm_mt->lock);
+	memtrack_nl_proc_sum(mt, mm_mt, filter, &sums);
 	if (skip_empty && !sums.nr_buffers &&
 	    (!incomplete || memtrack_nl_filter_active(filter))) {
 		err = -ENOENT;
@@ -243,18 +321,25 @@ static int memtrack_nl_fill_proc(struct sk_buff *skb,
 	    nla_put_uint(skb, MEMTRACK_A_PROC_TOTAL, sums.total) ||
 	    nla_put_uint(skb, MEMTRACK_A_PROC_PSS, sums.pss) ||
 	    nla_put_uint(skb, MEMTRACK_A_PROC_UNIQUE, sums.unique) ||
+	    nla_put_uint(skb, MEMTRACK_A_PROC_MAPPED, sums.mapped) ||
 	    nla_put_uint(skb, MEMTRACK_A_PROC_HWM,
-			 mt ? memtrack_files_hwm(mt) : 0) ||
+			 memtrack_proc_hwm(mt, mm_mt,
+					   memtrack_nl_proc_total(mt, mm_mt,
+								  filter,
+								  &sums))) ||
 	    nla_put_uint(skb, MEMTRACK_A_PROC_GENERATION,
 			 atomic64_read(&memtrack_event_seq)) ||
 	    (incomplete && nla_put_flag(skb, MEMTRACK_A_PROC_INCOMPLETE)))
 		goto cancel;
 	empty_len = skb->len;
 
-	err = mt ? memtrack_nl_put_proc_buffers(skb, mt, filter, next_buf) : 0;
+	err = memtrack_nl_put_proc_buffers(skb, mt, mm_mt, filter, next_buf);
 	if (err) {
-		/* Leave the process for the next message if no buffer fit. */
-		if (skb->len == empty_len)
+		/*
+		 * Leave the process for the next message if no buffer fit, or
+		 * if it would fit whole in a message of its own.
+		 */
+		if (skb->len == empty_len || (!alone && !resume))
 			goto cancel;
 		genlmsg_end(skb, hdr);
 		goto out_unlock;
@@ -269,6 +354,8 @@ cancel:
 	*next_buf = resume;
 	err = -EMSGSIZE;
 out_unlock:
+	if (mm_mt)
+		spin_unlock(&mm_mt->lock);
 	if (mt)
 		spin_unlock(&mt->lock);
 	task_unlock(tsk);
@@ -304,6 +391,7 @@ int memtrack_nl_proc_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct memtrack_nl_filter filter;
 	struct memtrack_files *mt;
+	struct memtrack_mm *mm_mt;
 	struct task_struct *tsk;
 	struct sk_buff *msg;
 	size_t size;
@@ -336,9 +424,13 @@ int memtrack_nl_proc_get_doit(struct sk_buff *skb, struct genl_info *info)
 	/* Size for the current buffer count; grow if it rose meanwhile. */
 	task_lock(tsk);
 	mt = tsk->files ? memtrack_files_state(tsk->files) : NULL;
+	mm_mt = tsk->mm ? memtrack_mm_state(tsk->mm) : NULL;
 	size = NLMSG_GOODSIZE;
 	if (mt)
 		size += (size_t)READ_ONCE(mt->nr_buffers) *
+			MEMTRACK_NL_BUF_ENTRY_SIZE;
+	if (mm_mt)
+		size += (size_t)READ_ONCE(mm_mt->nr_buffers) *
 			MEMTRACK_NL_BUF_ENTRY_SIZE;
 	task_unlock(tsk);
 
@@ -533,7 +625,7 @@ int memtrack_nl_buffer_get_doit(struct sk_buff *skb, struct genl_info *info)
  * @cb: dump state
  *
  * Buffers are listed in increasing id order and the dump resumes from the
- * last id sent.  Buffers held by no descriptor table have zero holders.
+ * last id sent.  Buffers held by no process have zero holders.
  *
  * Context: Process context.
  * Return: the length of @skb, 0 when the dump is complete, or -errno.

@@ -10,9 +10,13 @@
  * which cost a patched-out static branch when memtrack is off and one
  * f_mode test for every file that is not a tracked buffer.
  *
- * State is keyed on the descriptor table (struct files_struct), never on
- * a task: a table may be shared by several processes and unshared at any
- * time, and the accounting follows the table.
+ * Mapping a buffer also holds it: memtrack_vma_map() wraps the open and
+ * close operations of the buffer's VMAs, so that each address space
+ * (struct mm_struct) keeps the bytes it maps of each buffer.
+ *
+ * State is keyed on the descriptor table (struct files_struct) and on the
+ * address space, never on a task: either may be shared by several
+ * processes and replaced at any time, and the accounting follows them.
  */
 #ifndef _LINUX_MEMTRACK_H
 #define _LINUX_MEMTRACK_H
@@ -21,10 +25,12 @@
 #include <linux/fs.h>
 #include <linux/sched.h>
 #include <linux/jump_label.h>
+#include <linux/mm_types.h>
 #include <linux/rbtree.h>
 #include <linux/types.h>
 
 struct memtrack_buffer;
+struct memtrack_vm_ops;
 
 /**
  * enum memtrack_drop_reason - why a descriptor table dropped a reference
@@ -55,7 +61,10 @@ struct memtrack_buffer_ops {
  * @exporter: name of the allocator that exported the buffer
  * @ops: allocator callbacks
  * @node: link in the global registry, ordered by @id
- * @nr_holders: number of descriptor tables that hold the buffer
+ * @nr_holders: number of processes that hold the buffer, through their
+ *	descriptor table, their address space or both
+ * @vm_ops: the exporter's VMA operations with open and close wrapped,
+ *	allocated on the buffer's first mapping
  *
  * Embedded in the allocator's buffer object.  Only @id, @size, @exporter
  * and @ops are set by the allocator, through memtrack_buffer_init().
@@ -67,6 +76,7 @@ struct memtrack_buffer {
 	const struct memtrack_buffer_ops *ops;
 	struct rb_node node;
 	atomic_t nr_holders;
+	struct memtrack_vm_ops *vm_ops;
 };
 
 #ifdef CONFIG_MEMTRACK
@@ -111,7 +121,9 @@ void __memtrack_fd_uninstall(struct files_struct *files, struct file *file,
 void __memtrack_files_dup(struct files_struct *oldf,
 			  struct files_struct *newf);
 void __memtrack_files_release(struct files_struct *files);
-void __memtrack_fork(struct task_struct *child);
+void __memtrack_fork(struct task_struct *child, u64 clone_flags);
+int __memtrack_vma_map(struct memtrack_buffer *mb, struct vm_area_struct *vma);
+void __memtrack_mm_release(struct mm_struct *mm);
 
 /*
  * The wrappers below are what fs/file.c calls.  They are always inlined
@@ -163,15 +175,56 @@ static __always_inline void memtrack_files_release(struct files_struct *files)
  * @child: the new task, fully set up but not yet running
  * @clone_flags: its clone flags; threads are not new processes
  *
- * Only processes whose table ever held a buffer go further.
+ * Only processes whose table or copied address space ever held a buffer
+ * go further.
  */
 static __always_inline void memtrack_fork(struct task_struct *child,
 					  u64 clone_flags)
 {
 	if (static_branch_unlikely(&memtrack_enabled_key) &&
-	    !(clone_flags & CLONE_THREAD) && child->files &&
-	    child->files->memtrack)
-		__memtrack_fork(child);
+	    !(clone_flags & CLONE_THREAD) &&
+	    ((child->files && child->files->memtrack) ||
+	     (!(clone_flags & CLONE_VM) && child->mm && child->mm->memtrack)))
+		__memtrack_fork(child, clone_flags);
+}
+
+/**
+ * memtrack_vma_map() - account a new mapping of a buffer
+ * @mb: the buffer
+ * @vma: a VMA that the exporter has just set up to map @mb
+ *
+ * Called by the allocator's mmap path after the exporter's own mmap
+ * succeeded.  From then on the VMA's copies (fork, split, mremap) and its
+ * unmapping are accounted through its open and close operations.
+ *
+ * Return: 0, or -ENOMEM, in which case the mmap must fail.
+ */
+static __always_inline int memtrack_vma_map(struct memtrack_buffer *mb,
+					    struct vm_area_struct *vma)
+{
+	if (memtrack_file_tracked(vma->vm_file))
+		return __memtrack_vma_map(mb, vma);
+	return 0;
+}
+
+/**
+ * memtrack_mm_init() - start an address space without memtrack state
+ * @mm: a new address space, possibly a byte copy of another one
+ */
+static inline void memtrack_mm_init(struct mm_struct *mm)
+{
+	mm->memtrack = NULL;
+	mm->memtrack_incomplete = false;
+}
+
+/**
+ * memtrack_mm_release() - free the state of a torn-down address space
+ * @mm: the address space, whose VMAs are all gone
+ */
+static __always_inline void memtrack_mm_release(struct mm_struct *mm)
+{
+	if (static_branch_unlikely(&memtrack_enabled_key) && mm->memtrack)
+		__memtrack_mm_release(mm);
 }
 
 #else /* !CONFIG_MEMTRACK */
@@ -228,6 +281,20 @@ static __always_inline void memtrack_files_release(struct files_struct *files)
 
 static __always_inline void memtrack_fork(struct task_struct *child,
 					  u64 clone_flags)
+{
+}
+
+static __always_inline int memtrack_vma_map(struct memtrack_buffer *mb,
+					    struct vm_area_struct *vma)
+{
+	return 0;
+}
+
+static inline void memtrack_mm_init(struct mm_struct *mm)
+{
+}
+
+static __always_inline void memtrack_mm_release(struct mm_struct *mm)
 {
 }
 
