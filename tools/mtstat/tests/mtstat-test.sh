@@ -34,16 +34,24 @@ for p in "$camera" "$compositor" "$helper"; do
 	pf=$(mtstat --source=procfs -j -p "$p" | figures)
 	check "pid $p: netlink and procfs agree ($nl)" [ -n "$nl" -a "$nl" = "$pf" ]
 done
-check "camera holds 5 buffers, 19 MiB" \
-	sh -c "mtstat -j -p $camera | grep -q '\"buffers\":5,\"fds\":5,\"total\":19922944'"
+check "camera holds 6 buffers, one through a mapping only, 20 MiB" \
+	sh -c "mtstat -j -p $camera | grep -q '\"buffers\":6,\"fds\":5,\"total\":20971520'"
+check "camera maps 1 MiB, the compositor 8 MiB" \
+	sh -c "mtstat -j -p $camera | grep -q '\"mapped\":1048576,' &&
+	       mtstat -j -p $compositor | grep -q '\"mapped\":8388608,'"
+check "-p shows the mapping-only buffer with 0 fds and its mapped bytes" \
+	sh -c "mtstat -p $camera | grep camera-retired | grep -q ' 0 *1.0 MiB'"
+check "procfs finds the same mapped bytes" \
+	sh -c "mtstat --source=procfs -j -p $compositor | grep -q '\"mapped\":8388608,'"
 check "the tag filter keeps the 3 holders of camera-still" \
 	[ "$(mtstat -j -t camera-still | grep -o '"pid":' | wc -l)" = 3 ]
 check "the exporter filter keeps udmabuf's 2 MiB" \
 	sh -c "mtstat -j -e udmabuf -p $camera | grep -q '\"total\":2097152'"
-check "-b marks the mapped-only buffer kernel-only" \
-	sh -c "mtstat -b | grep camera-retired | grep -q kernel"
+check "-b marks the in-flight buffer kernel-only, not the mapped one" \
+	sh -c "mtstat -b | grep camera-in-flight | grep -q kernel &&
+	       ! mtstat -b | grep camera-retired | grep -q kernel"
 check "--by-tag lists per-tag lines" sh -c "mtstat --by-tag -p $camera >/dev/null && mtstat --by-tag | grep -q camera-preview-0"
-check "--bytes prints raw sizes" sh -c "mtstat --bytes | grep -q 19922944"
+check "--bytes prints raw sizes" sh -c "mtstat --bytes | grep -q 20971520"
 check "-s pid sorts by pid" sh -c "mtstat -j -s pid | grep -o '\"pid\":[0-9]*' | cut -d: -f2 | sort -nc"
 check "-i 0.2 -c 2 prints two rounds" [ "$(mtstat -i 0.2 -c 2 | grep -c '^---')" = 2 ]
 check "--version names the family version" sh -c "mtstat --version | grep -q 'family version 1'"
@@ -77,6 +85,141 @@ check "--watch saw installs" grep -q '"event":"install"' /tmp/watch
 check "--watch saw the compositor's fork" grep -q '"event":"fork"' /tmp/watch
 check "--watch saw exit uninstalls" grep -q '"reason":"exit"' /tmp/watch
 check "--watch lines are whole JSON objects" sh -c "! grep -v '^{.*}\$' /tmp/watch"
+
+# --- JSON, parsed with jq and checked against the demo workload.
+jq_check() {	# DESCRIPTION JQ-EXPRESSION MTSTAT-ARGS...
+	desc=$1
+	expr=$2
+	shift 2
+	check "$desc" sh -c 'mtstat -j "$@" | jq -e "$0" >/dev/null' "$expr" "$@"
+}
+MiB=1048576
+# pss divides each buffer by its holders in integers: 4 MiB / 3 rounds down.
+jq_check "JSON: the camera's figures" \
+	".processes[] | select(.pid == $camera) | .comm == \"camera\" and .buffers == 6 and
+	 .fds == 5 and .total == 20 * $MiB and .unique == 2 * $MiB and
+	 (8 * $MiB - .pss) < 4 and
+	 .mapped == $MiB and .hwm == 21 * $MiB and .incomplete == false"
+jq_check "JSON: the compositor and its helper share 18 MiB three ways" \
+	"[.processes[] | select(.pid == $compositor or .pid == $helper) |
+	  .buffers == 4 and .fds == 4 and .total == 18 * $MiB and (6 * $MiB - .pss) < 4 and
+	  .unique == 0 and .mapped == 8 * $MiB] == [true, true]"
+jq_check "JSON: the summary counts the kernel-only buffer" \
+	".summary | .held_buffers == 6 and .held_bytes == 20 * $MiB and .all_buffers == 7 and
+	 .all_bytes == 21 * $MiB and .kernel_only_buffers == 1 and .kernel_only_bytes == $MiB"
+jq_check "JSON: -p lists the mapping-only buffer with 0 fds" \
+	".processes[0].buffer_list[] | select(.tag == \"camera-retired\") |
+	 .fds == 0 and .mapped == $MiB and .holders == 1 and .size == $MiB" -p "$camera"
+jq_check "JSON: -p counts holders as processes" \
+	"[.processes[0].buffer_list[] | select(.tag == \"camera-preview-0\") |
+	  .holders == 3 and .fds == 1 and .mapped == 4 * $MiB] == [true]" -p "$compositor"
+jq_check "JSON: -b marks only the in-flight buffer kernel-only" \
+	"[.buffers[] | select(.kernel_only) | .tag] == [\"camera-in-flight\"] and
+	 ([.buffers[] | select(.tag == \"camera-retired\") | .holders] == [1])" -b
+jq_check "JSON: --by-tag splits the camera's total" \
+	".processes[] | select(.pid == $camera) | .by_tag[\"camera-still\"].bytes == 8 * $MiB and
+	 .by_tag[\"gl-texture\"].bytes == 2 * $MiB" --by-tag
+
+# --- Golden human output: each view on the demo workload.  Pids become
+# names and buffer ids ID; spacing is compared separately, as alignment.
+golden=/usr/libexec/memtrack/tests/golden
+norm() {	# [ids]: also replace a leading number (a buffer id) by ID
+	awk -v c="$camera" -v m="$compositor" -v h="$helper" -v ids="${1:-}" '{
+		for (i = 1; i <= NF; i++)
+			if ($i == c) $i = "CAMERA"
+			else if ($i == m) $i = "COMPOSITOR"
+			else if ($i == h) $i = "HELPER"
+			else if ($i == "(" c ")" || $i == c ":") $i = "CAMERA"
+		if (ids && $1 ~ /^[0-9]+$/) $1 = "ID"
+		$1 = $1
+		print
+	}'
+}
+aligned() {	# every line of a table has the header's length
+	awk 'NR == 1 { n = length($0) } length($0) != n { print "  misaligned: " $0; bad = 1 }
+	     END { exit bad }'
+}
+golden_check() {	# NAME [ids] -- MTSTAT-ARGS...
+	name=$1
+	ids=$2
+	shift 3
+	mtstat "$@" >/tmp/g.raw 2>/tmp/g.err
+	norm "$ids" </tmp/g.raw >/tmp/g.out
+	if cmp -s /tmp/g.out "$golden/$name.txt"; then
+		echo "ok - golden: mtstat $*"
+	else
+		echo "not ok - golden: mtstat $*"
+		diff "$golden/$name.txt" /tmp/g.out | sed 's/^/  /'
+		fails=$((fails + 1))
+	fi
+}
+proc_table_aligned() { mtstat | sed '/^$/,$d' | aligned; }
+pid_table_aligned() { mtstat -p "$camera" | tail -n +2 | aligned; }
+buffer_table_aligned() { mtstat -b | aligned; }
+golden_check processes "" -- -s pid
+check "the process table is aligned" proc_table_aligned
+golden_check pid-camera ids -- -p "$camera"
+check "the -p table is aligned" pid_table_aligned
+golden_check buffers ids -- -b -s tag
+check "the -b table is aligned" buffer_table_aligned
+golden_check by-exporter "" -- --by-exporter -s pid
+
+# --- --watch: the exact events of a scripted workload, in both formats.
+W=/usr/libexec/memtrack/tests/mtstat-workload
+mtstat -w -j >/tmp/wj 2>/tmp/wj.err &
+wj=$!
+mtstat -w >/tmp/wh 2>/tmp/wh.err &
+wh=$!
+sleep 0.5
+"$W" >/tmp/wl || echo "  the workload failed"
+sleep 0.5
+kill -INT "$wj" "$wh"
+wait "$wj"
+wait "$wh"
+eval "$(cat /tmp/wl)"
+got=$(jq -r --argjson p "$parent" --argjson c "$child" 'select(.pid == $p or .pid == $c) |
+	"\(if .pid == $p then "P" else "C" end) \(.event)\(if .reason then "/" + .reason else "" end) \(.buffer.tag // "-") \(.total)"' /tmp/wj |
+	tr '\n' ';')
+want="P install  65536;C fork - 65536;C uninstall/exit w-a 0;P uninstall/unmap w-a 0;P install  32768;P uninstall/close w-b 0;"
+check "--watch -j: exactly the workload's events ($got)" [ "$got" = "$want" ]
+# jq -s: one verdict over the whole stream (-e alone judges the last line).
+check "--watch -j: the fork names its parent" \
+	jq -s -e "[.[] | select(.event == \"fork\" and .pid == $child)] |
+		  length == 1 and .[0].parent == $parent and .[0].buffers == 1" /tmp/wj
+check "--watch -j: sequence numbers step by one" \
+	jq -s -e '[.[].seq] as $s | length > 5 and all(range(1; $s | length); $s[.] == $s[. - 1] + 1)' /tmp/wj
+check "--watch: the human stream has the same events" sh -c \
+	"[ \$(grep -c \" $parent \\| $child \" /tmp/wh) = 6 ] &&
+	 grep \"uninstall/unmap\" /tmp/wh | grep -q \" $parent .* w-a \" &&
+	 grep -q \"fork<$parent  *$child \" /tmp/wh"
+
+# --- Forced loss: watchers with a tiny buffer, stopped during a flood,
+# print the loss line, resynchronise, and go on.
+mtstat -w -j --rcvbuf 2048 >/tmp/lj 2>&1 &
+lj=$!
+mtstat -w --rcvbuf 2048 >/tmp/lh 2>&1 &
+lh=$!
+sleep 0.5
+kill -STOP "$lj" "$lh"
+"$W" --flood 300
+kill -CONT "$lj" "$lh"
+sleep 1
+"$W" >/tmp/wl
+sleep 0.5
+kill -INT "$lj" "$lh"
+wait "$lj"
+wait "$lh"
+eval "$(cat /tmp/wl)"
+check "a forced loss prints the loss line and resyncs (JSON)" \
+	jq -s -e '[.[] | select(.event == "lost")] | length >= 1 and all(.resync)' /tmp/lj
+check "a forced loss prints the loss line and resyncs (human)" sh -c \
+	"grep -q '^--- .*events lost' /tmp/lh && grep -q '^--- resynced at generation' /tmp/lh"
+check "after the loss the watch goes on" \
+	jq -s -e "any(.[]; .pid == $parent and .reason == \"unmap\")" /tmp/lj
+grep '"lost"' /tmp/lj | sed 's/^/  /'
+grep '^---' /tmp/lh | sed 's/^/  /'
+check "--rcvbuf without --watch exits 1" status_is 1 mtstat --rcvbuf 4096
+check "a tiny --rcvbuf exits 1" status_is 1 mtstat -w --rcvbuf 12
 
 kill "$camera"
 wait
