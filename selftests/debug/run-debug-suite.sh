@@ -1,0 +1,54 @@
+#!/bin/sh
+# Runs in the guest on the debug kernel (KASAN, kmemleak, lockdep,
+# PROVE_RCU, DEBUG_OBJECTS, DEBUG_VM, fault injection): every memtrack
+# selftest, the fault-injection and stress tests, the library's
+# integration test and mtstat's test; then a kmemleak scan that must find
+# nothing.  Kernel reports (KASAN, lockdep, WARNING, ...) are caught by
+# tools/vm/run from the kernel log.
+#
+#   run-debug-suite.sh [STRESS-SEEDS...]
+st=/usr/libexec/memtrack/selftests
+tests=/usr/libexec/memtrack/tests
+fails=0
+run() {	# NAME COMMAND...
+	name=$1
+	shift
+	echo "### $name"
+	if "$@"; then
+		echo "### ok - $name"
+	else
+		echo "### not ok - $name (status $?)"
+		fails=$((fails + 1))
+	fi
+}
+
+# Let kmemleak settle the boot's own allocations before anything runs.
+echo scan >/sys/kernel/debug/kmemleak
+echo clear >/sys/kernel/debug/kmemleak
+
+for t in memtrack_test memtrack_dump_test memtrack_figures_test \
+	 memtrack_map_test memtrack_events_test memtrack_nlfuzz_test \
+	 memtrack_fault_test; do
+	run "$t" "$st/$t"
+done
+for seed in ${*:-1 2 3}; do
+	run "stress seed $seed" "$st/memtrack_stress" --seed "$seed" --ops 3000
+done
+run "libmemtrack-nl integration" "$tests/mtnl_test_integration"
+run "mtstat" "$tests/mtstat-test.sh"
+
+# Every test process has exited.  kmemleak reports objects unreferenced
+# for 5 s or more, and an object needs two scans to be reported.
+sleep 6
+echo scan >/sys/kernel/debug/kmemleak
+echo scan >/sys/kernel/debug/kmemleak
+leaks=$(cat /sys/kernel/debug/kmemleak)
+if [ -n "$leaks" ]; then
+	echo "### not ok - kmemleak found leaked objects:"
+	echo "$leaks"
+	fails=$((fails + 1))
+else
+	echo "### ok - kmemleak: no leaked object"
+fi
+echo "### $fails failure(s)"
+[ "$fails" = 0 ]

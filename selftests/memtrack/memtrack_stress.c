@@ -1,0 +1,789 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memtrack model-based stress test with a procfs oracle.
+ *
+ * A controller drives worker processes through random operations chosen by
+ * a seeded generator: allocation from the system heap and udmabuf, dup,
+ * dup2, dup3, close, close_range, mmap, munmap, mprotect, mremap,
+ * DMA_BUF_SET_NAME, SCM_RIGHTS, pidfd_getfd, fork, exec, exit, a thread
+ * that dups and closes then exits, a CLONE_FILES child that unshares, and
+ * unshare.  Some steps run two workers at once, and a querier process
+ * dumps and queries without pause all along; none of its requests may
+ * fail.  At quiescent points every worker's view from memtrack must equal
+ * ground truth computed from /proc/PID/fdinfo and /proc/PID/maps: the
+ * buffers held, fds, mapped bytes, holders, totals, pss and unique.
+ *
+ *   memtrack_stress [--seed N] [--ops N] [--check-every N] [--soak SECONDS]
+ *
+ * On a mismatch it prints the seed and the operations since the last good
+ * check; the same seed replays the same run.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "mt_lib.h"
+
+#define MAX_WORKERS	8
+#define CTRL_FD		500	/* a worker's control socket */
+#define FD_LO		3	/* a worker's buffers live in [FD_LO, FD_HI] */
+#define FD_HI		200
+#define MAX_MAPS	32
+#define PAGE		4096UL
+#define TRACE_LEN	64
+
+enum op {
+	OP_HEAP, OP_UDMABUF, OP_DUP, OP_DUP2, OP_DUP3, OP_CLOSE, OP_CLOSE_RANGE,
+	OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_RENAME, OP_THREAD,
+	OP_CLONE_FILES, OP_UNSHARE,
+	/* Ops the controller takes part in. */
+	OP_SEND, OP_RECV, OP_PICK, OP_GETFD, OP_FORK, OP_EXEC, OP_EXIT,
+	OP_NR,
+};
+
+static const char *const op_names[OP_NR] = {
+	"heap", "udmabuf", "dup", "dup2", "dup3", "close", "close_range",
+	"mmap", "munmap", "mprotect", "mremap", "rename", "thread",
+	"clone_files", "unshare", "send", "recv", "pick", "getfd", "fork",
+	"exec", "exit",
+};
+
+struct cmd {
+	int op;
+	uint64_t arg;
+};
+
+struct reply {
+	int status;	/* 0, or a positive errno of a failed step */
+	int value;
+};
+
+/* ------------------------------------------------------------------ */
+/* Messages with an optional fd                                        */
+
+static int send_msg(int sock, const void *buf, size_t len, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		msg.msg_control = cbuf;
+		msg.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+static int recv_msg(int sock, void *buf, size_t len, int *fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+
+	if (fd)
+		*fd = -1;
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != (ssize_t)len)
+		return -1;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (fd && cm && cm->cmsg_type == SCM_RIGHTS)
+		memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Worker                                                              */
+
+static struct { char *addr; size_t len; } maps[MAX_MAPS];
+static unsigned int nmaps;
+static char **self_argv;
+/* mremap() targets: slots of a reservation, each used once. */
+static char *resv;
+static unsigned int next_slot;
+#define RESV_SLOTS	1024
+#define SLOT_SIZE	(1UL << 20)
+
+/* The worker's buffer fds, in increasing order. */
+static int buffer_fds(int *out)
+{
+	int fd, n = 0;
+
+	for (fd = FD_LO; fd <= FD_HI; fd++) {
+		char path[64];
+		struct mt_buf b;
+
+		if (fcntl(fd, F_GETFD) < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+		if (mt_fdinfo_parse(path, &b))
+			out[n++] = fd;
+	}
+	return n;
+}
+
+static int pick_fd(uint64_t r)
+{
+	int fds[FD_HI + 1], n = buffer_fds(fds);
+
+	return n ? fds[r % n] : -1;
+}
+
+/* Move a new fd to a random free slot of the buffer range. */
+static int place(int fd, uint64_t r)
+{
+	int nfd = fcntl(fd, F_DUPFD, FD_LO + (int)(r % (FD_HI - FD_LO - 20)));
+
+	close(fd);
+	return nfd;
+}
+
+static const char *const tags[] = { "cam", "gl", "video", "ui" };
+
+static void *thread_churn(void *arg)
+{
+	int fd = *(int *)arg, i;
+
+	for (i = 0; i < 4; i++) {
+		int d = dup(fd);
+
+		if (d >= 0)
+			close(d);
+	}
+	return NULL;
+}
+
+static int clone_files_child(void *arg)
+{
+	int fd = *(int *)arg, d = dup(fd);
+
+	/* The shared table gains and loses an fd; then a private copy. */
+	if (d >= 0)
+		close(d);
+	if (unshare(CLONE_FILES))
+		return 1;
+	close(fd);	/* only in the copy */
+	return 0;
+}
+
+static int worker_step(struct cmd *c, struct reply *rp, int ctrl)
+{
+	uint64_t r = c->arg;
+	int fd = -1, ret = 0;
+
+	rp->value = -1;
+	switch (c->op) {
+	case OP_HEAP:
+		fd = mt_heap_alloc((1 + r % 16) * PAGE);
+		goto new_fd;
+	case OP_UDMABUF:
+		fd = mt_udmabuf_alloc((1 + r % 8) * PAGE);
+new_fd:
+		if (fd < 0)
+			return -fd;
+		fd = place(fd, r >> 8);
+		if (fd >= 0 && (r >> 20) % 2)
+			mt_set_name(fd, tags[(r >> 24) % 4]);
+		rp->value = fd;
+		return fd < 0 ? errno : 0;
+	case OP_DUP:
+		fd = pick_fd(r);
+		if (fd >= 0)
+			rp->value = fcntl(fd, (r >> 16) % 2 ? F_DUPFD_CLOEXEC : F_DUPFD,
+					  FD_LO + (int)((r >> 8) % (FD_HI - FD_LO - 20)));
+		return 0;
+	case OP_DUP2:
+	case OP_DUP3:
+		fd = pick_fd(r);
+		if (fd >= 0) {
+			int to = FD_LO + (int)((r >> 8) % (FD_HI - FD_LO));
+
+			if (to != fd)
+				rp->value = c->op == OP_DUP2 ? dup2(fd, to) :
+					    dup3(fd, to, O_CLOEXEC);
+		}
+		return 0;
+	case OP_CLOSE:
+		fd = pick_fd(r);
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	case OP_CLOSE_RANGE: {
+		unsigned int lo = FD_LO + (unsigned int)(r % (FD_HI - FD_LO));
+		unsigned int hi = lo + (unsigned int)((r >> 8) % 16);
+
+		if (hi > FD_HI)
+			hi = FD_HI;
+		return syscall(SYS_close_range, lo, hi, 0) ? errno : 0;
+	}
+	case OP_MMAP: {
+		off_t size;
+		size_t pages, off, len;
+		char *p;
+
+		fd = pick_fd(r);
+		if (fd < 0 || nmaps == MAX_MAPS)
+			return 0;
+		size = lseek(fd, 0, SEEK_END);
+		pages = (size_t)size / PAGE;
+		off = (r >> 8) % pages;
+		len = 1 + (r >> 16) % (pages - off);
+		p = mmap(NULL, len * PAGE, PROT_READ | ((r >> 24) % 2 ? PROT_WRITE : 0),
+			 MAP_SHARED, fd, (off_t)(off * PAGE));
+		if (p == MAP_FAILED)
+			return errno;
+		maps[nmaps].addr = p;
+		maps[nmaps++].len = len * PAGE;
+		return 0;
+	}
+	case OP_MUNMAP:
+	case OP_MPROTECT:
+	case OP_MREMAP: {
+		unsigned int i;
+		size_t pg, n;
+
+		if (!nmaps)
+			return 0;
+		i = (unsigned int)(r % nmaps);
+		n = maps[i].len / PAGE;
+		pg = (r >> 8) % n;
+		if (c->op == OP_MPROTECT)
+			return mprotect(maps[i].addr + pg * PAGE, PAGE, PROT_READ) ? errno : 0;
+		if (c->op == OP_MREMAP) {
+			char *q;
+
+			if (next_slot == RESV_SLOTS)
+				return 0;
+			q = mremap(maps[i].addr, maps[i].len, maps[i].len,
+				   MREMAP_MAYMOVE | MREMAP_FIXED,
+				   resv + next_slot++ * SLOT_SIZE);
+			if (q == MAP_FAILED)
+				return errno;
+			maps[i].addr = q;
+			return 0;
+		}
+		/* The whole mapping, or a page punched out of it. */
+		if ((r >> 16) % 2 || n == 1) {
+			if (munmap(maps[i].addr, maps[i].len))
+				return errno;
+			maps[i] = maps[--nmaps];
+			return 0;
+		}
+		if (munmap(maps[i].addr + pg * PAGE, PAGE))
+			return errno;
+		/* Keep tracking the larger piece only; the rest stays mapped. */
+		if (pg >= n / 2) {
+			maps[i].len = pg * PAGE;
+		} else {
+			maps[i].addr += (pg + 1) * PAGE;
+			maps[i].len -= (pg + 1) * PAGE;
+		}
+		if (!maps[i].len)
+			maps[i] = maps[--nmaps];
+		return 0;
+	}
+	case OP_RENAME:
+		fd = pick_fd(r);
+		if (fd >= 0)
+			mt_set_name(fd, tags[(r >> 8) % 4]);
+		return 0;
+	case OP_THREAD: {
+		pthread_t t;
+
+		fd = pick_fd(r);
+		if (fd < 0)
+			return 0;
+		if (pthread_create(&t, NULL, thread_churn, &fd))
+			return EAGAIN;
+		pthread_join(t, NULL);
+		return 0;
+	}
+	case OP_CLONE_FILES: {
+		static char stack[64 * 1024] __attribute__((aligned(16)));
+		int status;
+		pid_t pid;
+
+		fd = pick_fd(r);
+		if (fd < 0)
+			return 0;
+		pid = clone(clone_files_child, stack + sizeof(stack),
+			    CLONE_FILES | SIGCHLD, &fd);
+		if (pid < 0)
+			return errno;
+		if (waitpid(pid, &status, 0) != pid || status)
+			return ECHILD;
+		return 0;
+	}
+	case OP_UNSHARE:
+		return unshare(CLONE_FILES) ? errno : 0;
+	case OP_SEND:
+		fd = pick_fd(r);
+		rp->value = fd;
+		rp->status = 0;
+		if (send_msg(ctrl, rp, sizeof(*rp), fd))
+			return EIO;
+		return -1;	/* already replied */
+	case OP_RECV:
+		return 0;	/* the fd came with the command */
+	case OP_PICK:
+		rp->value = pick_fd(r);
+		return 0;
+	case OP_GETFD: {
+		int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)(r >> 32), 0);
+
+		if (pidfd < 0)
+			return errno;
+		fd = (int)syscall(SYS_pidfd_getfd, pidfd, (int)(r & 0xffffffff), 0);
+		close(pidfd);
+		if (fd < 0)
+			return errno;
+		rp->value = place(fd, r >> 8);
+		return 0;
+	}
+	case OP_FORK: {
+		int sv[2];
+		pid_t pid;
+
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+			return errno;
+		pid = fork();
+		if (pid < 0)
+			return errno;
+		if (pid == 0) {
+			/* The child serves its own socket at the same fd. */
+			if (dup3(sv[1], CTRL_FD, 0) < 0)
+				_exit(70);
+			close(sv[0]);
+			close(sv[1]);
+			return -2;
+		}
+		close(sv[1]);
+		rp->value = pid;
+		rp->status = 0;
+		ret = send_msg(ctrl, rp, sizeof(*rp), sv[0]);
+		close(sv[0]);
+		return ret ? EIO : -1;
+	}
+	case OP_EXEC:
+		execl("/proc/self/exe", self_argv[0], "--worker", NULL);
+		return errno;
+	case OP_EXIT:
+		_exit(0);
+	}
+	return EINVAL;
+}
+
+static int worker_main(void)
+{
+	resv = mmap(NULL, RESV_SLOTS * SLOT_SIZE, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (resv == MAP_FAILED)
+		_exit(71);
+	for (;;) {
+		struct reply rp = { 0 };
+		struct cmd c;
+		int fd, ret;
+
+		/* Workers forked by this one are reaped here. */
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (recv_msg(CTRL_FD, &c, sizeof(c), &fd))
+			_exit(0);	/* the controller went away */
+		if (fd >= 0) {
+			/* OP_RECV: SCM_RIGHTS delivered the fd. */
+			rp.value = place(fd, c.arg);
+		}
+		ret = worker_step(&c, &rp, CTRL_FD);
+		if (ret == -1)
+			continue;
+		if (ret == -2)
+			continue;	/* a new worker, with its parent's mappings */
+		rp.status = ret;
+		if (send_msg(CTRL_FD, &rp, sizeof(rp), -1))
+			_exit(0);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Controller                                                          */
+
+struct worker {
+	pid_t pid;
+	int sock;
+};
+
+static struct worker workers[MAX_WORKERS];
+static unsigned int nworkers;
+static uint64_t rng;
+static struct { unsigned long step; int op; pid_t pid; uint64_t arg; } trace[TRACE_LEN];
+static unsigned long steps;
+static unsigned long nchecks;
+static unsigned long refused;	/* steps the kernel refused (ENOMEM, ...) */
+static uint64_t seed;
+
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void log_op(int op, pid_t pid, uint64_t arg)
+{
+	unsigned int i = steps % TRACE_LEN;
+
+	trace[i].step = steps;
+	trace[i].op = op;
+	trace[i].pid = pid;
+	trace[i].arg = arg;
+}
+
+static void __attribute__((noreturn)) fail(const char *fmt, ...)
+{
+	unsigned long i, from = steps > TRACE_LEN ? steps - TRACE_LEN + 1 : 0;
+	va_list ap;
+
+	printf("FAIL seed %llu step %lu: ", (unsigned long long)seed, steps);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\nreplay: memtrack_stress --seed %llu --ops %lu\nlast operations:\n",
+	       (unsigned long long)seed, steps + 1);
+	for (i = from; i <= steps; i++) {
+		unsigned int k = i % TRACE_LEN;
+
+		if (trace[k].step == i)
+			printf("  %6lu %-12s pid %-6d arg %#llx\n", i, op_names[trace[k].op],
+			       trace[k].pid, (unsigned long long)trace[k].arg);
+	}
+	fflush(stdout);
+	kill(0, SIGKILL);
+	_exit(1);
+}
+
+static void send_cmd(struct worker *w, int op, uint64_t arg, int fd)
+{
+	struct cmd c = { .op = op, .arg = arg };
+
+	log_op(op, w->pid, arg);
+	if (send_msg(w->sock, &c, sizeof(c), fd))
+		fail("cannot send %s to worker %d", op_names[op], w->pid);
+}
+
+static struct reply get_reply(struct worker *w, int *fd)
+{
+	struct reply rp;
+
+	if (recv_msg(w->sock, &rp, sizeof(rp), fd))
+		fail("worker %d died", w->pid);
+	/*
+	 * The kernel saying no is not a bug: ENOMEM, EAGAIN, and EFAULT from
+	 * an mremap() over a mapping that mprotect() split in pieces.
+	 */
+	if (rp.status && rp.status != ENOMEM && rp.status != EAGAIN &&
+	    rp.status != EBADF && rp.status != EINVAL && rp.status != EFAULT)
+		fail("worker %d: step failed: %s", w->pid, strerror(rp.status));
+	refused += rp.status != 0;
+	return rp;
+}
+
+/*
+ * Tell worker @i to exit and wait until it has: its control socket, its
+ * last fd, closes only after its mappings and other fds are gone.  A
+ * worker forked by a worker is its parent's child, so EOF is the signal.
+ */
+static void exit_worker(unsigned int i)
+{
+	struct reply rp;
+
+	send_cmd(&workers[i], OP_EXIT, 0, -1);
+	if (recv(workers[i].sock, &rp, sizeof(rp), 0) != 0)
+		fail("worker %d did not exit", workers[i].pid);
+	close(workers[i].sock);
+	workers[i] = workers[--nworkers];
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+static void do_step(void)
+{
+	unsigned int i = (unsigned int)(next_rand() % nworkers), j;
+	struct worker *w = &workers[i];
+	uint64_t r = next_rand(), pick = next_rand() % 100;
+	struct reply rp;
+	int fd;
+
+	if (pick < 14) {
+		send_cmd(w, pick < 9 ? OP_HEAP : OP_UDMABUF, r, -1);
+	} else if (pick < 58) {
+		/* A local op; sometimes two workers at once. */
+		static const int local[] = {
+			OP_DUP, OP_DUP2, OP_DUP3, OP_CLOSE, OP_CLOSE, OP_CLOSE_RANGE,
+			OP_MMAP, OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_RENAME,
+			OP_THREAD, OP_CLONE_FILES, OP_UNSHARE,
+		};
+		int op = local[r % (sizeof(local) / sizeof(local[0]))];
+
+		j = (unsigned int)((r >> 40) % nworkers);
+		send_cmd(w, op, r >> 4, -1);
+		if (j != i && (r >> 48) % 2) {
+			send_cmd(&workers[j], OP_CLOSE + (int)((r >> 50) % 2) * (OP_MMAP - OP_CLOSE),
+				 r >> 6, -1);
+			get_reply(&workers[j], NULL);
+		}
+	} else if (pick < 72) {
+		/* SCM_RIGHTS through the controller. */
+		j = (unsigned int)((r >> 40) % nworkers);
+		send_cmd(w, OP_SEND, r, -1);
+		rp = get_reply(w, &fd);
+		if (fd >= 0) {
+			send_cmd(&workers[j], OP_RECV, r >> 8, fd);
+			close(fd);
+			get_reply(&workers[j], NULL);
+		}
+		return;
+	} else if (pick < 80) {
+		/* pidfd_getfd of another worker's fd. */
+		j = (unsigned int)((r >> 40) % nworkers);
+		send_cmd(&workers[j], OP_PICK, r, -1);
+		rp = get_reply(&workers[j], NULL);
+		if (rp.value < 0)
+			return;
+		send_cmd(w, OP_GETFD, ((uint64_t)workers[j].pid << 32) | (uint32_t)rp.value, -1);
+	} else if (pick < 88) {
+		if (nworkers == MAX_WORKERS) {
+			exit_worker(i);
+			return;
+		}
+		send_cmd(w, OP_FORK, r, -1);
+		rp = get_reply(w, &fd);
+		if (fd < 0)
+			fail("fork gave no control socket");
+		workers[nworkers].pid = rp.value;
+		workers[nworkers++].sock = fd;
+		return;
+	} else if (pick < 94) {
+		send_cmd(w, OP_EXEC, r, -1);
+		/* The new image replies to nothing: ask it something. */
+		send_cmd(w, OP_PICK, r, -1);
+	} else {
+		if (nworkers == 1) {
+			send_cmd(w, OP_CLOSE, r, -1);
+		} else {
+			exit_worker(i);
+			return;
+		}
+	}
+	get_reply(w, NULL);
+}
+
+/* Every worker against the oracle, and the sharing figures across them. */
+static void check_all(struct mt_nl *nl)
+{
+	struct mt_proc got[MAX_WORKERS], want[MAX_WORKERS];
+	struct mt_proc_list l = { 0 };
+	unsigned int i, j, k, listed = 0;
+
+	nchecks++;
+	for (i = 0; i < nworkers; i++) {
+		const char *why;
+		int ret = mt_proc_get(nl, workers[i].pid, &got[i]);
+
+		if (ret)
+			fail("query %d: %s (%s)", workers[i].pid, strerror(-ret), nl->extack);
+		if (mt_truth_read(workers[i].pid, &want[i]))
+			fail("truth %d unreadable", workers[i].pid);
+		if (got[i].incomplete)
+			fail("pid %d flagged incomplete without fault injection", workers[i].pid);
+		why = mt_proc_diff(&got[i], &want[i]);
+		if (why)
+			fail("pid %d: %s", workers[i].pid, why);
+	}
+	/* Holders, pss and unique from the oracle's buffers of every worker. */
+	for (i = 0; i < nworkers; i++) {
+		uint64_t pss = 0, unique = 0;
+
+		for (k = 0; k < want[i].nbufs; k++) {
+			const struct mt_buf *b = &want[i].bufs[k];
+			unsigned int holders = 0;
+
+			for (j = 0; j < nworkers; j++)
+				holders += mt_proc_find(&want[j], b->id) != NULL;
+			if (got[i].bufs[k].holders != holders)
+				fail("pid %d buffer %llu: holders %u, truth %u", workers[i].pid,
+				     (unsigned long long)b->id, got[i].bufs[k].holders, holders);
+			pss += b->size / holders;
+			unique += holders == 1 ? b->size : 0;
+		}
+		if (got[i].pss != pss || got[i].unique != unique)
+			fail("pid %d: pss %llu unique %llu, truth %llu and %llu", workers[i].pid,
+			     (unsigned long long)got[i].pss, (unsigned long long)got[i].unique,
+			     (unsigned long long)pss, (unsigned long long)unique);
+	}
+	/* The dump lists exactly the workers that hold something. */
+	if (mt_proc_dump(nl, 0, 32768, &l))
+		fail("dump failed: %s", nl->extack);
+	for (i = 0; i < l.n; i++) {
+		for (j = 0; j < nworkers && workers[j].pid != (pid_t)l.procs[i].pid; j++)
+			;
+		if (j == nworkers)
+			fail("dump lists pid %u, which is no worker", l.procs[i].pid);
+		if (mt_proc_diff(&l.procs[i], &want[j]))
+			fail("dump of %u: %s", l.procs[i].pid, mt_proc_diff(&l.procs[i], &want[j]));
+		listed++;
+	}
+	for (j = 0; j < nworkers; j++)
+		if (want[j].nbufs)
+			listed--;
+	if (listed)
+		fail("the dump misses a worker that holds buffers");
+	mt_proc_list_free(&l);
+	for (i = 0; i < nworkers; i++) {
+		mt_proc_free(&got[i]);
+		mt_proc_free(&want[i]);
+	}
+}
+
+/* Queries all along, on the other vCPU; none may fail. */
+static pid_t start_querier(volatile pid_t *pids)
+{
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	for (unsigned long n = 0;; n++) {
+		struct mt_proc_list l = { 0 };
+		struct mt_buf_list bl = { 0 };
+		struct mt_stats st;
+		struct mt_proc p;
+		struct mt_nl nl;
+		int ret;
+
+		if (mt_nl_open(&nl))
+			_exit(2);
+		ret = mt_proc_dump(&nl, 0, n % 2 ? 4096 : 32768, &l);
+		if (ret)
+			_exit(3);
+		mt_proc_list_free(&l);
+		ret = mt_proc_get(&nl, (uint32_t)pids[n % MAX_WORKERS] ?: 1, &p);
+		if (ret && ret != -ESRCH)
+			_exit(4);
+		if (!ret)
+			mt_proc_free(&p);
+		if (mt_buffer_dump(&nl, &bl) || mt_stats_get(&nl, &st))
+			_exit(5);
+		free(bl.bufs);
+		mt_nl_close(&nl);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long ops = 2000, every = 50, soak = 0, i;
+	volatile pid_t *shared;
+	struct timeval t0, t;
+	pid_t querier;
+	struct mt_nl nl;
+	int sv[2], status, a;
+
+	self_argv = argv;
+	if (argc == 2 && !strcmp(argv[1], "--worker"))
+		return worker_main();
+	/*
+	 * The same seed must replay the same run: without address-space
+	 * randomisation, mappings land, split and merge the same way.
+	 */
+	if (!(personality(0xffffffff) & ADDR_NO_RANDOMIZE)) {
+		personality(ADDR_NO_RANDOMIZE);
+		execv("/proc/self/exe", argv);
+	}
+	seed = (uint64_t)time(NULL);
+	for (a = 1; a + 1 < argc; a += 2) {
+		if (!strcmp(argv[a], "--seed"))
+			seed = strtoull(argv[a + 1], NULL, 0);
+		else if (!strcmp(argv[a], "--ops"))
+			ops = strtoul(argv[a + 1], NULL, 0);
+		else if (!strcmp(argv[a], "--check-every"))
+			every = strtoul(argv[a + 1], NULL, 0);
+		else if (!strcmp(argv[a], "--soak"))
+			soak = strtoul(argv[a + 1], NULL, 0);
+		else
+			break;
+	}
+	if (a < argc || !every) {
+		fprintf(stderr, "usage: memtrack_stress [--seed N] [--ops N] [--check-every N] [--soak SECONDS]\n");
+		return 2;
+	}
+	rng = seed * 2654435761ULL + 1;
+	printf("memtrack_stress: seed %llu, %lu ops, check every %lu%s\n",
+	       (unsigned long long)seed, ops, every, soak ? ", soak" : "");
+	fflush(stdout);
+	if (mt_nl_open(&nl)) {
+		printf("SKIP: no memtrack family\n");
+		return 4;
+	}
+	/* Our own process group, so that a failure can kill everything. */
+	setpgid(0, 0);
+	/* Workers whose parent worker exited become our children. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	shared = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared == MAP_FAILED)
+		return 1;
+	querier = start_querier(shared);
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return 1;
+	workers[0].pid = fork();
+	if (workers[0].pid == 0) {
+		if (dup3(sv[1], CTRL_FD, 0) < 0)
+			_exit(70);
+		close(sv[0]);
+		close(sv[1]);
+		return worker_main();
+	}
+	close(sv[1]);
+	workers[0].sock = sv[0];
+	nworkers = 1;
+
+	gettimeofday(&t0, NULL);
+	for (i = 0, steps = 0; soak || i < ops; i++, steps++) {
+		unsigned int k;
+
+		do_step();
+		for (k = 0; k < MAX_WORKERS; k++)
+			shared[k] = k < nworkers ? workers[k].pid : 0;
+		if ((i + 1) % every == 0) {
+			check_all(&nl);
+			gettimeofday(&t, NULL);
+			if (soak && (unsigned long)(t.tv_sec - t0.tv_sec) >= soak)
+				break;
+		}
+	}
+	check_all(&nl);
+	if (waitpid(querier, &status, WNOHANG) == querier)
+		fail("the querier failed (status %d): a concurrent query returned an error",
+		     WEXITSTATUS(status));
+	kill(querier, SIGKILL);
+	waitpid(querier, NULL, 0);
+	while (nworkers)
+		exit_worker(0);
+	printf("ok: seed %llu, %lu ops (%lu refused by the kernel), %lu checks against procfs\n",
+	       (unsigned long long)seed, i, refused, nchecks);
+	return 0;
+}
