@@ -323,7 +323,10 @@ MTNL_API int mtnl_events_fd(const struct mtnl_events *e);
  * Loss is never silent: when the socket overflowed (ENOBUFS) or a sequence
  * number was skipped, the next event returned is of kind
  * %MTNL_EVENT_LOST, with mtnl_event_lost() giving the count when known.
- * The caller then resynchronises with mtnl_resync().
+ * The caller then resynchronises with mtnl_resync().  After an overflow
+ * the events still queued are discarded, since the resync covers them;
+ * events read after it whose sequence number is not above the resync's
+ * generation are already in that snapshot.
  *
  * Return: 0; -EAGAIN when no event came within @timeout_ms; -EINTR when a
  * signal interrupted the wait; -errno.

@@ -209,7 +209,17 @@ int mtnl_events_read(struct mtnl_events *e, struct mtnl_event **out, int timeout
 			return -EAGAIN;
 		n = recv(e->fd, e->buf, MTNL_EVENTS_BUF, MSG_DONTWAIT);
 		if (n < 0 && errno == ENOBUFS) {
-			/* The kernel dropped events for us: say so now. */
+			/*
+			 * The kernel dropped events for us: say so now.  What is
+			 * still queued predates the loss and the caller's resync
+			 * covers it, so drop it too; otherwise its stale sequence
+			 * numbers would report the same loss a second time.
+			 */
+			e->len = 0;
+			e->off = 0;
+			while (recv(e->fd, e->buf, MTNL_EVENTS_BUF, MSG_DONTWAIT) > 0 ||
+			       errno == ENOBUFS)
+				;
 			e->last_seq = 0;
 			*out = lost_event(0);
 			ev_error(e, 0, "receive buffer overflowed: events lost");
@@ -314,8 +324,11 @@ int mtnl_resync(struct mtnl *h, mtnl_proc_cb cb, void *arg, uint64_t *generation
 
 	if (!h || !cb)
 		return -EINVAL;
-	/* Only a dump no change interrupted is delivered, and only once. */
-	for (tries = 0; tries < 8 && ret == -EINTR; tries++) {
+	/*
+	 * Only a dump no change interrupted is delivered, and only once.  A
+	 * dump that the kernel could not queue (ENOBUFS) is retried too.
+	 */
+	for (tries = 0; tries < 8 && (ret == -EINTR || ret == -ENOBUFS); tries++) {
 		resync_set_clear(&set);
 		ret = mtnl_proc_dump(h, NULL, resync_collect, &set, &gen);
 	}

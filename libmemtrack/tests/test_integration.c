@@ -58,6 +58,8 @@ static void check_truth(struct mtnl *h, pid_t pid, const char *when)
 	      mtnl_proc_nr_buffers(p), truth.nr_buffers);
 	CHECK(mtnl_proc_nr_fds(p) == truth.nr_fds, "%s: fds", when);
 	CHECK(mtnl_proc_total(p) == truth.total, "%s: total", when);
+	CHECK(mtnl_proc_mapped(p) == truth.mapped, "%s: mapped %llu vs %llu", when,
+	      (unsigned long long)mtnl_proc_mapped(p), (unsigned long long)truth.mapped);
 	CHECK(mtnl_proc_buffer_count(p) == truth.nbufs, "%s: listed", when);
 	for (i = 0; i < truth.nbufs; i++) {
 		const struct mtnl_buffer *b = find_buf(p, truth.bufs[i].id);
@@ -68,6 +70,7 @@ static void check_truth(struct mtnl *h, pid_t pid, const char *when)
 			continue;
 		CHECK(mtnl_buffer_size(b) == truth.bufs[i].size, "%s: size", when);
 		CHECK(mtnl_buffer_fds(b) == truth.bufs[i].fds, "%s: fds of buffer", when);
+		CHECK(mtnl_buffer_mapped(b) == truth.bufs[i].mapped, "%s: mapped of buffer", when);
 		CHECK(!strcmp(mtnl_buffer_exporter(b), truth.bufs[i].exporter), "%s: exporter", when);
 		CHECK(!strcmp(mtnl_buffer_name(b), truth.bufs[i].name), "%s: name", when);
 	}
@@ -114,6 +117,21 @@ static void test_queries(struct mtnl *h)
 	CHECK(mt_set_name(a, "lib-a") == 0, "name");
 	CHECK(dup(a) >= 0, "dup");
 	check_truth(h, getpid(), "after allocation");
+	/* A buffer held through a mapping only: 0 fds, its bytes mapped. */
+	{
+		int m = mt_heap_alloc(16 * 1024);
+		void *map = m >= 0 ? mmap(NULL, 8192, PROT_READ, MAP_SHARED, m, 4096) : MAP_FAILED;
+
+		CHECK(map != MAP_FAILED, "mmap");
+		close(m);
+		check_truth(h, getpid(), "with a mapping-only buffer");
+		CHECK(mtnl_proc_get(h, (uint32_t)getpid(), &p) == 0, "proc_get");
+		CHECK(mtnl_proc_mapped(p) == 8192, "mapped %llu",
+		      (unsigned long long)mtnl_proc_mapped(p));
+		mtnl_proc_free(p);
+		if (map != MAP_FAILED)
+			munmap(map, 8192);
+	}
 
 	CHECK(mtnl_proc_dump(h, NULL, dump_cb, &d, &gen) == 0, "dump: %s", mtnl_last_error(h));
 	CHECK(d.seen == 1 && d.total == 320 * 1024, "dump saw self %d times, total %llu",

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <linux/dma-heap.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -84,6 +85,22 @@ static void bench_dup_close(const char *name, int fd)
 	for (i = 0; i < N_CHEAP; i++)
 		close(dup(fd));
 	report(name, N_CHEAP, now_ns() - t);
+}
+
+/* Map one page of a buffer and unmap it: the VMA open and close hooks. */
+static void bench_mmap_munmap(const char *name, int fd)
+{
+	uint64_t t = now_ns();
+	int i;
+
+	for (i = 0; i < N_CHEAP / 4; i++) {
+		void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+
+		if (p == MAP_FAILED)
+			exit(1);
+		munmap(p, 4096);
+	}
+	report(name, N_CHEAP / 4, now_ns() - t);
 }
 
 static void bench_pipe_close(void)
@@ -266,6 +283,7 @@ static int cmd_hot(int listen)
 	a = dmabuf(4096);
 	b = dmabuf(4096);
 	bench_dup_close("dmabuf_dup_close", a);
+	bench_mmap_munmap("dmabuf_mmap_munmap", a);
 	bench_dup2_over_dmabuf(a, b);
 	bench_scm_rights(a);
 	bench_pidfd_getfd(a);

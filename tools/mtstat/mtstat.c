@@ -19,7 +19,9 @@
 
 #include "mtstat.h"
 
-#define MTSTAT_VERSION "0.1.0"
+#ifndef MTSTAT_VERSION
+#define MTSTAT_VERSION "unknown"
+#endif
 
 static void usage(FILE *out)
 {

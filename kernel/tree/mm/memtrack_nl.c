@@ -514,10 +514,13 @@ int memtrack_nl_proc_get_dumpit(struct sk_buff *skb,
 			ctx->next_pid = nr + 1;
 			ctx->next_buf = 0;
 		}
+		/* Past the one pid asked for: done, and take no reference. */
+		if (tsk && ctx->filter_pid && nr != ctx->filter_pid)
+			tsk = NULL;
 		if (tsk)
 			get_task_struct(tsk);
 		rcu_read_unlock();
-		if (!tsk || (ctx->filter_pid && nr != ctx->filter_pid))
+		if (!tsk)
 			break;
 
 		err = 0;

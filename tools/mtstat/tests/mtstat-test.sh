@@ -166,11 +166,26 @@ golden_check by-exporter "" -- --by-exporter -s pid
 
 # --- --watch: the exact events of a scripted workload, in both formats.
 W=/usr/libexec/memtrack/tests/mtstat-workload
+subscribed() {	# FILE...: wait until every watcher printed an event
+	tries=0
+	while [ $tries -lt 300 ]; do
+		"$W" --flood 1
+		ok=1
+		for f in "$@"; do
+			grep -q 'install' "$f" || ok=0
+		done
+		[ $ok = 1 ] && return 0
+		sleep 0.1
+		tries=$((tries + 1))
+	done
+	echo "  a watcher never subscribed"
+	return 1
+}
 mtstat -w -j >/tmp/wj 2>/tmp/wj.err &
 wj=$!
 mtstat -w >/tmp/wh 2>/tmp/wh.err &
 wh=$!
-sleep 0.5
+subscribed /tmp/wj /tmp/wh
 "$W" >/tmp/wl || echo "  the workload failed"
 sleep 0.5
 kill -INT "$wj" "$wh"
@@ -199,10 +214,16 @@ mtstat -w -j --rcvbuf 2048 >/tmp/lj 2>&1 &
 lj=$!
 mtstat -w --rcvbuf 2048 >/tmp/lh 2>&1 &
 lh=$!
-sleep 0.5
+subscribed /tmp/lj /tmp/lh
 kill -STOP "$lj" "$lh"
 "$W" --flood 300
 kill -CONT "$lj" "$lh"
+# Let both resynchronise before more events come (a slow kernel needs time).
+tries=0
+while [ $tries -lt 600 ] && ! { grep -q '"resync"' /tmp/lj && grep -q '^--- resync' /tmp/lh; }; do
+	sleep 0.1
+	tries=$((tries + 1))
+done
 sleep 1
 "$W" >/tmp/wl
 sleep 0.5
