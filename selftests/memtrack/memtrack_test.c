@@ -701,23 +701,6 @@ TEST_F(mt, clone_files_and_unshare)
 	EXPECT_EQ(0, mt_child_finish(&c));
 }
 
-static int send_fd(int sock, int fd)
-{
-	char data = 'x', cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
-}
-
 static int recv_fd(int sock)
 {
 	char data, cbuf[CMSG_SPACE(sizeof(int))];
@@ -763,9 +746,9 @@ TEST_F(mt, scm_rights_receive)
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
 	pid_sock = sv[1];
 	/* Queued before the fork, received by the child after it. */
-	ASSERT_EQ(0, send_fd(sv[0], a));
-	ASSERT_EQ(0, send_fd(sv[0], a));
-	ASSERT_EQ(0, send_fd(sv[0], b));
+	ASSERT_EQ(0, mt_send_fd(sv[0], a));
+	ASSERT_EQ(0, mt_send_fd(sv[0], a));
+	ASSERT_EQ(0, mt_send_fd(sv[0], b));
 	ASSERT_EQ(0, child_start(&c, scm_recv_step, &pid_sock, 0));
 
 	GET(&self->nl, c.pid, &p);

@@ -1059,13 +1059,8 @@ static inline uint64_t mt_fd_ino(int fd)
  * A child that does some work, reports readiness and waits to be told
  * to exit, so that the parent can inspect it at a quiescent point.
  */
-/*
- * Leave @fd's file in flight: sent over a new socket pair with SCM_RIGHTS
- * and never received, then closed.  Only the socket's queue, a kernel
- * reference, keeps the buffer alive: no process holds it.  Closing both
- * @sock ends releases it.  Returns 0 or -errno.
- */
-static inline int mt_fd_in_flight(int fd, int sock[2])
+/* Send @fd over @sock with SCM_RIGHTS and one byte of data; 0 or -1. */
+static inline int mt_send_fd(int sock, int fd)
 {
 	char data = 'x', cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
 	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
@@ -1075,13 +1070,24 @@ static inline int mt_fd_in_flight(int fd, int sock[2])
 	};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 
-	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sock))
-		return -errno;
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	if (sendmsg(sock[0], &msg, 0) != 1)
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+/*
+ * Leave @fd's file in flight: sent over a new socket pair with SCM_RIGHTS
+ * and never received, then closed.  Only the socket's queue, a kernel
+ * reference, keeps the buffer alive: no process holds it.  Closing both
+ * @sock ends releases it.  Returns 0 or -errno.
+ */
+static inline int mt_fd_in_flight(int fd, int sock[2])
+{
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sock))
+		return -errno;
+	if (mt_send_fd(sock[0], fd))
 		return -errno;
 	return close(fd) ? -errno : 0;
 }

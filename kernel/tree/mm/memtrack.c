@@ -105,14 +105,14 @@ static void memtrack_proc_figures(struct memtrack_files *mt,
 }
 
 /*
- * Capture an event about a process, under the locks of the holders that
- * changed, so that its sequence number orders it against every query of
- * them: a reply built under those locks reflects exactly the events up to
- * its generation.
+ * Capture an event about a process whose figures after the change are
+ * @total and @nr_buffers, under the locks of the holders that changed, so
+ * that its sequence number orders it against every query of them: a reply
+ * built under those locks reflects exactly the events up to its
+ * generation.
  */
-static bool memtrack_event_capture(struct memtrack_files *mt,
-				   struct memtrack_mm *mm_mt,
-				   struct memtrack_event *ev)
+static bool memtrack_event_capture_figures(u64 total, u32 nr_buffers,
+					   struct memtrack_event *ev)
 {
 	/*
 	 * Membership is checked at each event rather than cached in a
@@ -123,8 +123,23 @@ static bool memtrack_event_capture(struct memtrack_files *mt,
 	if (!memtrack_nl_has_listeners())
 		return false;
 	ev->seq = atomic64_inc_return(&memtrack_event_seq);
-	memtrack_proc_figures(mt, mm_mt, &ev->total, &ev->nr_buffers);
+	ev->total = total;
+	ev->nr_buffers = nr_buffers;
 	return true;
+}
+
+/* The same, computing the figures only when somebody listens. */
+static bool memtrack_event_capture(struct memtrack_files *mt,
+				   struct memtrack_mm *mm_mt,
+				   struct memtrack_event *ev)
+{
+	u64 total;
+	u32 nr;
+
+	if (!memtrack_nl_has_listeners())
+		return false;
+	memtrack_proc_figures(mt, mm_mt, &total, &nr);
+	return memtrack_event_capture_figures(total, nr, ev);
 }
 
 /* The uAPI reason of a drop. */
@@ -383,22 +398,6 @@ static void memtrack_hwm_init(struct memtrack_hwm *h, u64 total)
 	h->epoch = atomic_read(&memtrack_hwm_epoch);
 }
 
-/*
- * Called before a holder's process total changes from @total.  After a
- * reset the mark restarts from the total the process had at that moment,
- * which is the total it still has here, since this is the holder's first
- * change since the reset.
- */
-static void memtrack_hwm_sync(struct memtrack_hwm *h, u64 total)
-{
-	unsigned int epoch = atomic_read(&memtrack_hwm_epoch);
-
-	if (h->epoch != epoch) {
-		h->epoch = epoch;
-		h->hwm = total;
-	}
-}
-
 static u64 memtrack_hwm_read(const struct memtrack_hwm *h, u64 total)
 {
 	if (h->epoch != (unsigned int)atomic_read(&memtrack_hwm_epoch))
@@ -430,29 +429,25 @@ u64 memtrack_proc_hwm(struct memtrack_files *mt, struct memtrack_mm *mm_mt,
 	return hwm;
 }
 
-/* Update @h after a change; the holders' locks are held. */
-static void memtrack_hwm_update(struct memtrack_hwm *h,
-				struct memtrack_files *mt,
-				struct memtrack_mm *mm_mt)
-{
-	u64 total;
-	u32 nr;
-
-	memtrack_proc_figures(mt, mm_mt, &total, &nr);
-	h->hwm = max(h->hwm, total);
-}
-
+/*
+ * Called before a holder's process total changes.  After a reset the mark
+ * restarts from the total the process had at that moment, which is the
+ * total it still has here, since this is the holder's first change since
+ * the reset.  The holders' locks are held.
+ */
 static void memtrack_hwm_before(struct memtrack_hwm *h,
 				struct memtrack_files *mt,
 				struct memtrack_mm *mm_mt)
 {
+	unsigned int epoch = atomic_read(&memtrack_hwm_epoch);
 	u64 total;
 	u32 nr;
 
-	if (h->epoch == (unsigned int)atomic_read(&memtrack_hwm_epoch))
+	if (h->epoch == epoch)
 		return;
 	memtrack_proc_figures(mt, mm_mt, &total, &nr);
-	memtrack_hwm_sync(h, total);
+	h->epoch = epoch;
+	h->hwm = total;
 }
 
 /**
@@ -536,11 +531,13 @@ static void memtrack_ref_get(struct memtrack_files *mt,
 void __memtrack_fd_install(struct files_struct *files, struct file *file)
 {
 	struct memtrack_buffer *mb = memtrack_file_buffer(file);
-	struct memtrack_mm *mm_mt = memtrack_current_mm(files);
 	struct memtrack_ref *ref, *new;
+	struct memtrack_mm *mm_mt;
+	bool event = false, paired;
 	struct memtrack_event ev;
 	struct memtrack_files *mt;
-	bool event = false;
+	u64 total;
+	u32 nr;
 
 	might_sleep();
 	mt = memtrack_files_get(files);
@@ -571,6 +568,8 @@ void __memtrack_fd_install(struct files_struct *files, struct file *file)
 		/* Another thread installed the same buffer meanwhile. */
 		memtrack_ref_get(mt, ref);
 	} else {
+		/* Only a new reference needs the address space, to pair. */
+		mm_mt = memtrack_current_mm(files);
 		if (mm_mt)
 			spin_lock(&mm_mt->lock);
 		memtrack_hwm_before(&mt->hwm, mt, mm_mt);
@@ -579,13 +578,16 @@ void __memtrack_fd_install(struct files_struct *files, struct file *file)
 		mt->nr_fds++;
 		mt->total += mb->size;
 		/* Mapped already: the process held it, and still counts once. */
-		if (!(mm_mt &&
-		      memtrack_ref_pair(memtrack_ref_find(&mm_mt->refs, mb->id),
-					new))) {
+		paired = mm_mt &&
+			 memtrack_ref_pair(memtrack_ref_find(&mm_mt->refs, mb->id),
+					   new);
+		/* After pairing: a paired buffer counts in the table only. */
+		memtrack_proc_figures(mt, mm_mt, &total, &nr);
+		mt->hwm.hwm = max(mt->hwm.hwm, total);
+		if (!paired) {
 			atomic_inc(&mb->nr_holders);
-			event = memtrack_event_capture(mt, mm_mt, &ev);
+			event = memtrack_event_capture_figures(total, nr, &ev);
 		}
-		memtrack_hwm_update(&mt->hwm, mt, mm_mt);
 		if (mm_mt)
 			spin_unlock(&mm_mt->lock);
 		new = NULL;
@@ -655,8 +657,8 @@ void __memtrack_fd_uninstall(struct files_struct *files, struct file *file,
 {
 	struct memtrack_buffer *mb = memtrack_file_buffer(file);
 	struct memtrack_files *mt = memtrack_files_state(files);
-	struct memtrack_mm *mm_mt = memtrack_current_mm(files);
 	struct memtrack_ref *ref = NULL, *dead = NULL;
+	struct memtrack_mm *mm_mt;
 	struct memtrack_event ev;
 	bool event = false;
 
@@ -666,6 +668,7 @@ void __memtrack_fd_uninstall(struct files_struct *files, struct file *file,
 		if (ref) {
 			mt->nr_fds--;
 			if (--ref->nr_fds == 0) {
+				mm_mt = memtrack_current_mm(files);
 				if (mm_mt)
 					spin_lock(&mm_mt->lock);
 				memtrack_hwm_before(&mt->hwm, mt, mm_mt);
@@ -875,7 +878,7 @@ void __memtrack_fork(struct task_struct *child, u64 clone_flags)
 	if (mm_mt)
 		memtrack_hwm_init(&mm_mt->hwm, total);
 	if (nr)
-		event = memtrack_event_capture(mt, mm_mt, &ev);
+		event = memtrack_event_capture_figures(total, nr, &ev);
 	if (mm_mt)
 		spin_unlock(&mm_mt->lock);
 	if (mt)
@@ -959,8 +962,10 @@ static int memtrack_mm_map(struct mm_struct *mm, struct memtrack_buffer *mb,
 	struct memtrack_files *mt;
 	struct memtrack_mm *mm_mt;
 	struct task_struct *tsk;
+	bool event = false, paired;
 	struct memtrack_event ev;
-	bool event = false;
+	u64 total;
+	u32 nr;
 
 	might_sleep();
 	mm_mt = memtrack_mm_get(mm);
@@ -989,15 +994,19 @@ static int memtrack_mm_map(struct mm_struct *mm, struct memtrack_buffer *mb,
 		mm_mt->total += mb->size;
 		mm_mt->mapped += bytes;
 		/* Held through an fd already: no new holder, no event. */
-		if (!(mt &&
-		      memtrack_ref_pair(memtrack_ref_find(&mt->refs, mb->id),
-					new))) {
+		paired = mt && memtrack_ref_pair(memtrack_ref_find(&mt->refs,
+								   mb->id),
+						 new);
+		/* After pairing: a paired buffer counts in the table only. */
+		memtrack_proc_figures(mt, mm_mt, &total, &nr);
+		mm_mt->hwm.hwm = max(mm_mt->hwm.hwm, total);
+		if (!paired) {
 			atomic_inc(&mb->nr_holders);
 			/* A copy being forked is reported by the fork event. */
 			if (mm_mt->owner)
-				event = memtrack_event_capture(mt, mm_mt, &ev);
+				event = memtrack_event_capture_figures(total,
+								       nr, &ev);
 		}
-		memtrack_hwm_update(&mm_mt->hwm, mt, mm_mt);
 		new = NULL;
 	}
 	spin_unlock(&mm_mt->lock);
