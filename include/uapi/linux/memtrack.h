@@ -13,10 +13,11 @@
  * enum memtrack_reason - Why a process stopped holding a buffer.
  * @MEMTRACK_REASON_CLOSE: Its last fd on the buffer was closed: close(),
  *   close_range(), dup2() or dup3() over it, io_uring or binder closing it.
- * @MEMTRACK_REASON_EXEC: Its last fd on the buffer was close-on-exec and it
- *   called execve().
- * @MEMTRACK_REASON_EXIT: The process exited: the last user of its descriptor
- *   table, or of its address space, went away.
+ * @MEMTRACK_REASON_EXEC: It called execve(): its last fd on the buffer was
+ *   close-on-exec, or it mapped the buffer in the address space it left.
+ * @MEMTRACK_REASON_EXIT: The process exited. It stops holding what its address
+ *   space maps when its last thread exits, and what its descriptor table holds
+ *   when it was the table's last user.
  * @MEMTRACK_REASON_UNMAP: Its last mapping of the buffer was unmapped
  *   (munmap(), or a mapping replaced by MAP_FIXED or mremap()), and no
  *   descriptor of the process refers to the buffer.

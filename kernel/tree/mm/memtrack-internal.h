@@ -55,6 +55,9 @@ struct memtrack_hwm {
  * @nr_fds: sum of nr_fds over @refs
  * @total: sum of buffer sizes over @refs
  * @hwm: largest total of the table's process seen at the table's changes
+ * @committed: the table is in use; false for a copy made by dup_fd()
+ *	until the fork or unshare that made it succeeds, so that the
+ *	references of a copy that is thrown away count for nobody
  *
  * Allocated on the first tracked install into a table and freed with the
  * table, so that tables that never held a buffer cost one NULL pointer.
@@ -66,6 +69,21 @@ struct memtrack_files {
 	unsigned int nr_fds;
 	u64 total;
 	struct memtrack_hwm hwm;
+	bool committed;
+};
+
+/*
+ * enum memtrack_mm_state - whom an address space's mappings count for
+ * @MEMTRACK_MM_COPY: a copy being made by fork: its references are kept
+ *	but count for nobody until the fork succeeds
+ * @MEMTRACK_MM_OWNED: its references count for @owner
+ * @MEMTRACK_MM_ORPHANED: the owner left it (exit, exec) while something
+ *	else kept it alive; it holds nothing and is no longer accounted
+ */
+enum memtrack_mm_state {
+	MEMTRACK_MM_COPY,
+	MEMTRACK_MM_OWNED,
+	MEMTRACK_MM_ORPHANED,
 };
 
 /*
@@ -77,8 +95,11 @@ struct memtrack_files {
  * @total: sum of buffer sizes over @refs
  * @mapped: sum of mapped bytes over @refs
  * @hwm: largest total of the address space's process seen at its changes
- * @owner: thread group that owns the address space, for events; set when
- *	the state is created by the owner itself, or at fork for a copy
+ * @owner: thread group that owns the address space: the process whose
+ *	figures include it and that its events name.  Set when the owner
+ *	itself creates the state, or when the fork that copied the address
+ *	space succeeds.
+ * @state: see enum memtrack_mm_state
  *
  * Allocated on the first mapping of a tracked buffer, freed when the
  * address space is torn down.
@@ -91,17 +112,26 @@ struct memtrack_mm {
 	u64 mapped;
 	struct memtrack_hwm hwm;
 	struct pid *owner;
+	enum memtrack_mm_state state;
 };
 
 /*
- * struct memtrack_vm_ops - the VMA operations of a mapped buffer
- * @ops: the exporter's operations, with open and close wrapped; written
- *	once by memtrack_vm_ops_alloc() before anyone can see it
- * @orig: the exporter's operations
+ * struct memtrack_vm_ops - VMA operations of a buffer's mappings
+ * @ops: @orig, with open and close wrapped; written before the wrapper
+ *	is published and never after
+ * @orig: the operations the VMA had after the exporter's mmap; usually
+ *	the exporter's, but an exporter that sets none keeps an importer's
+ * @buf: the buffer the VMAs map, whatever their vm_file says
+ * @next: the buffer's next wrapper, for other operations
+ *
+ * A buffer gets one wrapper per distinct @orig, on a list that only
+ * grows until the buffer is freed.
  */
 struct memtrack_vm_ops {
 	const struct vm_operations_struct ops;
 	const struct vm_operations_struct *orig;
+	struct memtrack_buffer *buf;
+	struct memtrack_vm_ops *next;
 };
 
 /*
@@ -145,6 +175,12 @@ void memtrack_nl_notify(u8 cmd, struct task_struct *tsk,
 			const struct memtrack_event *ev, u32 reason,
 			struct task_struct *parent, gfp_t gfp);
 void memtrack_hwm_reset(void);
+struct sk_buff *memtrack_nl_event_alloc(gfp_t gfp);
+int memtrack_nl_event_fill(struct sk_buff *skb, u8 cmd, u32 pid,
+			   const char *comm, struct memtrack_buffer *mb,
+			   const struct memtrack_event *ev, u32 reason,
+			   u32 parent_pid);
+void memtrack_nl_event_send(struct sk_buff *skb, gfp_t gfp);
 
 struct memtrack_ref *memtrack_ref_first_from(struct rb_root *refs, u64 id);
 struct memtrack_buffer *memtrack_buffer_first_from(u64 id);

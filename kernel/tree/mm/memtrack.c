@@ -2,7 +2,7 @@
 /*
  * memtrack: per-process accounting of shared-buffer memory.
  *
- * Two structures make up the state:
+ * Three structures make up the state:
  *
  *  - a registry of every buffer an allocator exported, ordered by id, so
  *    that buffers kept alive only by the kernel can be listed too;
@@ -32,9 +32,11 @@
 #include <linux/init.h>
 #include <linux/mm.h>
 #include <linux/pid.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <net/netlink.h>
 
 #include "memtrack-internal.h"
 
@@ -57,6 +59,7 @@ static DEFINE_SPINLOCK(memtrack_pair_lock);
 static struct kmem_cache *memtrack_ref_cachep __ro_after_init;
 static struct kmem_cache *memtrack_files_cachep __ro_after_init;
 static struct kmem_cache *memtrack_mm_cachep __ro_after_init;
+static struct kmem_cache *memtrack_vm_ops_cachep __ro_after_init;
 static bool memtrack_boot_enabled __initdata = true;
 
 static int __init memtrack_setup(char *str)
@@ -365,8 +368,13 @@ void memtrack_buffer_remove(struct memtrack_buffer *mb)
 	memtrack_registry_stats.bytes -= mb->size;
 	spin_unlock(&memtrack_registry_lock);
 	RB_CLEAR_NODE(&mb->node);
-	kfree(mb->vm_ops);
-	mb->vm_ops = NULL;
+	/* No VMA is left to use a wrapper: each one pinned the buffer. */
+	while (mb->vm_ops) {
+		struct memtrack_vm_ops *w = mb->vm_ops;
+
+		mb->vm_ops = w->next;
+		kmem_cache_free(memtrack_vm_ops_cachep, w);
+	}
 	memtrack_changed();
 }
 EXPORT_SYMBOL_GPL(memtrack_buffer_remove);
@@ -467,7 +475,8 @@ void memtrack_hwm_reset(void)
 	memtrack_changed();
 }
 
-static struct memtrack_files *memtrack_files_get(struct files_struct *files)
+static struct memtrack_files *memtrack_files_get(struct files_struct *files,
+						 bool committed)
 {
 	struct memtrack_files *mt = memtrack_files_state(files);
 	struct memtrack_files *old;
@@ -483,6 +492,7 @@ static struct memtrack_files *memtrack_files_get(struct files_struct *files)
 	mt->nr_buffers = 0;
 	mt->nr_fds = 0;
 	mt->total = 0;
+	mt->committed = committed;
 	memtrack_hwm_init(&mt->hwm, 0);
 
 	/* Threads sharing the table may race to create its state. */
@@ -494,18 +504,37 @@ static struct memtrack_files *memtrack_files_get(struct files_struct *files)
 	return mt;
 }
 
+/* Whether @mm_mt counts for the thread group of @tsk. */
+static bool memtrack_mm_owned_by(struct memtrack_mm *mm_mt,
+				 struct task_struct *tsk)
+{
+	return mm_mt->state == MEMTRACK_MM_OWNED &&
+	       mm_mt->owner == task_tgid(tsk);
+}
+
 /*
- * The address-space state of the process that owns @files, for pairing
- * and figures: only known when @files is the caller's own table.  The
- * caller's address space cannot go away under it.
+ * Lock and return the address-space state that pairs with @files: that
+ * of the caller's address space, when @files is the caller's table and
+ * the caller's process owns the address space.  A process that only
+ * shares another's address space (CLONE_VM without CLONE_THREAD) pairs
+ * nothing with it.  Called with @files' state locked; the caller's
+ * address space cannot go away under it.
  */
-static struct memtrack_mm *memtrack_current_mm(struct files_struct *files)
+static struct memtrack_mm *memtrack_lock_own_mm(struct files_struct *files)
 {
 	struct mm_struct *mm = current->mm;
+	struct memtrack_mm *mm_mt;
 
 	if (files != current->files || !mm)
 		return NULL;
-	return memtrack_mm_state(mm);
+	mm_mt = memtrack_mm_state(mm);
+	if (!mm_mt)
+		return NULL;
+	spin_lock(&mm_mt->lock);
+	if (memtrack_mm_owned_by(mm_mt, current))
+		return mm_mt;
+	spin_unlock(&mm_mt->lock);
+	return NULL;
 }
 
 /* Count one more fd on an existing reference. */
@@ -540,7 +569,7 @@ void __memtrack_fd_install(struct files_struct *files, struct file *file)
 	u32 nr;
 
 	might_sleep();
-	mt = memtrack_files_get(files);
+	mt = memtrack_files_get(files, true);
 	if (!mt)
 		goto incomplete;
 
@@ -569,9 +598,7 @@ void __memtrack_fd_install(struct files_struct *files, struct file *file)
 		memtrack_ref_get(mt, ref);
 	} else {
 		/* Only a new reference needs the address space, to pair. */
-		mm_mt = memtrack_current_mm(files);
-		if (mm_mt)
-			spin_lock(&mm_mt->lock);
+		mm_mt = mt->committed ? memtrack_lock_own_mm(files) : NULL;
 		memtrack_hwm_before(&mt->hwm, mt, mm_mt);
 		rb_add(&new->node, &mt->refs, memtrack_ref_less);
 		mt->nr_buffers++;
@@ -584,7 +611,8 @@ void __memtrack_fd_install(struct files_struct *files, struct file *file)
 		/* After pairing: a paired buffer counts in the table only. */
 		memtrack_proc_figures(mt, mm_mt, &total, &nr);
 		mt->hwm.hwm = max(mt->hwm.hwm, total);
-		if (!paired) {
+		/* A copy not yet in use counts for nobody. */
+		if (!paired && mt->committed) {
 			atomic_inc(&mb->nr_holders);
 			event = memtrack_event_capture_figures(total, nr, &ev);
 		}
@@ -668,15 +696,18 @@ void __memtrack_fd_uninstall(struct files_struct *files, struct file *file,
 		if (ref) {
 			mt->nr_fds--;
 			if (--ref->nr_fds == 0) {
-				mm_mt = memtrack_current_mm(files);
-				if (mm_mt)
-					spin_lock(&mm_mt->lock);
+				mm_mt = mt->committed ?
+					memtrack_lock_own_mm(files) : NULL;
 				memtrack_hwm_before(&mt->hwm, mt, mm_mt);
 				rb_erase(&ref->node, &mt->refs);
 				mt->nr_buffers--;
 				mt->total -= mb->size;
-				/* Still mapped: the process still holds it. */
-				if (!memtrack_ref_unpair(ref)) {
+				/*
+				 * Still mapped: the process still holds it.  A
+				 * copy not yet in use (close_range() closing in
+				 * its private copy) counted for nobody.
+				 */
+				if (!memtrack_ref_unpair(ref) && mt->committed) {
 					atomic_dec(&mb->nr_holders);
 					event = memtrack_event_capture(mt, mm_mt,
 								       &ev);
@@ -709,8 +740,8 @@ void __memtrack_fd_uninstall(struct files_struct *files, struct file *file,
  * The copy is whatever dup_fd() saw under @oldf's file_lock, so it is
  * counted from @newf itself rather than from @oldf's accounting, which
  * may have moved on since.  Only tables that ever held a tracked buffer
- * get here.  The copy's references are paired with the new process's
- * address space by __memtrack_fork().
+ * get here.  The copy counts for nobody until the fork or unshare that
+ * made it succeeds: see __memtrack_fork() and __memtrack_files_switch().
  *
  * Context: Process context; may sleep.  No fd-table lock held.
  */
@@ -732,7 +763,7 @@ void __memtrack_files_dup(struct files_struct *oldf,
 		if (!file || !memtrack_file_tracked(file))
 			continue;
 		if (!mt) {
-			mt = memtrack_files_get(newf);
+			mt = memtrack_files_get(newf, false);
 			if (!mt)
 				goto incomplete;
 			/* Private until the copy is installed: no contention. */
@@ -763,14 +794,11 @@ void __memtrack_files_dup(struct files_struct *oldf,
 		mt->nr_buffers++;
 		mt->nr_fds++;
 		mt->total += mb->size;
-		atomic_inc(&mb->nr_holders);
 	}
 	if (mt) {
 		mt->hwm.hwm = mt->total;
 		spin_unlock(&mt->lock);
 	}
-	/* One change for the whole copy; memtrack_fork() reports it. */
-	memtrack_changed();
 	return;
 
 incomplete:
@@ -782,8 +810,11 @@ incomplete:
  * @files: the table, whose last user is gone
  *
  * Called before the table's files are closed, so every buffer is alive.
- * By then an exiting process has torn its address space down, so what
- * the table held is what the process held.
+ * When the last user was an exiting process, it stops holding what the
+ * table held (its address space was left already, see
+ * __memtrack_mm_leave()).  A table released otherwise is a copy thrown
+ * away by a failed fork or unshare, or one a task switched away from:
+ * no process stops holding anything, and no event is sent.
  *
  * Context: Process context.  No task can reach @files any more.
  */
@@ -793,9 +824,10 @@ void __memtrack_files_release(struct files_struct *files)
 	struct memtrack_ref *ref, *next;
 	struct memtrack_event ev;
 	struct rb_node *node;
-	bool event;
+	bool event, report;
 
 	if (mt) {
+		report = mt->committed && (current->flags & PF_EXITING);
 		/* One exit event per buffer, each with the total left after it. */
 		for (node = rb_first(&mt->refs); node; node = rb_next(node)) {
 			ref = rb_entry(node, struct memtrack_ref, node);
@@ -804,9 +836,11 @@ void __memtrack_files_release(struct files_struct *files)
 			mt->nr_buffers--;
 			event = false;
 			/* A paired mapping outlives the table, and holds on. */
-			if (!memtrack_ref_unpair(ref)) {
+			if (!memtrack_ref_unpair(ref) && mt->committed) {
 				atomic_dec(&ref->buf->nr_holders);
-				event = memtrack_event_capture(mt, NULL, &ev);
+				if (report)
+					event = memtrack_event_capture(mt, NULL,
+								       &ev);
 			}
 			spin_unlock(&mt->lock);
 			if (event)
@@ -823,15 +857,194 @@ void __memtrack_files_release(struct files_struct *files)
 	memtrack_changed();
 }
 
+/*
+ * Pair @ref, a reference of a table that is being taken into use, with
+ * @mmref, the same buffer's reference in the owned address space of the
+ * same process, taking @mmref over from the table it was paired with.
+ * Returns true if the process counts as a holder through @ref alone, and
+ * the buffer gains one.  The locks of both holders are held.
+ */
+static bool memtrack_ref_take_over(struct memtrack_ref *mmref,
+				   struct memtrack_ref *ref)
+{
+	bool alone;
+
+	if (!mmref)
+		return true;
+	spin_lock(&memtrack_pair_lock);
+	/* The reference given up now counts on its own. */
+	alone = mmref->partner;
+	if (mmref->partner)
+		WRITE_ONCE(mmref->partner->partner, NULL);
+	WRITE_ONCE(mmref->partner, ref);
+	WRITE_ONCE(ref->partner, mmref);
+	spin_unlock(&memtrack_pair_lock);
+	return alone;
+}
+
+/* Lock two table states in address order, the only order taking both. */
+static void memtrack_files_lock_two(struct memtrack_files *a,
+				    struct memtrack_files *b)
+{
+	if (a > b)
+		swap(a, b);
+	spin_lock(&a->lock);
+	spin_lock_nested(&b->lock, SINGLE_DEPTH_NESTING);
+}
+
+static void memtrack_files_unlock_two(struct memtrack_files *a,
+				      struct memtrack_files *b)
+{
+	spin_unlock(&a->lock);
+	spin_unlock(&b->lock);
+}
+
+/*
+ * Whether the process of a table that replaced @old_ref's table stopped
+ * holding @old_ref's buffer: neither its new table @mt nor its own
+ * address space @mm_mt holds it.
+ */
+static bool memtrack_ref_dropped(struct memtrack_ref *old_ref,
+				 struct memtrack_files *mt,
+				 struct memtrack_mm *mm_mt)
+{
+	u64 id = old_ref->buf->id;
+
+	return !(mt && memtrack_ref_find(&mt->refs, id)) &&
+	       !(mm_mt && memtrack_ref_find(&mm_mt->refs, id));
+}
+
+/*
+ * Report the buffers the caller's process held through @old_mt and no
+ * longer holds since it switched to @mt: close_range() closes the range
+ * in the private copy before switching to it.  Each buffer's event is
+ * built under the locks that keep it alive (@old_mt's reference pins it
+ * through its fd), into a message allocated before they are taken, and
+ * sent after.
+ */
+static void memtrack_files_report_dropped(struct files_struct *newf,
+					  struct memtrack_files *old_mt,
+					  struct memtrack_files *mt)
+{
+	struct memtrack_ref *ref, *later;
+	struct memtrack_mm *mm_mt;
+	struct memtrack_event ev;
+	struct sk_buff *skb;
+	struct rb_node *node;
+	char comm[TASK_COMM_LEN];
+	u64 from = 0, total;
+	u32 nr;
+	bool event;
+
+	get_task_comm(comm, current->group_leader);
+	for (;;) {
+		if (!memtrack_nl_has_listeners())
+			return;
+		skb = memtrack_nl_event_alloc(GFP_KERNEL);
+		if (!skb)
+			return;
+		memtrack_files_lock_two(old_mt, mt);
+		mm_mt = memtrack_lock_own_mm(newf);
+		ref = memtrack_ref_first_from(&old_mt->refs, from);
+		while (ref && !memtrack_ref_dropped(ref, mt, mm_mt)) {
+			node = rb_next(&ref->node);
+			ref = node ? rb_entry(node, struct memtrack_ref, node) :
+				     NULL;
+		}
+		event = false;
+		if (ref) {
+			/* The figures after this event: the later drops are still held. */
+			memtrack_proc_figures(mt, mm_mt, &total, &nr);
+			for (node = rb_next(&ref->node); node; node = rb_next(node)) {
+				later = rb_entry(node, struct memtrack_ref, node);
+				if (memtrack_ref_dropped(later, mt, mm_mt)) {
+					total += later->buf->size;
+					nr++;
+				}
+			}
+			event = memtrack_event_capture_figures(total, nr, &ev) &&
+				!memtrack_nl_event_fill(skb,
+							MEMTRACK_CMD_UNINSTALL_NTF,
+							task_tgid_nr(current),
+							comm, ref->buf, &ev,
+							MEMTRACK_REASON_CLOSE, 0);
+			from = ref->buf->id + 1;
+		}
+		if (mm_mt)
+			spin_unlock(&mm_mt->lock);
+		memtrack_files_unlock_two(old_mt, mt);
+		if (!event) {
+			nlmsg_free(skb);
+			if (!ref)
+				return;
+			continue;
+		}
+		memtrack_nl_event_send(skb, GFP_KERNEL);
+	}
+}
+
 /**
- * __memtrack_fork() - account and report a new process
- * @child: the new process, not yet running
+ * __memtrack_files_switch() - account a task taking a table copy into use
+ * @oldf: the table the task used, still referenced by the caller
+ * @newf: the copy dup_fd() made of it, now current->files
+ *
+ * The copy starts counting: each of its buffers gains the task's process
+ * as a holder, unless the process's own address space maps the buffer,
+ * in which case the mapping's reference pairs with the copy's from now
+ * on, leaving the old table's reference to count for the processes that
+ * still use that table.  Then the process's drops are reported.
+ *
+ * Context: Process context, the task that switched; may sleep.
+ */
+void __memtrack_files_switch(struct files_struct *oldf,
+			     struct files_struct *newf)
+{
+	struct memtrack_files *old_mt = memtrack_files_state(oldf);
+	struct memtrack_files *mt = memtrack_files_state(newf);
+	struct memtrack_mm *mm_mt;
+	struct rb_node *node;
+
+	if (mt && !mt->committed) {
+		spin_lock(&mt->lock);
+		mm_mt = memtrack_lock_own_mm(newf);
+		for (node = rb_first(&mt->refs); node; node = rb_next(node)) {
+			struct memtrack_ref *ref = rb_entry(node,
+							    struct memtrack_ref,
+							    node);
+			struct memtrack_ref *mmref = NULL;
+
+			if (mm_mt)
+				mmref = memtrack_ref_find(&mm_mt->refs,
+							  ref->buf->id);
+			if (memtrack_ref_take_over(mmref, ref))
+				atomic_inc(&ref->buf->nr_holders);
+		}
+		mt->committed = true;
+		if (mm_mt)
+			spin_unlock(&mm_mt->lock);
+		spin_unlock(&mt->lock);
+		memtrack_changed();
+	}
+	if (old_mt && mt)
+		memtrack_files_report_dropped(newf, old_mt, mt);
+	/*
+	 * A copy with no buffer left has no state: then everything the old
+	 * table held and the process does not map is dropped.
+	 */
+	if (old_mt && !mt)
+		memtrack_files_report_dropped(newf, old_mt, NULL);
+}
+
+/**
+ * __memtrack_fork() - account the copies of a successful fork
+ * @child: the new task, not yet running
  * @clone_flags: its clone flags
  *
- * The child's copied table and copied address space were accounted
- * without knowing they belong together; pair their references so that
- * the child counts once among each buffer's holders, then report the
- * child with one event.
+ * The child's copied table and copied address space start counting now
+ * that the fork can no longer fail.  They were copied without knowing
+ * they belong together; their references are paired so that the child
+ * counts once among each buffer's holders.  A new process (not a thread)
+ * is then reported with one event.
  *
  * Context: Process context (the parent, in copy_process()).
  */
@@ -856,20 +1069,39 @@ void __memtrack_fork(struct task_struct *child, u64 clone_flags)
 		spin_lock(&mt->lock);
 	if (mm_mt) {
 		spin_lock(&mm_mt->lock);
-		if (!mm_mt->owner)
-			mm_mt->owner = get_pid(task_tgid(child));
-		for (node = rb_first(&mm_mt->refs); mt && node;
-		     node = rb_next(node)) {
+		mm_mt->owner = get_pid(task_tgid(child));
+		mm_mt->state = MEMTRACK_MM_OWNED;
+	}
+	if (mt && !mt->committed) {
+		/* The child's own copy of the table: the child is a holder. */
+		for (node = rb_first(&mt->refs); node; node = rb_next(node)) {
 			struct memtrack_ref *ref = rb_entry(node,
 							    struct memtrack_ref,
 							    node);
 
-			if (!ref->partner &&
-			    memtrack_ref_pair(memtrack_ref_find(&mt->refs,
-								ref->buf->id),
-					      ref))
-				atomic_dec(&ref->buf->nr_holders);
+			if (mm_mt)
+				memtrack_ref_pair(memtrack_ref_find(&mm_mt->refs,
+								    ref->buf->id),
+						  ref);
+			atomic_inc(&ref->buf->nr_holders);
 		}
+		mt->committed = true;
+	}
+	for (node = mm_mt ? rb_first(&mm_mt->refs) : NULL; node;
+	     node = rb_next(node)) {
+		struct memtrack_ref *ref = rb_entry(node, struct memtrack_ref,
+						    node);
+
+		/*
+		 * Paired with the copied table above, which counted the child,
+		 * or with a shared table's reference that counts already.
+		 */
+		if (ref->partner ||
+		    (mt && memtrack_ref_pair(memtrack_ref_find(&mt->refs,
+							       ref->buf->id),
+					     ref)))
+			continue;
+		atomic_inc(&ref->buf->nr_holders);
 	}
 	memtrack_proc_figures(mt, mm_mt, &total, &nr);
 	/* The child's marks start from what it was born with. */
@@ -877,7 +1109,7 @@ void __memtrack_fork(struct task_struct *child, u64 clone_flags)
 		mt->hwm.hwm = max(mt->hwm.hwm, total);
 	if (mm_mt)
 		memtrack_hwm_init(&mm_mt->hwm, total);
-	if (nr)
+	if (nr && !(clone_flags & CLONE_THREAD))
 		event = memtrack_event_capture_figures(total, nr, &ev);
 	if (mm_mt)
 		spin_unlock(&mm_mt->lock);
@@ -909,7 +1141,13 @@ static struct memtrack_mm *memtrack_mm_get(struct mm_struct *mm)
 	mm_mt->mapped = 0;
 	memtrack_hwm_init(&mm_mt->hwm, 0);
 	/* A copy made by fork gets its owner in __memtrack_fork(). */
-	mm_mt->owner = current->mm == mm ? get_pid(task_tgid(current)) : NULL;
+	if (current->mm == mm) {
+		mm_mt->owner = get_pid(task_tgid(current));
+		mm_mt->state = MEMTRACK_MM_OWNED;
+	} else {
+		mm_mt->owner = NULL;
+		mm_mt->state = MEMTRACK_MM_COPY;
+	}
 
 	/* The mmap lock is held for writing: nobody races, but be safe. */
 	old = cmpxchg_release(&mm->memtrack, NULL, mm_mt);
@@ -922,73 +1160,135 @@ static struct memtrack_mm *memtrack_mm_get(struct mm_struct *mm)
 }
 
 /*
- * The table state of the process that owns @mm, for pairing and figures:
- * the caller's own, when the caller is that process (mmap, munmap, and
- * the teardown at exit and exec).  NULL while a fork copies @mm.
+ * The table state that pairs with the owned address space @mm, locked:
+ * the caller's, when the caller is a thread of the owner; else, for a
+ * process that shares @mm without owning it, the owner's, reached
+ * through one of its live threads, which is then locked too (its
+ * task_lock() keeps the table alive) and returned in *@locked.  NULL for
+ * a copy being forked or an orphaned address space.
+ *
+ * Lock order: task_lock(), then the table's, then the address space's.
  */
-static struct memtrack_files *memtrack_mm_files(struct mm_struct *mm,
-						struct memtrack_mm *mm_mt)
+static struct memtrack_files *
+memtrack_lock_mm_files(struct mm_struct *mm, struct memtrack_mm *mm_mt,
+		       struct task_struct **locked)
 {
-	if (!current->files)
+	struct memtrack_files *mt = NULL;
+	struct task_struct *leader, *t;
+
+	*locked = NULL;
+	if (READ_ONCE(mm_mt->state) != MEMTRACK_MM_OWNED)
 		return NULL;
-	if (current->mm != mm &&
-	    !(mm_mt && mm_mt->owner && mm_mt->owner == task_tgid(current)))
-		return NULL;
-	return memtrack_files_state(current->files);
+	if (current->mm == mm && mm_mt->owner == task_tgid(current)) {
+		mt = current->files ? memtrack_files_state(current->files) :
+				      NULL;
+	} else {
+		rcu_read_lock();
+		leader = pid_task(mm_mt->owner, PIDTYPE_TGID);
+		for_each_thread(leader, t) {
+			task_lock(t);
+			if (t->files) {
+				get_task_struct(t);
+				*locked = t;
+				mt = memtrack_files_state(t->files);
+				break;
+			}
+			task_unlock(t);
+		}
+		rcu_read_unlock();
+	}
+	if (mt)
+		spin_lock(&mt->lock);
+	return mt;
 }
 
-/* The process an address-space event is about, with a reference. */
+static void memtrack_unlock_mm_files(struct memtrack_files *mt,
+				     struct task_struct *locked)
+{
+	if (mt)
+		spin_unlock(&mt->lock);
+	if (locked) {
+		task_unlock(locked);
+		put_task_struct(locked);
+	}
+}
+
+/*
+ * The process an address-space event is about, with a reference: always
+ * the owner, never whichever task happens to be running.  NULL if it is
+ * gone, and then no event is sent.
+ */
 static struct task_struct *memtrack_mm_task(struct memtrack_mm *mm_mt)
 {
 	struct task_struct *tsk;
 
 	rcu_read_lock();
 	tsk = pid_task(mm_mt->owner, PIDTYPE_TGID);
-	if (!tsk)
-		tsk = current;
-	get_task_struct(tsk);
+	if (tsk)
+		get_task_struct(tsk);
 	rcu_read_unlock();
 	return tsk;
 }
 
+static void memtrack_mm_notify(u8 cmd, struct memtrack_mm *mm_mt,
+			       struct memtrack_buffer *mb,
+			       const struct memtrack_event *ev, u32 reason)
+{
+	struct task_struct *tsk = memtrack_mm_task(mm_mt);
+
+	if (!tsk)
+		return;
+	memtrack_nl_notify(cmd, tsk, mb, ev, reason, NULL, GFP_KERNEL);
+	put_task_struct(tsk);
+}
+
 /*
- * Count @bytes more of @mb mapped into @mm.  Returns -ENOMEM if memory
- * ran out, leaving the accounting untouched.
+ * Count @bytes more of @mb mapped into @mm, with @new as the reference if
+ * one is needed (allocated here if @new is NULL).  Returns -ENOMEM if
+ * memory ran out, leaving the accounting untouched; never fails when the
+ * address space has state and @new is given.
  */
 static int memtrack_mm_map(struct mm_struct *mm, struct memtrack_buffer *mb,
-			   u64 bytes)
+			   u64 bytes, struct memtrack_ref *new)
 {
-	struct memtrack_ref *ref, *new;
 	struct memtrack_files *mt;
 	struct memtrack_mm *mm_mt;
-	struct task_struct *tsk;
-	bool event = false, paired;
+	struct memtrack_ref *ref;
+	struct task_struct *locked;
+	bool event = false, paired, owned;
 	struct memtrack_event ev;
 	u64 total;
 	u32 nr;
 
 	might_sleep();
 	mm_mt = memtrack_mm_get(mm);
-	if (!mm_mt)
+	if (!mm_mt) {
+		if (new)
+			kmem_cache_free(memtrack_ref_cachep, new);
 		return -ENOMEM;
-	/* Mapping is rare next to fd traffic: allocate up front. */
-	new = kmem_cache_alloc(memtrack_ref_cachep, GFP_KERNEL_ACCOUNT);
-	if (!new)
-		return -ENOMEM;
+	}
+	if (!new) {
+		/* Mapping is rare next to fd traffic: allocate up front. */
+		new = kmem_cache_alloc(memtrack_ref_cachep, GFP_KERNEL_ACCOUNT);
+		if (!new)
+			return -ENOMEM;
+	}
 	new->buf = mb;
 	new->partner = NULL;
 	new->mapped = bytes;
 
-	mt = memtrack_mm_files(mm, mm_mt);
-	if (mt)
-		spin_lock(&mt->lock);
+	mt = memtrack_lock_mm_files(mm, mm_mt, &locked);
 	spin_lock(&mm_mt->lock);
+	owned = mm_mt->state == MEMTRACK_MM_OWNED;
 	ref = memtrack_ref_find(&mm_mt->refs, mb->id);
-	if (ref) {
+	if (mm_mt->state == MEMTRACK_MM_ORPHANED) {
+		/* Accounted to nobody any more. */
+	} else if (ref) {
 		ref->mapped += bytes;
 		mm_mt->mapped += bytes;
 	} else {
-		memtrack_hwm_before(&mm_mt->hwm, mt, mm_mt);
+		if (owned)
+			memtrack_hwm_before(&mm_mt->hwm, mt, mm_mt);
 		rb_add(&new->node, &mm_mt->refs, memtrack_ref_less);
 		mm_mt->nr_buffers++;
 		mm_mt->total += mb->size;
@@ -997,30 +1297,26 @@ static int memtrack_mm_map(struct mm_struct *mm, struct memtrack_buffer *mb,
 		paired = mt && memtrack_ref_pair(memtrack_ref_find(&mt->refs,
 								   mb->id),
 						 new);
-		/* After pairing: a paired buffer counts in the table only. */
-		memtrack_proc_figures(mt, mm_mt, &total, &nr);
-		mm_mt->hwm.hwm = max(mm_mt->hwm.hwm, total);
-		if (!paired) {
-			atomic_inc(&mb->nr_holders);
-			/* A copy being forked is reported by the fork event. */
-			if (mm_mt->owner)
+		/* A copy being forked counts from the fork's success on. */
+		if (owned) {
+			/* After pairing: a paired buffer counts in the table. */
+			memtrack_proc_figures(mt, mm_mt, &total, &nr);
+			mm_mt->hwm.hwm = max(mm_mt->hwm.hwm, total);
+			if (!paired) {
+				atomic_inc(&mb->nr_holders);
 				event = memtrack_event_capture_figures(total,
 								       nr, &ev);
+			}
 		}
 		new = NULL;
 	}
 	spin_unlock(&mm_mt->lock);
-	if (mt)
-		spin_unlock(&mt->lock);
+	memtrack_unlock_mm_files(mt, locked);
 	if (new)
 		kmem_cache_free(memtrack_ref_cachep, new);
 	memtrack_changed();
-	if (event) {
-		tsk = memtrack_mm_task(mm_mt);
-		memtrack_nl_notify(MEMTRACK_CMD_INSTALL_NTF, tsk, mb, &ev, 0,
-				   NULL, GFP_KERNEL);
-		put_task_struct(tsk);
-	}
+	if (event)
+		memtrack_mm_notify(MEMTRACK_CMD_INSTALL_NTF, mm_mt, mb, &ev, 0);
 	return 0;
 }
 
@@ -1041,16 +1337,21 @@ static void memtrack_mm_unmap(struct mm_struct *mm, struct memtrack_buffer *mb,
 	struct memtrack_mm *mm_mt = memtrack_mm_state(mm);
 	struct memtrack_ref *ref = NULL, *dead = NULL;
 	struct memtrack_files *mt;
-	struct task_struct *tsk;
+	struct task_struct *locked;
 	struct memtrack_event ev;
-	bool event = false;
+	bool event = false, owned;
 
 	if (!mm_mt)
 		goto lost;
-	mt = memtrack_mm_files(mm, mm_mt);
-	if (mt)
-		spin_lock(&mt->lock);
+	mt = memtrack_lock_mm_files(mm, mm_mt, &locked);
 	spin_lock(&mm_mt->lock);
+	if (mm_mt->state == MEMTRACK_MM_ORPHANED) {
+		/* Its owner left it, and with it everything it held. */
+		spin_unlock(&mm_mt->lock);
+		memtrack_unlock_mm_files(mt, locked);
+		return;
+	}
+	owned = mm_mt->state == MEMTRACK_MM_OWNED;
 	ref = memtrack_ref_find(&mm_mt->refs, mb->id);
 	if (ref) {
 		if (WARN_ON_ONCE(ref->mapped < bytes))
@@ -1058,34 +1359,29 @@ static void memtrack_mm_unmap(struct mm_struct *mm, struct memtrack_buffer *mb,
 		ref->mapped -= bytes;
 		mm_mt->mapped -= bytes;
 		if (!ref->mapped) {
-			memtrack_hwm_before(&mm_mt->hwm, mt, mm_mt);
+			if (owned)
+				memtrack_hwm_before(&mm_mt->hwm, mt, mm_mt);
 			rb_erase(&ref->node, &mm_mt->refs);
 			mm_mt->nr_buffers--;
 			mm_mt->total -= mb->size;
 			/* An fd still refers to it: the process holds on. */
-			if (!memtrack_ref_unpair(ref)) {
+			if (!memtrack_ref_unpair(ref) && owned) {
 				atomic_dec(&mb->nr_holders);
-				if (mm_mt->owner)
-					event = memtrack_event_capture(mt, mm_mt,
-								       &ev);
+				event = memtrack_event_capture(mt, mm_mt, &ev);
 			}
 			dead = ref;
 		}
 	}
 	spin_unlock(&mm_mt->lock);
-	if (mt)
-		spin_unlock(&mt->lock);
+	memtrack_unlock_mm_files(mt, locked);
 	if (!ref)
 		goto lost;
 	if (dead)
 		kmem_cache_free(memtrack_ref_cachep, dead);
 	memtrack_changed();
-	if (event) {
-		tsk = memtrack_mm_task(mm_mt);
-		memtrack_nl_notify(MEMTRACK_CMD_UNINSTALL_NTF, tsk, mb, &ev,
-				   memtrack_unmap_reason(mm), NULL, GFP_KERNEL);
-		put_task_struct(tsk);
-	}
+	if (event)
+		memtrack_mm_notify(MEMTRACK_CMD_UNINSTALL_NTF, mm_mt, mb, &ev,
+				   memtrack_unmap_reason(mm));
 	return;
 lost:
 	/* The mapping was lost to an allocation failure. */
@@ -1110,111 +1406,263 @@ static bool memtrack_vma_is_split(struct vm_area_struct *vma)
 	       old->vm_end >= vma->vm_end;
 }
 
+static inline const struct memtrack_vm_ops *
+memtrack_vma_wrapper(struct vm_area_struct *vma)
+{
+	return container_of(vma->vm_ops, struct memtrack_vm_ops, ops);
+}
+
 static void memtrack_vm_open(struct vm_area_struct *vma)
 {
-	struct memtrack_buffer *mb = memtrack_file_buffer(vma->vm_file);
-	const struct vm_operations_struct *orig = mb->vm_ops->orig;
+	const struct memtrack_vm_ops *w = memtrack_vma_wrapper(vma);
 
 	if (!memtrack_vma_is_split(vma) &&
-	    memtrack_mm_map(vma->vm_mm, mb, memtrack_vma_bytes(vma)))
+	    memtrack_mm_map(vma->vm_mm, w->buf, memtrack_vma_bytes(vma), NULL))
 		memtrack_mm_mark_incomplete(vma->vm_mm);
-	if (orig && orig->open)
-		orig->open(vma);
+	if (w->orig && w->orig->open)
+		w->orig->open(vma);
 }
 
 static void memtrack_vm_close(struct vm_area_struct *vma)
 {
-	struct memtrack_buffer *mb = memtrack_file_buffer(vma->vm_file);
-	const struct vm_operations_struct *orig = mb->vm_ops->orig;
+	const struct memtrack_vm_ops *w = memtrack_vma_wrapper(vma);
 
-	if (orig && orig->close)
-		orig->close(vma);
+	if (w->orig && w->orig->close)
+		w->orig->close(vma);
 	/*
 	 * Every VMA is closed exactly once, with the size it has then.
 	 * Splits keep the sum of the sizes, and VM_DONTEXPAND keeps a VMA
 	 * from growing, so the bytes counted at open and at close match.
 	 */
-	memtrack_mm_unmap(vma->vm_mm, mb, memtrack_vma_bytes(vma));
+	memtrack_mm_unmap(vma->vm_mm, w->buf, memtrack_vma_bytes(vma));
+}
+
+/* The wrapper of @orig among @mb's, if it has one. */
+static struct memtrack_vm_ops *
+memtrack_vm_ops_find(struct memtrack_buffer *mb,
+		     const struct vm_operations_struct *orig)
+{
+	struct memtrack_vm_ops *w;
+
+	/* Pairs with the cmpxchg_release() in memtrack_vm_ops_add(). */
+	for (w = smp_load_acquire(&mb->vm_ops); w; w = READ_ONCE(w->next))
+		if (w->orig == orig)
+			return w;
+	return NULL;
 }
 
 /*
- * A copy of the exporter's VMA operations with open and close replaced,
- * so that everything else (fault, access, name, may_split, ...) behaves
- * exactly as the exporter's, including which operations are absent.
+ * Fill @w as the wrapper of @orig for @mb and publish it: a copy of @orig
+ * with open and close replaced, so that everything else (fault, access,
+ * name, may_split, ...) behaves exactly as @orig, including which
+ * operations are absent.  Two mmaps racing may publish two wrappers of
+ * the same operations, which is harmless.
  */
-static struct memtrack_vm_ops *
-memtrack_vm_ops_alloc(const struct vm_operations_struct *orig)
+static void memtrack_vm_ops_add(struct memtrack_buffer *mb,
+				const struct vm_operations_struct *orig,
+				struct memtrack_vm_ops *w)
 {
 	static const struct vm_operations_struct hooks = {
 		.open = memtrack_vm_open,
 		.close = memtrack_vm_close,
 	};
-	struct memtrack_vm_ops *ops;
-	char *copy;
+	struct memtrack_vm_ops *head;
+	char *copy = (char *)&w->ops;
 
-	ops = kzalloc(sizeof(*ops), GFP_KERNEL_ACCOUNT);
-	if (!ops)
-		return NULL;
 	/* The table is const once published; fill it while it is private. */
-	copy = (char *)&ops->ops;
 	if (orig)
 		memcpy(copy, orig, sizeof(*orig));
 	memcpy(copy + offsetof(typeof(hooks), open), &hooks.open,
 	       sizeof(hooks.open));
 	memcpy(copy + offsetof(typeof(hooks), close), &hooks.close,
 	       sizeof(hooks.close));
-	ops->orig = orig;
-	return ops;
+	w->orig = orig;
+	w->buf = mb;
+	do {
+		head = READ_ONCE(mb->vm_ops);
+		w->next = head;
+	} while (cmpxchg_release(&mb->vm_ops, head, w) != head);
 }
 
 /**
- * __memtrack_vma_map() - account a new mapping of a buffer
+ * __memtrack_vma_prepare() - allocate what accounting a mapping needs
+ * @mb: the buffer
+ * @vma: a VMA of the caller's mmap(), before the exporter's mmap runs
+ * @prep: receives the allocations
+ *
+ * Context: Process context, mmap lock held for writing; may sleep.
+ * Return: 0, or -ENOMEM with nothing allocated.
+ */
+int __memtrack_vma_prepare(struct memtrack_buffer *mb,
+			   struct vm_area_struct *vma,
+			   struct memtrack_vma_prep *prep)
+{
+	mmap_assert_write_locked(vma->vm_mm);
+	if (!memtrack_mm_get(vma->vm_mm))
+		return -ENOMEM;
+	prep->ref = kmem_cache_alloc(memtrack_ref_cachep, GFP_KERNEL_ACCOUNT);
+	if (!prep->ref)
+		return -ENOMEM;
+	/* The exporter's operations are only known after its mmap. */
+	prep->ops = kmem_cache_zalloc(memtrack_vm_ops_cachep,
+				      GFP_KERNEL_ACCOUNT);
+	if (!prep->ops) {
+		kmem_cache_free(memtrack_ref_cachep, prep->ref);
+		prep->ref = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/**
+ * __memtrack_vma_abort() - free an unused preparation
+ * @prep: filled by __memtrack_vma_prepare(); emptied
+ *
+ * Context: Any context.
+ */
+void __memtrack_vma_abort(struct memtrack_vma_prep *prep)
+{
+	kmem_cache_free(memtrack_ref_cachep, prep->ref);
+	if (prep->ops)
+		kmem_cache_free(memtrack_vm_ops_cachep, prep->ops);
+	prep->ref = NULL;
+	prep->ops = NULL;
+}
+
+/**
+ * __memtrack_vma_commit() - account a new mapping of a buffer
  * @mb: the buffer
  * @vma: a VMA of the caller's mmap() that the exporter has just set up
+ * @prep: filled by __memtrack_vma_prepare(); consumed
  *
  * Wraps the VMA's operations so that every later copy of it (fork, split,
  * mremap()) opens and every removal closes through memtrack, and counts
- * the VMA's bytes for its address space.  The wrapper keeps the exporter's
- * operations for everything else.  VM_DONTEXPAND, which the dma-buf
- * exporters set anyway, keeps the VMA's size what was counted.
+ * the VMA's bytes for its address space.  The wrapper keeps the VMA's
+ * operations for everything else; a buffer gets one wrapper per distinct
+ * set of operations its mappings come with.  VM_DONTEXPAND, which the
+ * dma-buf exporters set anyway, keeps the VMA's size what was counted.
  *
- * Context: Process context, mmap lock held for writing; may sleep.
- * Return: 0, or -ENOMEM.
+ * A mapping that is not the buffer's own file any more (the exporter
+ * called vma_set_file()) cannot be followed: it is not counted, and the
+ * address space's figures are flagged incomplete.
+ *
+ * Context: Process context, mmap lock held for writing.
  */
-int __memtrack_vma_map(struct memtrack_buffer *mb, struct vm_area_struct *vma)
+void __memtrack_vma_commit(struct memtrack_buffer *mb,
+			   struct vm_area_struct *vma,
+			   struct memtrack_vma_prep *prep)
 {
 	const struct vm_operations_struct *orig = vma->vm_ops;
-	struct memtrack_vm_ops *ops = READ_ONCE(mb->vm_ops), *old;
+	struct memtrack_vm_ops *w;
 
 	mmap_assert_write_locked(vma->vm_mm);
-	if (!ops) {
-		ops = memtrack_vm_ops_alloc(orig);
-		if (!ops)
-			return -ENOMEM;
-		/* Two address spaces may map the buffer at once. */
-		old = cmpxchg(&mb->vm_ops, NULL, ops);
-		if (old) {
-			kfree(ops);
-			ops = old;
-		}
-	}
-	if (ops->orig != orig) {
-		/* The exporter changed operations between mmaps: not ours. */
-		pr_warn_once("buffer %llu: exporter %s uses varying VMA operations, its mappings are not accounted\n",
+	if (!memtrack_file_tracked(vma->vm_file) ||
+	    memtrack_file_buffer(vma->vm_file) != mb) {
+		pr_warn_once("buffer %llu: exporter %s maps it through another file, such mappings are not accounted\n",
 			     mb->id, mb->exporter);
-		memtrack_mm_mark_incomplete(vma->vm_mm);
-		return 0;
+		WRITE_ONCE(vma->vm_mm->memtrack_incomplete, true);
+		memtrack_changed();
+		goto out;
 	}
-	if (memtrack_mm_map(vma->vm_mm, mb, memtrack_vma_bytes(vma)))
-		return -ENOMEM;
-	vma->vm_ops = &ops->ops;
+	if (orig && orig->open == memtrack_vm_open) {
+		/* Accounted already, by a mapping of a buffer it nests. */
+		goto out;
+	}
+	w = memtrack_vm_ops_find(mb, orig);
+	if (!w) {
+		w = prep->ops;
+		prep->ops = NULL;
+		memtrack_vm_ops_add(mb, orig, w);
+	}
+	/* The address space has state and the reference is given. */
+	memtrack_mm_map(vma->vm_mm, mb, memtrack_vma_bytes(vma), prep->ref);
+	prep->ref = NULL;
+	vma->vm_ops = &w->ops;
 	vm_flags_set(vma, VM_DONTEXPAND);
-	return 0;
+out:
+	if (prep->ref)
+		kmem_cache_free(memtrack_ref_cachep, prep->ref);
+	if (prep->ops)
+		kmem_cache_free(memtrack_vm_ops_cachep, prep->ops);
+	prep->ref = NULL;
+	prep->ops = NULL;
+}
+
+/**
+ * __memtrack_mm_leave() - account a task leaving an address space
+ * @mm: the address space the current task stopped using
+ *
+ * When the process that owns @mm leaves it for good, because its last
+ * thread exits or it execs, it stops holding the buffers @mm maps, even
+ * if @mm lives on, shared with another process (CLONE_VM) or pinned by a
+ * reader.  It gets its uninstall events now, in its own context, and @mm
+ * is accounted to nobody from then on: its later unmaps are silent.
+ * References paired with the process's table stay held by the table.
+ *
+ * Context: Process context, from exit_mm() and exec_mmap(); may sleep.
+ */
+void __memtrack_mm_leave(struct mm_struct *mm)
+{
+	struct memtrack_mm *mm_mt = memtrack_mm_state(mm);
+	struct memtrack_files *mt = NULL;
+	struct memtrack_event ev;
+	struct memtrack_ref *ref;
+	struct rb_node *node;
+	bool event;
+	u32 reason;
+
+	if (!memtrack_mm_owned_by(mm_mt, current))
+		return;
+	if (current->in_execve)
+		reason = MEMTRACK_REASON_EXEC;
+	else if (!atomic_read(&current->signal->live))
+		reason = MEMTRACK_REASON_EXIT;
+	else
+		return;	/* another thread of the process uses @mm */
+	if (current->files)
+		mt = memtrack_files_state(current->files);
+
+	for (;;) {
+		if (mt)
+			spin_lock(&mt->lock);
+		spin_lock(&mm_mt->lock);
+		/* Several dying threads may get here; the first one drains. */
+		mm_mt->state = MEMTRACK_MM_ORPHANED;
+		node = rb_first(&mm_mt->refs);
+		event = false;
+		ref = node ? rb_entry(node, struct memtrack_ref, node) : NULL;
+		if (ref) {
+			rb_erase(&ref->node, &mm_mt->refs);
+			mm_mt->nr_buffers--;
+			mm_mt->total -= ref->buf->size;
+			mm_mt->mapped -= ref->mapped;
+			if (!memtrack_ref_unpair(ref)) {
+				atomic_dec(&ref->buf->nr_holders);
+				event = memtrack_event_capture(mt, mm_mt, &ev);
+			}
+		}
+		spin_unlock(&mm_mt->lock);
+		if (mt)
+			spin_unlock(&mt->lock);
+		if (!ref)
+			break;
+		/* @mm still maps the buffer, which keeps it alive. */
+		if (event)
+			memtrack_nl_notify(MEMTRACK_CMD_UNINSTALL_NTF, current,
+					   ref->buf, &ev, reason, NULL,
+					   GFP_KERNEL);
+		kmem_cache_free(memtrack_ref_cachep, ref);
+	}
+	memtrack_changed();
 }
 
 /**
  * __memtrack_mm_release() - free the accounting of a torn-down mm
  * @mm: the address space; exit_mmap() has closed all its VMAs
+ *
+ * A reference can be left over only by a mapping whose close never
+ * reached memtrack: an importer that failed after dma_buf_mmap(), or
+ * replaced the VMA's operations after it.  It is dropped here.
  *
  * Context: Process context.  No task can reach @mm any more.
  */
@@ -1223,10 +1671,11 @@ void __memtrack_mm_release(struct mm_struct *mm)
 	struct memtrack_mm *mm_mt = memtrack_mm_state(mm);
 	struct memtrack_ref *ref, *next;
 
-	/* Every VMA closed, so only a bug leaves a reference here. */
-	WARN_ON_ONCE(!RB_EMPTY_ROOT(&mm_mt->refs));
+	if (!RB_EMPTY_ROOT(&mm_mt->refs))
+		pr_warn_once("a mapping was not unmapped through the operations dma_buf_mmap() installed\n");
 	rbtree_postorder_for_each_entry_safe(ref, next, &mm_mt->refs, node) {
-		if (!memtrack_ref_unpair(ref))
+		if (!memtrack_ref_unpair(ref) &&
+		    mm_mt->state == MEMTRACK_MM_OWNED)
 			atomic_dec(&ref->buf->nr_holders);
 		kmem_cache_free(memtrack_ref_cachep, ref);
 	}
@@ -1245,6 +1694,7 @@ static int __init memtrack_init(void)
 	memtrack_ref_cachep = KMEM_CACHE(memtrack_ref, SLAB_PANIC);
 	memtrack_files_cachep = KMEM_CACHE(memtrack_files, SLAB_PANIC);
 	memtrack_mm_cachep = KMEM_CACHE(memtrack_mm, SLAB_PANIC);
+	memtrack_vm_ops_cachep = KMEM_CACHE(memtrack_vm_ops, SLAB_PANIC);
 	static_branch_enable(&memtrack_enabled_key);
 	return 0;
 }

@@ -87,50 +87,208 @@ static bool memtrack_nl_filter_match(const struct memtrack_nl_filter *f,
 	return true;
 }
 
+/* Most distinct descriptor tables of one process that a reply covers. */
+#define MEMTRACK_NL_MAX_TABLES	4
+
 /*
- * A walk over the union of what a process's table and address space hold,
- * in increasing buffer id order.  Both holders' locks are held.
+ * What one process holds, locked for a reply: the distinct descriptor
+ * tables its live threads use (a thread that called unshare(CLONE_FILES)
+ * has its own) and the address space it owns.  The process is reached
+ * through any live thread, so that a group leader that exited before the
+ * other threads does not hide it.
  */
-struct memtrack_nl_walk {
-	struct rb_node *fd;	/* next reference of the table */
-	struct rb_node *map;	/* next reference of the address space */
+struct memtrack_nl_proc {
+	struct task_struct *locked[MEMTRACK_NL_MAX_TABLES + 1];
+	unsigned int nr_locked;
+	struct memtrack_files *mt[MEMTRACK_NL_MAX_TABLES];
+	unsigned int nr_mt;
+	struct memtrack_mm *mm_mt;
+	bool incomplete;
 };
 
-static void memtrack_nl_walk_start(struct memtrack_nl_walk *w,
-				   struct memtrack_files *mt,
-				   struct memtrack_mm *mm_mt, u64 from)
+static bool memtrack_nl_files_seen(struct files_struct **files,
+				   unsigned int nr, struct files_struct *f)
 {
-	struct memtrack_ref *ref;
+	unsigned int i;
 
-	ref = mt ? memtrack_ref_first_from(&mt->refs, from) : NULL;
-	w->fd = ref ? &ref->node : NULL;
-	ref = mm_mt ? memtrack_ref_first_from(&mm_mt->refs, from) : NULL;
-	w->map = ref ? &ref->node : NULL;
+	for (i = 0; i < nr; i++)
+		if (files[i] == f)
+			return true;
+	return false;
 }
 
-/* The next buffer, with its table and address-space references. */
+/*
+ * Lock what the thread group of @leader holds.  Lock order: the threads'
+ * task_lock() in thread-list order (which keeps their tables and address
+ * space alive), then the tables' states in address order, then the
+ * address space's.  The accounting hooks take at most one table state
+ * and the address space's, and never under task_lock(); the only other
+ * path taking two table states, memtrack_files_lock_two(), also goes by
+ * address.
+ */
+static void memtrack_nl_proc_lock(struct task_struct *leader,
+				  struct memtrack_nl_proc *p)
+{
+	struct files_struct *files[MEMTRACK_NL_MAX_TABLES];
+	unsigned int nr_files = 0, i, j;
+	struct mm_struct *mm = NULL;
+	struct memtrack_mm *mm_mt;
+	struct task_struct *t;
+
+	memset(p, 0, sizeof(*p));
+	rcu_read_lock();
+	for_each_thread(leader, t) {
+		struct files_struct *f = READ_ONCE(t->files);
+
+		/* A peek: most threads share what was seen already. */
+		if ((!f || memtrack_nl_files_seen(files, nr_files, f)) &&
+		    (mm || !READ_ONCE(t->mm)))
+			continue;
+		if (p->nr_locked == ARRAY_SIZE(p->locked)) {
+			p->incomplete = true;
+			break;
+		}
+		spin_lock_nested(&t->alloc_lock, p->nr_locked);
+		get_task_struct(t);
+		p->locked[p->nr_locked++] = t;
+		f = t->files;
+		if (f && !memtrack_nl_files_seen(files, nr_files, f)) {
+			if (nr_files < ARRAY_SIZE(files))
+				files[nr_files++] = f;
+			else
+				p->incomplete = true;
+		}
+		if (!mm)
+			mm = t->mm;
+	}
+	rcu_read_unlock();
+
+	for (i = 0; i < nr_files; i++) {
+		struct memtrack_files *mt = memtrack_files_state(files[i]);
+
+		p->incomplete |= READ_ONCE(files[i]->memtrack_incomplete);
+		/* A copy that a fork has not finished making counts for nobody. */
+		if (!mt || !READ_ONCE(mt->committed))
+			continue;
+		/* Insertion sort by address, the order they are locked in. */
+		for (j = p->nr_mt; j > 0 && p->mt[j - 1] > mt; j--)
+			p->mt[j] = p->mt[j - 1];
+		p->mt[j] = mt;
+		p->nr_mt++;
+	}
+	for (i = 0; i < p->nr_mt; i++)
+		spin_lock_nested(&p->mt[i]->lock, i);
+	if (!mm)
+		return;
+	p->incomplete |= READ_ONCE(mm->memtrack_incomplete);
+	mm_mt = memtrack_mm_state(mm);
+	if (!mm_mt)
+		return;
+	spin_lock(&mm_mt->lock);
+	if (mm_mt->state == MEMTRACK_MM_OWNED &&
+	    mm_mt->owner == task_tgid(leader)) {
+		p->mm_mt = mm_mt;
+		return;
+	}
+	/*
+	 * The process shares an address space that another process owns
+	 * (CLONE_VM without CLONE_THREAD, vfork), or whose owner left it:
+	 * its mappings count for nobody here.
+	 */
+	spin_unlock(&mm_mt->lock);
+	p->incomplete = true;
+}
+
+static void memtrack_nl_proc_unlock(struct memtrack_nl_proc *p)
+{
+	unsigned int i;
+
+	if (p->mm_mt)
+		spin_unlock(&p->mm_mt->lock);
+	for (i = p->nr_mt; i > 0; i--)
+		spin_unlock(&p->mt[i - 1]->lock);
+	for (i = p->nr_locked; i > 0; i--) {
+		task_unlock(p->locked[i - 1]);
+		put_task_struct(p->locked[i - 1]);
+	}
+}
+
+/*
+ * A walk over the union of what a process's tables and address space
+ * hold, in increasing buffer id order.  Their locks are held.
+ */
+struct memtrack_nl_walk {
+	struct rb_node *fd[MEMTRACK_NL_MAX_TABLES];	/* next of each table */
+	unsigned int nr_fd;
+	struct rb_node *map;		/* next of the address space */
+};
+
+static struct rb_node *memtrack_nl_first_from(struct rb_root *refs, u64 from)
+{
+	struct memtrack_ref *ref = memtrack_ref_first_from(refs, from);
+
+	return ref ? &ref->node : NULL;
+}
+
+static void memtrack_nl_walk_start(struct memtrack_nl_walk *w,
+				   const struct memtrack_nl_proc *p, u64 from)
+{
+	unsigned int i;
+
+	w->nr_fd = p->nr_mt;
+	for (i = 0; i < p->nr_mt; i++)
+		w->fd[i] = memtrack_nl_first_from(&p->mt[i]->refs, from);
+	w->map = p->mm_mt ? memtrack_nl_first_from(&p->mm_mt->refs, from) :
+			    NULL;
+}
+
+static inline u64 memtrack_nl_node_id(struct rb_node *node)
+{
+	return rb_entry(node, struct memtrack_ref, node)->buf->id;
+}
+
+/*
+ * The next buffer, with the number of the process's fds that refer to it
+ * and its address-space reference, if any.
+ */
 static struct memtrack_buffer *
-memtrack_nl_walk_next(struct memtrack_nl_walk *w, struct memtrack_ref **fd,
+memtrack_nl_walk_next(struct memtrack_nl_walk *w, u32 *nr_fds,
 		      struct memtrack_ref **map)
 {
-	struct memtrack_ref *f = w->fd ? rb_entry(w->fd, struct memtrack_ref,
-						  node) : NULL;
-	struct memtrack_ref *m = w->map ? rb_entry(w->map, struct memtrack_ref,
-						   node) : NULL;
+	struct memtrack_buffer *mb = NULL;
+	struct memtrack_ref *ref;
+	unsigned int i;
+	u64 id = U64_MAX;
+	bool any = false;
 
-	if (f && m && f->buf->id != m->buf->id) {
-		if (f->buf->id < m->buf->id)
-			m = NULL;
-		else
-			f = NULL;
+	for (i = 0; i < w->nr_fd; i++) {
+		if (w->fd[i] && memtrack_nl_node_id(w->fd[i]) <= id) {
+			id = memtrack_nl_node_id(w->fd[i]);
+			any = true;
+		}
 	}
-	*fd = f;
-	*map = m;
-	if (f)
-		w->fd = rb_next(w->fd);
-	if (m)
+	if (w->map && memtrack_nl_node_id(w->map) <= id) {
+		id = memtrack_nl_node_id(w->map);
+		any = true;
+	}
+	*nr_fds = 0;
+	*map = NULL;
+	if (!any)
+		return NULL;
+	for (i = 0; i < w->nr_fd; i++) {
+		if (!w->fd[i] || memtrack_nl_node_id(w->fd[i]) != id)
+			continue;
+		ref = rb_entry(w->fd[i], struct memtrack_ref, node);
+		*nr_fds += ref->nr_fds;
+		mb = ref->buf;
+		w->fd[i] = rb_next(w->fd[i]);
+	}
+	if (w->map && memtrack_nl_node_id(w->map) == id) {
+		*map = rb_entry(w->map, struct memtrack_ref, node);
+		mb = (*map)->buf;
 		w->map = rb_next(w->map);
-	return f ? f->buf : m ? m->buf : NULL;
+	}
+	return mb;
 }
 
 /* The figures of a process reply, over the buffers that pass the filter. */
@@ -143,26 +301,26 @@ struct memtrack_nl_proc_sums {
 	u64 mapped;
 };
 
-static void memtrack_nl_proc_sum(struct memtrack_files *mt,
-				 struct memtrack_mm *mm_mt,
+static void memtrack_nl_proc_sum(const struct memtrack_nl_proc *p,
 				 const struct memtrack_nl_filter *f,
 				 struct memtrack_nl_proc_sums *sums)
 {
 	bool filtered = memtrack_nl_filter_active(f);
-	struct memtrack_ref *fd, *map;
 	struct memtrack_nl_walk w;
 	struct memtrack_buffer *mb;
+	struct memtrack_ref *map;
+	u32 nr_fds;
 
 	memset(sums, 0, sizeof(*sums));
-	memtrack_nl_walk_start(&w, mt, mm_mt, 0);
-	while ((mb = memtrack_nl_walk_next(&w, &fd, &map))) {
+	memtrack_nl_walk_start(&w, p, 0);
+	while ((mb = memtrack_nl_walk_next(&w, &nr_fds, &map))) {
 		u32 holders;
 
 		if (filtered && !memtrack_nl_filter_match(f, mb))
 			continue;
 		holders = max(atomic_read(&mb->nr_holders), 1);
 		sums->nr_buffers++;
-		sums->nr_fds += fd ? fd->nr_fds : 0;
+		sums->nr_fds += nr_fds;
 		sums->mapped += map ? map->mapped : 0;
 		sums->total += mb->size;
 		sums->pss += div_u64(mb->size, holders);
@@ -172,8 +330,7 @@ static void memtrack_nl_proc_sum(struct memtrack_files *mt,
 }
 
 /* The process's total over all its buffers, for the unfiltered hwm. */
-static u64 memtrack_nl_proc_total(struct memtrack_files *mt,
-				  struct memtrack_mm *mm_mt,
+static u64 memtrack_nl_proc_total(const struct memtrack_nl_proc *p,
 				  const struct memtrack_nl_filter *f,
 				  const struct memtrack_nl_proc_sums *sums)
 {
@@ -182,8 +339,19 @@ static u64 memtrack_nl_proc_total(struct memtrack_files *mt,
 
 	if (!memtrack_nl_filter_active(f))
 		return sums->total;
-	memtrack_nl_proc_sum(mt, mm_mt, &none, &all);
+	memtrack_nl_proc_sum(p, &none, &all);
 	return all.total;
+}
+
+/* The high-water mark of the process, over what each of its holders saw. */
+static u64 memtrack_nl_proc_hwm(const struct memtrack_nl_proc *p, u64 total)
+{
+	u64 hwm = memtrack_proc_hwm(NULL, p->mm_mt, total);
+	unsigned int i;
+
+	for (i = 0; i < p->nr_mt; i++)
+		hwm = max(hwm, memtrack_proc_hwm(p->mt[i], NULL, total));
+	return hwm;
 }
 
 struct memtrack_nl_buf_dump_ctx {
@@ -215,18 +383,18 @@ static int memtrack_nl_put_buffer_common(struct sk_buff *skb,
  * did not fit.
  */
 static int memtrack_nl_put_proc_buffers(struct sk_buff *skb,
-					struct memtrack_files *mt,
-					struct memtrack_mm *mm_mt,
+					const struct memtrack_nl_proc *p,
 					const struct memtrack_nl_filter *f,
 					u64 *next_buf)
 {
 	bool filtered = memtrack_nl_filter_active(f);
-	struct memtrack_ref *fd, *map;
 	struct memtrack_nl_walk w;
 	struct memtrack_buffer *mb;
+	struct memtrack_ref *map;
+	u32 nr_fds;
 
-	memtrack_nl_walk_start(&w, mt, mm_mt, *next_buf);
-	while ((mb = memtrack_nl_walk_next(&w, &fd, &map))) {
+	memtrack_nl_walk_start(&w, p, *next_buf);
+	while ((mb = memtrack_nl_walk_next(&w, &nr_fds, &map))) {
 		struct nlattr *nest;
 
 		if (filtered && !memtrack_nl_filter_match(f, mb))
@@ -235,8 +403,7 @@ static int memtrack_nl_put_proc_buffers(struct sk_buff *skb,
 		if (!nest)
 			goto full;
 		if (memtrack_nl_put_buffer_common(skb, mb) ||
-		    nla_put_u32(skb, MEMTRACK_A_BUFFER_FDS,
-				fd ? fd->nr_fds : 0) ||
+		    nla_put_u32(skb, MEMTRACK_A_BUFFER_FDS, nr_fds) ||
 		    nla_put_uint(skb, MEMTRACK_A_BUFFER_MAPPED,
 				 map ? map->mapped : 0) ||
 		    nla_put_u32(skb, MEMTRACK_A_BUFFER_HOLDERS,
@@ -268,39 +435,20 @@ static int memtrack_nl_fill_proc(struct sk_buff *skb,
 				 bool skip_empty, u64 *next_buf)
 {
 	struct memtrack_nl_proc_sums sums = {};
-	struct memtrack_files *mt = NULL;
-	struct memtrack_mm *mm_mt = NULL;
+	struct memtrack_nl_proc p;
 	char comm[TASK_COMM_LEN];
 	u64 resume = *next_buf;
 	/* Only a process alone in its message is split across messages. */
 	bool alone = !skb->len;
-	bool incomplete = false;
 	int empty_len, err;
 	void *hdr;
 
 	get_task_comm(comm, tsk);
 
-	/*
-	 * task_lock() keeps tsk->files and tsk->mm, and with them the
-	 * accounting, alive: exit, exec and unshare clear or switch the
-	 * pointers under it before they drop their reference.
-	 */
-	task_lock(tsk);
-	if (tsk->files) {
-		mt = memtrack_files_state(tsk->files);
-		incomplete = READ_ONCE(tsk->files->memtrack_incomplete);
-	}
-	if (tsk->mm) {
-		mm_mt = memtrack_mm_state(tsk->mm);
-		incomplete |= READ_ONCE(tsk->mm->memtrack_incomplete);
-	}
-	if (mt)
-		spin_lock(&mt->lock);
-	if (mm_mt)
-		spin_lock(&mm_mt->lock);
-	memtrack_nl_proc_sum(mt, mm_mt, filter, &sums);
+	memtrack_nl_proc_lock(tsk, &p);
+	memtrack_nl_proc_sum(&p, filter, &sums);
 	if (skip_empty && !sums.nr_buffers &&
-	    (!incomplete || memtrack_nl_filter_active(filter))) {
+	    (!p.incomplete || memtrack_nl_filter_active(filter))) {
 		err = -ENOENT;
 		goto out_unlock;
 	}
@@ -323,17 +471,16 @@ static int memtrack_nl_fill_proc(struct sk_buff *skb,
 	    nla_put_uint(skb, MEMTRACK_A_PROC_UNIQUE, sums.unique) ||
 	    nla_put_uint(skb, MEMTRACK_A_PROC_MAPPED, sums.mapped) ||
 	    nla_put_uint(skb, MEMTRACK_A_PROC_HWM,
-			 memtrack_proc_hwm(mt, mm_mt,
-					   memtrack_nl_proc_total(mt, mm_mt,
-								  filter,
-								  &sums))) ||
+			 memtrack_nl_proc_hwm(&p,
+					      memtrack_nl_proc_total(&p, filter,
+								     &sums))) ||
 	    nla_put_uint(skb, MEMTRACK_A_PROC_GENERATION,
 			 atomic64_read(&memtrack_event_seq)) ||
-	    (incomplete && nla_put_flag(skb, MEMTRACK_A_PROC_INCOMPLETE)))
+	    (p.incomplete && nla_put_flag(skb, MEMTRACK_A_PROC_INCOMPLETE)))
 		goto cancel;
 	empty_len = skb->len;
 
-	err = memtrack_nl_put_proc_buffers(skb, mt, mm_mt, filter, next_buf);
+	err = memtrack_nl_put_proc_buffers(skb, &p, filter, next_buf);
 	if (err) {
 		/*
 		 * Leave the process for the next message if no buffer fit, or
@@ -354,11 +501,7 @@ cancel:
 	*next_buf = resume;
 	err = -EMSGSIZE;
 out_unlock:
-	if (mm_mt)
-		spin_unlock(&mm_mt->lock);
-	if (mt)
-		spin_unlock(&mt->lock);
-	task_unlock(tsk);
+	memtrack_nl_proc_unlock(&p);
 	return err;
 }
 
@@ -390,10 +533,10 @@ static struct task_struct *memtrack_nl_get_tgid(u32 nr)
 int memtrack_nl_proc_get_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct memtrack_nl_filter filter;
-	struct memtrack_files *mt;
-	struct memtrack_mm *mm_mt;
+	struct memtrack_nl_proc p;
 	struct task_struct *tsk;
 	struct sk_buff *msg;
+	unsigned int i;
 	size_t size;
 	u64 next_buf;
 	u32 pid;
@@ -422,17 +565,15 @@ int memtrack_nl_proc_get_doit(struct sk_buff *skb, struct genl_info *info)
 	}
 
 	/* Size for the current buffer count; grow if it rose meanwhile. */
-	task_lock(tsk);
-	mt = tsk->files ? memtrack_files_state(tsk->files) : NULL;
-	mm_mt = tsk->mm ? memtrack_mm_state(tsk->mm) : NULL;
 	size = NLMSG_GOODSIZE;
-	if (mt)
-		size += (size_t)READ_ONCE(mt->nr_buffers) *
+	memtrack_nl_proc_lock(tsk, &p);
+	for (i = 0; i < p.nr_mt; i++)
+		size += (size_t)p.mt[i]->nr_buffers *
 			MEMTRACK_NL_BUF_ENTRY_SIZE;
-	if (mm_mt)
-		size += (size_t)READ_ONCE(mm_mt->nr_buffers) *
+	if (p.mm_mt)
+		size += (size_t)p.mm_mt->nr_buffers *
 			MEMTRACK_NL_BUF_ENTRY_SIZE;
-	task_unlock(tsk);
+	memtrack_nl_proc_unlock(&p);
 
 	for (;;) {
 		msg = genlmsg_new(size, GFP_KERNEL);
@@ -745,6 +886,87 @@ bool memtrack_nl_has_listeners(void)
 }
 
 /**
+ * memtrack_nl_event_alloc() - allocate an event message
+ * @gfp: allocation flags
+ *
+ * For callers that fill an event under locks, where they cannot allocate.
+ *
+ * Context: Any context that allows @gfp.
+ * Return: the message, or NULL.
+ */
+struct sk_buff *memtrack_nl_event_alloc(gfp_t gfp)
+{
+	return genlmsg_new(NLMSG_GOODSIZE, gfp);
+}
+
+/**
+ * memtrack_nl_event_fill() - build an install, uninstall or fork event
+ * @skb: a message from memtrack_nl_event_alloc()
+ * @cmd: MEMTRACK_CMD_INSTALL_NTF, _UNINSTALL_NTF or _FORK_NTF
+ * @pid: the process, in the initial pid namespace
+ * @comm: its command name
+ * @mb: the buffer (install and uninstall), or NULL (fork)
+ * @ev: the figures captured with the change
+ * @reason: the uninstall reason
+ * @parent_pid: the parent of a fork, or 0
+ *
+ * Allocates nothing and takes no lock but the buffer's name lock.
+ *
+ * Context: Any context.
+ * Return: 0, or -EMSGSIZE; the caller frees @skb on failure.
+ */
+int memtrack_nl_event_fill(struct sk_buff *skb, u8 cmd, u32 pid,
+			   const char *comm, struct memtrack_buffer *mb,
+			   const struct memtrack_event *ev, u32 reason,
+			   u32 parent_pid)
+{
+	struct nlattr *nest;
+	void *hdr;
+
+	hdr = genlmsg_put(skb, 0, 0, &memtrack_nl_family, 0, cmd);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_uint(skb, MEMTRACK_A_EVENT_SEQ, ev->seq) ||
+	    nla_put_u32(skb, MEMTRACK_A_EVENT_PID, pid) ||
+	    nla_put_string(skb, MEMTRACK_A_EVENT_COMM, comm) ||
+	    nla_put_uint(skb, MEMTRACK_A_EVENT_TOTAL, ev->total) ||
+	    nla_put_u32(skb, MEMTRACK_A_EVENT_NR_BUFFERS, ev->nr_buffers))
+		return -EMSGSIZE;
+	if (cmd == MEMTRACK_CMD_UNINSTALL_NTF &&
+	    nla_put_u32(skb, MEMTRACK_A_EVENT_REASON, reason))
+		return -EMSGSIZE;
+	if (parent_pid &&
+	    nla_put_u32(skb, MEMTRACK_A_EVENT_PARENT_PID, parent_pid))
+		return -EMSGSIZE;
+	if (mb) {
+		nest = nla_nest_start(skb, MEMTRACK_A_EVENT_BUFFER);
+		if (!nest || memtrack_nl_put_buffer_common(skb, mb) ||
+		    nla_put_u32(skb, MEMTRACK_A_BUFFER_HOLDERS,
+				atomic_read(&mb->nr_holders)))
+			return -EMSGSIZE;
+		nla_nest_end(skb, nest);
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+/**
+ * memtrack_nl_event_send() - multicast an event built by _fill()
+ * @skb: the event; consumed
+ * @gfp: allocation flags for the calling context
+ *
+ * A notification that cannot be delivered is lost; subscribers see the
+ * gap in sequence numbers.
+ *
+ * Context: Any context that allows @gfp.
+ */
+void memtrack_nl_event_send(struct sk_buff *skb, gfp_t gfp)
+{
+	genlmsg_multicast_netns(&memtrack_nl_family, &init_net, skb, 0,
+				MEMTRACK_NLGRP_EVENTS, gfp);
+}
+
+/**
  * memtrack_nl_notify() - multicast an install, uninstall or fork event
  * @cmd: MEMTRACK_CMD_INSTALL_NTF, _UNINSTALL_NTF or _FORK_NTF
  * @tsk: the process the event is about
@@ -766,43 +988,18 @@ void memtrack_nl_notify(u8 cmd, struct task_struct *tsk,
 			struct task_struct *parent, gfp_t gfp)
 {
 	char comm[TASK_COMM_LEN];
-	struct nlattr *nest;
 	struct sk_buff *skb;
-	void *hdr;
 
-	skb = genlmsg_new(NLMSG_GOODSIZE, gfp);
+	skb = memtrack_nl_event_alloc(gfp);
 	if (!skb)
 		return;
-	hdr = genlmsg_put(skb, 0, 0, &memtrack_nl_family, 0, cmd);
-	if (!hdr)
-		goto err;
 	get_task_comm(comm, tsk->group_leader);
-	if (nla_put_uint(skb, MEMTRACK_A_EVENT_SEQ, ev->seq) ||
-	    nla_put_u32(skb, MEMTRACK_A_EVENT_PID, task_tgid_nr(tsk)) ||
-	    nla_put_string(skb, MEMTRACK_A_EVENT_COMM, comm) ||
-	    nla_put_uint(skb, MEMTRACK_A_EVENT_TOTAL, ev->total) ||
-	    nla_put_u32(skb, MEMTRACK_A_EVENT_NR_BUFFERS, ev->nr_buffers))
-		goto err;
-	if (cmd == MEMTRACK_CMD_UNINSTALL_NTF &&
-	    nla_put_u32(skb, MEMTRACK_A_EVENT_REASON, reason))
-		goto err;
-	if (parent &&
-	    nla_put_u32(skb, MEMTRACK_A_EVENT_PARENT_PID, task_tgid_nr(parent)))
-		goto err;
-	if (mb) {
-		nest = nla_nest_start(skb, MEMTRACK_A_EVENT_BUFFER);
-		if (!nest || memtrack_nl_put_buffer_common(skb, mb) ||
-		    nla_put_u32(skb, MEMTRACK_A_BUFFER_HOLDERS,
-				atomic_read(&mb->nr_holders)))
-			goto err;
-		nla_nest_end(skb, nest);
+	if (memtrack_nl_event_fill(skb, cmd, task_tgid_nr(tsk), comm, mb, ev,
+				   reason, parent ? task_tgid_nr(parent) : 0)) {
+		nlmsg_free(skb);
+		return;
 	}
-	genlmsg_end(skb, hdr);
-	genlmsg_multicast_netns(&memtrack_nl_family, &init_net, skb, 0,
-				MEMTRACK_NLGRP_EVENTS, gfp);
-	return;
-err:
-	nlmsg_free(skb);
+	memtrack_nl_event_send(skb, gfp);
 }
 
 /*

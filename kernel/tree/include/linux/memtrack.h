@@ -10,9 +10,11 @@
  * which cost a patched-out static branch when memtrack is off and one
  * f_mode test for every file that is not a tracked buffer.
  *
- * Mapping a buffer also holds it: memtrack_vma_map() wraps the open and
- * close operations of the buffer's VMAs, so that each address space
- * (struct mm_struct) keeps the bytes it maps of each buffer.
+ * Mapping a buffer also holds it: the allocator's mmap path brackets the
+ * exporter's mmap with memtrack_vma_prepare() and memtrack_vma_commit(),
+ * which wrap the open and close operations of the buffer's VMAs, so that
+ * each address space (struct mm_struct) keeps the bytes it maps of each
+ * buffer.  An address space is accounted to the process that owns it.
  *
  * State is keyed on the descriptor table (struct files_struct) and on the
  * address space, never on a task: either may be shared by several
@@ -30,6 +32,7 @@
 #include <linux/types.h>
 
 struct memtrack_buffer;
+struct memtrack_ref;
 struct memtrack_vm_ops;
 
 /**
@@ -56,15 +59,17 @@ struct memtrack_buffer_ops {
 
 /**
  * struct memtrack_buffer - memtrack's view of one shared buffer
- * @id: stable, system-wide unique id (the dma-buf inode number)
+ * @id: stable, system-wide unique 64-bit id (for a dma-buf, the 64-bit
+ *	counter its inode number is taken from)
  * @size: size in bytes, invariant over the buffer's lifetime
  * @exporter: name of the allocator that exported the buffer
  * @ops: allocator callbacks
  * @node: link in the global registry, ordered by @id
  * @nr_holders: number of processes that hold the buffer, through their
  *	descriptor table, their address space or both
- * @vm_ops: the exporter's VMA operations with open and close wrapped,
- *	allocated on the buffer's first mapping
+ * @vm_ops: list of wrappers of the VMA operations the buffer's mappings
+ *	were made with, one per distinct set of operations; allocated on
+ *	mapping, freed with the buffer
  *
  * Embedded in the allocator's buffer object.  Only @id, @size, @exporter
  * and @ops are set by the allocator, through memtrack_buffer_init().
@@ -77,6 +82,20 @@ struct memtrack_buffer {
 	struct rb_node node;
 	atomic_t nr_holders;
 	struct memtrack_vm_ops *vm_ops;
+};
+
+/**
+ * struct memtrack_vma_prep - what accounting a new mapping needs
+ * @ref: the mapping's reference, allocated before the exporter's mmap
+ * @ops: a wrapper of VMA operations, in case the exporter's are new
+ *
+ * Filled by memtrack_vma_prepare() and consumed by memtrack_vma_commit()
+ * or memtrack_vma_abort(), so that nothing can fail once the exporter's
+ * mmap has succeeded.
+ */
+struct memtrack_vma_prep {
+	struct memtrack_ref *ref;
+	struct memtrack_vm_ops *ops;
 };
 
 #ifdef CONFIG_MEMTRACK
@@ -121,8 +140,17 @@ void __memtrack_fd_uninstall(struct files_struct *files, struct file *file,
 void __memtrack_files_dup(struct files_struct *oldf,
 			  struct files_struct *newf);
 void __memtrack_files_release(struct files_struct *files);
+void __memtrack_files_switch(struct files_struct *oldf,
+			     struct files_struct *newf);
 void __memtrack_fork(struct task_struct *child, u64 clone_flags);
-int __memtrack_vma_map(struct memtrack_buffer *mb, struct vm_area_struct *vma);
+int __memtrack_vma_prepare(struct memtrack_buffer *mb,
+			   struct vm_area_struct *vma,
+			   struct memtrack_vma_prep *prep);
+void __memtrack_vma_commit(struct memtrack_buffer *mb,
+			   struct vm_area_struct *vma,
+			   struct memtrack_vma_prep *prep);
+void __memtrack_vma_abort(struct memtrack_vma_prep *prep);
+void __memtrack_mm_leave(struct mm_struct *mm);
 void __memtrack_mm_release(struct mm_struct *mm);
 
 /*
@@ -155,12 +183,21 @@ static __always_inline void memtrack_fd_uninstall(struct files_struct *files,
 static __always_inline void memtrack_files_dup(struct files_struct *oldf,
 					       struct files_struct *newf)
 {
+	if (!static_branch_unlikely(&memtrack_enabled_key))
+		return;
 	/*
 	 * A table that never held a buffer cannot have passed one on.  One
 	 * that lost a reference is recounted, which makes the copy exact.
+	 *
+	 * fd_install() publishes the table's state before the fd (see
+	 * __memtrack_fd_install()), but dup_fd() read the fds without
+	 * ordering against this load: order it, so that a tracked file in
+	 * the copy implies that the state is seen.  Pairs with the
+	 * cmpxchg_release() that publishes files->memtrack and the release
+	 * in rcu_assign_pointer() that publishes the fd.
 	 */
-	if (static_branch_unlikely(&memtrack_enabled_key) &&
-	    (oldf->memtrack || oldf->memtrack_incomplete))
+	smp_rmb();
+	if (READ_ONCE(oldf->memtrack) || READ_ONCE(oldf->memtrack_incomplete))
 		__memtrack_files_dup(oldf, newf);
 }
 
@@ -171,40 +208,90 @@ static __always_inline void memtrack_files_release(struct files_struct *files)
 }
 
 /**
- * memtrack_fork() - tell event subscribers about a new process
- * @child: the new task, fully set up but not yet running
- * @clone_flags: its clone flags; threads are not new processes
+ * memtrack_files_switch() - a task has replaced its descriptor table
+ * @oldf: the table it used, still referenced by the caller
+ * @newf: its copy, now the task's table
  *
- * Only processes whose table or copied address space ever held a buffer
- * go further.
+ * Called by unshare(CLONE_FILES), close_range(CLOSE_RANGE_UNSHARE) and
+ * execve() after current->files was switched from @oldf to @newf, before
+ * @oldf is put.  A copy counts for nobody until this point, so that a
+ * copy that is never used changes no figure and sends no event.
+ */
+static __always_inline void memtrack_files_switch(struct files_struct *oldf,
+						  struct files_struct *newf)
+{
+	if (static_branch_unlikely(&memtrack_enabled_key) &&
+	    (oldf->memtrack || newf->memtrack))
+		__memtrack_files_switch(oldf, newf);
+}
+
+/**
+ * memtrack_fork() - account the copies a successful fork made
+ * @child: the new task, fully set up but not yet running
+ * @clone_flags: its clone flags
+ *
+ * Called once copy_process() can no longer fail: the child's copied
+ * table and address space count from here on, and a new process that
+ * holds buffers is reported.  Only tasks whose table or copied address
+ * space ever held a buffer go further.
  */
 static __always_inline void memtrack_fork(struct task_struct *child,
 					  u64 clone_flags)
 {
 	if (static_branch_unlikely(&memtrack_enabled_key) &&
-	    !(clone_flags & CLONE_THREAD) &&
 	    ((child->files && child->files->memtrack) ||
 	     (!(clone_flags & CLONE_VM) && child->mm && child->mm->memtrack)))
 		__memtrack_fork(child, clone_flags);
 }
 
 /**
- * memtrack_vma_map() - account a new mapping of a buffer
+ * memtrack_vma_prepare() - get ready to account a new mapping of a buffer
  * @mb: the buffer
- * @vma: a VMA that the exporter has just set up to map @mb
+ * @vma: the VMA being set up, before the exporter's mmap runs
+ * @prep: filled with what memtrack_vma_commit() needs
  *
- * Called by the allocator's mmap path after the exporter's own mmap
- * succeeded.  From then on the VMA's copies (fork, split, mremap) and its
- * unmapping are accounted through its open and close operations.
+ * Makes every allocation the accounting needs, so that a failure fails
+ * the mmap before the exporter has done anything it would have to undo.
  *
  * Return: 0, or -ENOMEM, in which case the mmap must fail.
  */
-static __always_inline int memtrack_vma_map(struct memtrack_buffer *mb,
-					    struct vm_area_struct *vma)
+static __always_inline int memtrack_vma_prepare(struct memtrack_buffer *mb,
+						struct vm_area_struct *vma,
+						struct memtrack_vma_prep *prep)
 {
-	if (memtrack_file_tracked(vma->vm_file))
-		return __memtrack_vma_map(mb, vma);
+	prep->ref = NULL;
+	prep->ops = NULL;
+	if (static_branch_unlikely(&memtrack_enabled_key) &&
+	    !RB_EMPTY_NODE(&mb->node))
+		return __memtrack_vma_prepare(mb, vma, prep);
 	return 0;
+}
+
+/**
+ * memtrack_vma_commit() - account a mapping the exporter has set up
+ * @mb: the buffer
+ * @vma: the VMA, after the exporter's mmap succeeded
+ * @prep: what memtrack_vma_prepare() allocated; consumed
+ *
+ * Cannot fail.  From then on the VMA's copies (fork, split, mremap) and
+ * its unmapping are accounted through its open and close operations.
+ */
+static __always_inline void memtrack_vma_commit(struct memtrack_buffer *mb,
+						struct vm_area_struct *vma,
+						struct memtrack_vma_prep *prep)
+{
+	if (prep->ref)
+		__memtrack_vma_commit(mb, vma, prep);
+}
+
+/**
+ * memtrack_vma_abort() - drop what memtrack_vma_prepare() allocated
+ * @prep: the preparation of a mapping whose exporter's mmap failed
+ */
+static __always_inline void memtrack_vma_abort(struct memtrack_vma_prep *prep)
+{
+	if (prep->ref)
+		__memtrack_vma_abort(prep);
 }
 
 /**
@@ -215,6 +302,20 @@ static inline void memtrack_mm_init(struct mm_struct *mm)
 {
 	mm->memtrack = NULL;
 	mm->memtrack_incomplete = false;
+}
+
+/**
+ * memtrack_mm_leave() - a task stopped using an address space
+ * @mm: the address space it used until now
+ *
+ * Called by exit_mm() and exec_mmap().  When the process that owns @mm
+ * leaves it for good, it stops holding what @mm maps, even if another
+ * process sharing @mm (CLONE_VM) or a reader keeps @mm alive.
+ */
+static __always_inline void memtrack_mm_leave(struct mm_struct *mm)
+{
+	if (static_branch_unlikely(&memtrack_enabled_key) && mm->memtrack)
+		__memtrack_mm_leave(mm);
 }
 
 /**
@@ -284,10 +385,30 @@ static __always_inline void memtrack_fork(struct task_struct *child,
 {
 }
 
-static __always_inline int memtrack_vma_map(struct memtrack_buffer *mb,
-					    struct vm_area_struct *vma)
+static __always_inline int memtrack_vma_prepare(struct memtrack_buffer *mb,
+						struct vm_area_struct *vma,
+						struct memtrack_vma_prep *prep)
 {
 	return 0;
+}
+
+static __always_inline void memtrack_vma_commit(struct memtrack_buffer *mb,
+						struct vm_area_struct *vma,
+						struct memtrack_vma_prep *prep)
+{
+}
+
+static __always_inline void memtrack_vma_abort(struct memtrack_vma_prep *prep)
+{
+}
+
+static __always_inline void memtrack_files_switch(struct files_struct *oldf,
+						  struct files_struct *newf)
+{
+}
+
+static __always_inline void memtrack_mm_leave(struct mm_struct *mm)
+{
 }
 
 static inline void memtrack_mm_init(struct mm_struct *mm)
