@@ -1184,7 +1184,10 @@ memtrack_lock_mm_files(struct mm_struct *mm, struct memtrack_mm *mm_mt,
 				      NULL;
 	} else {
 		rcu_read_lock();
+		/* Reaped: it left @mm, which is orphaned then. */
 		leader = pid_task(mm_mt->owner, PIDTYPE_TGID);
+		if (!leader)
+			goto out_rcu;
 		for_each_thread(leader, t) {
 			task_lock(t);
 			if (t->files) {
@@ -1195,6 +1198,7 @@ memtrack_lock_mm_files(struct mm_struct *mm, struct memtrack_mm *mm_mt,
 			}
 			task_unlock(t);
 		}
+out_rcu:
 		rcu_read_unlock();
 	}
 	if (mt)
