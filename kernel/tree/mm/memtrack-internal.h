@@ -5,7 +5,7 @@
 #ifndef _MM_MEMTRACK_INTERNAL_H
 #define _MM_MEMTRACK_INTERNAL_H
 
-#include <linux/memtrack.h>
+#include <linux/memtrack_hooks.h>
 #include <linux/mm.h>
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>

@@ -30,6 +30,7 @@
 
 #include <linux/fdtable.h>
 #include <linux/init.h>
+#include <linux/mempool.h>
 #include <linux/mm.h>
 #include <linux/pid.h>
 #include <linux/sched/signal.h>
@@ -60,6 +61,22 @@ static struct kmem_cache *memtrack_ref_cachep __ro_after_init;
 static struct kmem_cache *memtrack_files_cachep __ro_after_init;
 static struct kmem_cache *memtrack_mm_cachep __ro_after_init;
 static struct kmem_cache *memtrack_vm_ops_cachep __ro_after_init;
+
+/*
+ * fd_install() must not sleep, so the records it needs come from the
+ * slab without reclaim, or else from these reserves, which every record
+ * freed refills.  Only when both are exhausted does a table lose a
+ * reference and get flagged incomplete.
+ */
+#define MEMTRACK_REF_RESERVE	64
+#define MEMTRACK_FILES_RESERVE	16
+static mempool_t *memtrack_ref_pool __ro_after_init;
+static mempool_t *memtrack_files_pool __ro_after_init;
+
+/* Kinds of files through which buffers are reached (dma-buf). */
+#define MEMTRACK_MAX_FILE_TYPES	4
+static const struct memtrack_file_type *
+memtrack_file_types[MEMTRACK_MAX_FILE_TYPES] __read_mostly;
 static bool memtrack_boot_enabled __initdata = true;
 
 static int __init memtrack_setup(char *str)
@@ -68,9 +85,59 @@ static int __init memtrack_setup(char *str)
 }
 __setup("memtrack=", memtrack_setup);
 
-static inline struct memtrack_buffer *memtrack_file_buffer(struct file *file)
+/*
+ * The buffer that a tracked file refers to.  Only registered kinds of
+ * files set FOP_MEMTRACK, so the lookup always succeeds.
+ */
+static struct memtrack_buffer *memtrack_file_buffer(struct file *file)
 {
-	return file_inode(file)->i_private;
+	const struct memtrack_file_type *type;
+	unsigned int i;
+
+	for (i = 0; i < MEMTRACK_MAX_FILE_TYPES; i++) {
+		type = READ_ONCE(memtrack_file_types[i]);
+		if (type && type->fops == file->f_op)
+			return type->buffer(file);
+	}
+	WARN_ONCE(1, "memtrack: FOP_MEMTRACK set by %ps, a file type never registered\n",
+		  file->f_op);
+	return NULL;
+}
+
+/* A record for fd_install(), which must not sleep. */
+static struct memtrack_ref *memtrack_ref_alloc_nowait(void)
+{
+	return mempool_alloc(memtrack_ref_pool,
+			     GFP_NOWAIT | __GFP_NOWARN | __GFP_ACCOUNT);
+}
+
+static void memtrack_ref_free(struct memtrack_ref *ref)
+{
+	mempool_free(ref, memtrack_ref_pool);
+}
+
+/*
+ * An address space's reference pins its buffer: the VMAs pin it too,
+ * but a reference can outlive them (an importer that failed after
+ * dma_buf_mmap() leaves one until the owner leaves the address space),
+ * and an orphaned address space's references are dropped by the owner
+ * while other processes may unmap.  Table references need no pin: the
+ * fds do that, and a reference goes before its last fd.
+ */
+static void memtrack_mm_ref_pin(struct memtrack_buffer *mb)
+{
+	if (mb->ops && mb->ops->get)
+		mb->ops->get(mb);
+}
+
+/* Free an address space's reference; no memtrack lock may be held. */
+static void memtrack_mm_ref_free(struct memtrack_ref *ref)
+{
+	struct memtrack_buffer *mb = ref->buf;
+
+	memtrack_ref_free(ref);
+	if (mb->ops && mb->ops->put)
+		mb->ops->put(mb);
 }
 
 static inline void memtrack_changed(void)
@@ -380,24 +447,28 @@ void memtrack_buffer_remove(struct memtrack_buffer *mb)
 EXPORT_SYMBOL_GPL(memtrack_buffer_remove);
 
 /**
- * memtrack_file_mark() - mark a buffer's file for fd-table accounting
- * @file: the file through which userspace reaches the buffer
- * @mb: the buffer, registered with memtrack_buffer_init()
+ * memtrack_register_file_type() - let memtrack account a kind of file
+ * @type: the kind of file, whose operations set FOP_MEMTRACK, and how to
+ *	go from such a file to its buffer; must outlive every such file
  *
- * The inode of @file must belong to this buffer alone: memtrack finds the
- * buffer through inode->i_private.  Call before the file is installed in
- * any descriptor table.
+ * Every buffer reached through such files must be registered with
+ * memtrack_buffer_init() before its file can reach a descriptor table.
  *
- * Context: Any context.
+ * Context: Process context, before any file of the kind exists.
+ * Return: 0, -EINVAL if the operations lack FOP_MEMTRACK, or -ENOSPC.
  */
-void memtrack_file_mark(struct file *file, struct memtrack_buffer *mb)
+int memtrack_register_file_type(const struct memtrack_file_type *type)
 {
-	if (!memtrack_enabled() || RB_EMPTY_NODE(&mb->node))
-		return;
-	file_inode(file)->i_private = mb;
-	file->f_mode |= FMODE_MEMTRACK;
+	unsigned int i;
+
+	if (WARN_ON(!(type->fops->fop_flags & FOP_MEMTRACK)))
+		return -EINVAL;
+	for (i = 0; i < MEMTRACK_MAX_FILE_TYPES; i++)
+		if (!cmpxchg(&memtrack_file_types[i], NULL, type))
+			return 0;
+	return -ENOSPC;
 }
-EXPORT_SYMBOL_GPL(memtrack_file_mark);
+EXPORT_SYMBOL_GPL(memtrack_register_file_type);
 
 /* The current high-water epoch, for new state. */
 static void memtrack_hwm_init(struct memtrack_hwm *h, u64 total)
@@ -476,7 +547,7 @@ void memtrack_hwm_reset(void)
 }
 
 static struct memtrack_files *memtrack_files_get(struct files_struct *files,
-						 bool committed)
+						 bool committed, gfp_t gfp)
 {
 	struct memtrack_files *mt = memtrack_files_state(files);
 	struct memtrack_files *old;
@@ -484,7 +555,7 @@ static struct memtrack_files *memtrack_files_get(struct files_struct *files,
 	if (likely(mt))
 		return mt;
 
-	mt = kmem_cache_alloc(memtrack_files_cachep, GFP_KERNEL_ACCOUNT);
+	mt = mempool_alloc(memtrack_files_pool, gfp);
 	if (!mt)
 		return NULL;
 	spin_lock_init(&mt->lock);
@@ -498,7 +569,7 @@ static struct memtrack_files *memtrack_files_get(struct files_struct *files,
 	/* Threads sharing the table may race to create its state. */
 	old = cmpxchg_release(&files->memtrack, NULL, mt);
 	if (old) {
-		kmem_cache_free(memtrack_files_cachep, mt);
+		mempool_free(mt, memtrack_files_pool);
 		return old;
 	}
 	return mt;
@@ -549,13 +620,14 @@ static void memtrack_ref_get(struct memtrack_files *mt,
 /**
  * __memtrack_fd_install() - count a tracked file entering a table
  * @files: the descriptor table
- * @file: a file marked with memtrack_file_mark()
+ * @file: a tracked file (see memtrack_file_tracked())
  *
  * Called before @file becomes visible in @files, so that a concurrent
- * close of the new fd always finds the reference.  If memory runs out the
- * table is marked incomplete and the install itself still succeeds.
+ * close of the new fd always finds the reference.  Never sleeps: records
+ * come from the slab without reclaim or from memtrack's reserve.  If both
+ * fail the table is marked incomplete and the install itself succeeds.
  *
- * Context: Process context; may sleep.  No fd-table lock held.
+ * Context: Any context fd_install() is called in.  No fd-table lock held.
  */
 void __memtrack_fd_install(struct files_struct *files, struct file *file)
 {
@@ -568,8 +640,10 @@ void __memtrack_fd_install(struct files_struct *files, struct file *file)
 	u64 total;
 	u32 nr;
 
-	might_sleep();
-	mt = memtrack_files_get(files, true);
+	if (!mb)
+		return;
+	mt = memtrack_files_get(files, true,
+				GFP_NOWAIT | __GFP_NOWARN | __GFP_ACCOUNT);
 	if (!mt)
 		goto incomplete;
 
@@ -584,7 +658,7 @@ void __memtrack_fd_install(struct files_struct *files, struct file *file)
 	}
 	spin_unlock(&mt->lock);
 
-	new = kmem_cache_alloc(memtrack_ref_cachep, GFP_KERNEL_ACCOUNT);
+	new = memtrack_ref_alloc_nowait();
 	if (!new)
 		goto incomplete;
 	new->buf = mb;
@@ -621,12 +695,11 @@ void __memtrack_fd_install(struct files_struct *files, struct file *file)
 		new = NULL;
 	}
 	spin_unlock(&mt->lock);
-	if (new)
-		kmem_cache_free(memtrack_ref_cachep, new);
+	memtrack_ref_free(new);
 	memtrack_changed();
 	if (event)
 		memtrack_nl_notify(MEMTRACK_CMD_INSTALL_NTF, current, mb, &ev,
-				   0, NULL, GFP_KERNEL);
+				   0, NULL, GFP_NOWAIT);
 	return;
 
 incomplete:
@@ -652,6 +725,8 @@ void __memtrack_fd_dup_locked(struct files_struct *files, struct file *file)
 	struct memtrack_ref *ref = NULL;
 
 	lockdep_assert_held(&files->file_lock);
+	if (!mb)
+		return;
 	if (mt) {
 		spin_lock(&mt->lock);
 		ref = memtrack_ref_find(&mt->refs, mb->id);
@@ -690,6 +765,8 @@ void __memtrack_fd_uninstall(struct files_struct *files, struct file *file,
 	struct memtrack_event ev;
 	bool event = false;
 
+	if (!mb)
+		return;
 	if (mt) {
 		spin_lock(&mt->lock);
 		ref = memtrack_ref_find(&mt->refs, mb->id);
@@ -725,7 +802,7 @@ void __memtrack_fd_uninstall(struct files_struct *files, struct file *file,
 		return;
 	}
 	if (dead)
-		kmem_cache_free(memtrack_ref_cachep, dead);
+		memtrack_ref_free(dead);
 	memtrack_changed();
 	if (event)
 		memtrack_nl_notify(MEMTRACK_CMD_UNINSTALL_NTF, current, mb, &ev,
@@ -762,14 +839,16 @@ void __memtrack_files_dup(struct files_struct *oldf,
 
 		if (!file || !memtrack_file_tracked(file))
 			continue;
+		mb = memtrack_file_buffer(file);
+		if (!mb)
+			continue;
 		if (!mt) {
-			mt = memtrack_files_get(newf, false);
+			mt = memtrack_files_get(newf, false, GFP_KERNEL_ACCOUNT);
 			if (!mt)
 				goto incomplete;
 			/* Private until the copy is installed: no contention. */
 			spin_lock(&mt->lock);
 		}
-		mb = memtrack_file_buffer(file);
 		ref = memtrack_ref_find(&mt->refs, mb->id);
 		if (ref) {
 			memtrack_ref_get(mt, ref);
@@ -827,7 +906,12 @@ void __memtrack_files_release(struct files_struct *files)
 	bool event, report;
 
 	if (mt) {
-		report = mt->committed && (current->flags & PF_EXITING);
+		/*
+		 * A thread with a table of its own that exits before its
+		 * process does is not the process stopping to hold buffers.
+		 */
+		report = mt->committed && (current->flags & PF_EXITING) &&
+			 !atomic_read(&current->signal->live);
 		/* One exit event per buffer, each with the total left after it. */
 		for (node = rb_first(&mt->refs); node; node = rb_next(node)) {
 			ref = rb_entry(node, struct memtrack_ref, node);
@@ -850,8 +934,8 @@ void __memtrack_files_release(struct files_struct *files)
 						   GFP_NOWAIT);
 		}
 		rbtree_postorder_for_each_entry_safe(ref, next, &mt->refs, node)
-			kmem_cache_free(memtrack_ref_cachep, ref);
-		kmem_cache_free(memtrack_files_cachep, mt);
+			memtrack_ref_free(ref);
+		mempool_free(mt, memtrack_files_pool);
 		files->memtrack = NULL;
 	}
 	memtrack_changed();
@@ -882,10 +966,18 @@ static bool memtrack_ref_take_over(struct memtrack_ref *mmref,
 	return alone;
 }
 
-/* Lock two table states in address order, the only order taking both. */
+/*
+ * Lock two table states, either of which may be NULL, in address order:
+ * the only order in which anything takes two.
+ */
 static void memtrack_files_lock_two(struct memtrack_files *a,
 				    struct memtrack_files *b)
 {
+	if (!a || !b) {
+		if (a || b)
+			spin_lock(&(a ?: b)->lock);
+		return;
+	}
 	if (a > b)
 		swap(a, b);
 	spin_lock(&a->lock);
@@ -895,8 +987,10 @@ static void memtrack_files_lock_two(struct memtrack_files *a,
 static void memtrack_files_unlock_two(struct memtrack_files *a,
 				      struct memtrack_files *b)
 {
-	spin_unlock(&a->lock);
-	spin_unlock(&b->lock);
+	if (a)
+		spin_unlock(&a->lock);
+	if (b)
+		spin_unlock(&b->lock);
 }
 
 /*
@@ -1002,37 +1096,44 @@ void __memtrack_files_switch(struct files_struct *oldf,
 	struct memtrack_files *old_mt = memtrack_files_state(oldf);
 	struct memtrack_files *mt = memtrack_files_state(newf);
 	struct memtrack_mm *mm_mt;
+	struct memtrack_ref *ref;
 	struct rb_node *node;
 
+	memtrack_files_lock_two(old_mt, mt);
+	mm_mt = memtrack_lock_own_mm(newf);
 	if (mt && !mt->committed) {
-		spin_lock(&mt->lock);
-		mm_mt = memtrack_lock_own_mm(newf);
 		for (node = rb_first(&mt->refs); node; node = rb_next(node)) {
-			struct memtrack_ref *ref = rb_entry(node,
-							    struct memtrack_ref,
-							    node);
 			struct memtrack_ref *mmref = NULL;
 
+			ref = rb_entry(node, struct memtrack_ref, node);
 			if (mm_mt)
 				mmref = memtrack_ref_find(&mm_mt->refs,
 							  ref->buf->id);
 			if (memtrack_ref_take_over(mmref, ref))
 				atomic_inc(&ref->buf->nr_holders);
 		}
-		mt->committed = true;
-		if (mm_mt)
-			spin_unlock(&mm_mt->lock);
-		spin_unlock(&mt->lock);
-		memtrack_changed();
+		WRITE_ONCE(mt->committed, true);
 	}
-	if (old_mt && mt)
-		memtrack_files_report_dropped(newf, old_mt, mt);
 	/*
-	 * A copy with no buffer left has no state: then everything the old
-	 * table held and the process does not map is dropped.
+	 * A mapping paired with a reference the copy no longer has (closed
+	 * by close_range() in the copy) leaves that reference to the
+	 * processes still using the old table: both count on their own.
 	 */
-	if (old_mt && !mt)
-		memtrack_files_report_dropped(newf, old_mt, NULL);
+	for (node = (mm_mt && old_mt) ? rb_first(&mm_mt->refs) : NULL; node;
+	     node = rb_next(node)) {
+		ref = rb_entry(node, struct memtrack_ref, node);
+		if (ref->partner &&
+		    ref->partner == memtrack_ref_find(&old_mt->refs,
+						      ref->buf->id) &&
+		    memtrack_ref_unpair(ref))
+			atomic_inc(&ref->buf->nr_holders);
+	}
+	if (mm_mt)
+		spin_unlock(&mm_mt->lock);
+	memtrack_files_unlock_two(old_mt, mt);
+	memtrack_changed();
+	if (old_mt)
+		memtrack_files_report_dropped(newf, old_mt, mt);
 }
 
 /**
@@ -1070,7 +1171,7 @@ void __memtrack_fork(struct task_struct *child, u64 clone_flags)
 	if (mm_mt) {
 		spin_lock(&mm_mt->lock);
 		mm_mt->owner = get_pid(task_tgid(child));
-		mm_mt->state = MEMTRACK_MM_OWNED;
+		WRITE_ONCE(mm_mt->state, MEMTRACK_MM_OWNED);
 	}
 	if (mt && !mt->committed) {
 		/* The child's own copy of the table: the child is a holder. */
@@ -1085,7 +1186,7 @@ void __memtrack_fork(struct task_struct *child, u64 clone_flags)
 						  ref);
 			atomic_inc(&ref->buf->nr_holders);
 		}
-		mt->committed = true;
+		WRITE_ONCE(mt->committed, true);
 	}
 	for (node = mm_mt ? rb_first(&mm_mt->refs) : NULL; node;
 	     node = rb_next(node)) {
@@ -1116,9 +1217,10 @@ void __memtrack_fork(struct task_struct *child, u64 clone_flags)
 	if (mt)
 		spin_unlock(&mt->lock);
 	memtrack_changed();
+	/* Under cgroup_threadgroup_rwsem, as the proc connector: no sleep. */
 	if (event)
 		memtrack_nl_notify(MEMTRACK_CMD_FORK_NTF, child, NULL, &ev, 0,
-				   current, GFP_KERNEL);
+				   current, GFP_NOWAIT);
 }
 
 /* Address spaces and mappings. */
@@ -1142,7 +1244,15 @@ static struct memtrack_mm *memtrack_mm_get(struct mm_struct *mm)
 	memtrack_hwm_init(&mm_mt->hwm, 0);
 	/* A copy made by fork gets its owner in __memtrack_fork(). */
 	if (current->mm == mm) {
-		mm_mt->owner = get_pid(task_tgid(current));
+		/*
+		 * A vfork child only borrows its parent's address space
+		 * until it execs or exits: the parent owns it.
+		 */
+		rcu_read_lock();
+		mm_mt->owner = get_pid(task_tgid(current->vfork_done ?
+					rcu_dereference(current->real_parent) :
+					current));
+		rcu_read_unlock();
 		mm_mt->state = MEMTRACK_MM_OWNED;
 	} else {
 		mm_mt->owner = NULL;
@@ -1268,11 +1378,27 @@ static int memtrack_mm_map(struct mm_struct *mm, struct memtrack_buffer *mb,
 	mm_mt = memtrack_mm_get(mm);
 	if (!mm_mt) {
 		if (new)
-			kmem_cache_free(memtrack_ref_cachep, new);
+			memtrack_ref_free(new);
 		return -ENOMEM;
 	}
 	if (!new) {
-		/* Mapping is rare next to fd traffic: allocate up front. */
+		/*
+		 * A copy of a VMA of a buffer that is mapped already (mremap)
+		 * adds bytes and needs no record: never fail it for lack of
+		 * memory.
+		 */
+		spin_lock(&mm_mt->lock);
+		ref = mm_mt->state == MEMTRACK_MM_ORPHANED ? NULL :
+		      memtrack_ref_find(&mm_mt->refs, mb->id);
+		if (ref) {
+			ref->mapped += bytes;
+			mm_mt->mapped += bytes;
+		}
+		spin_unlock(&mm_mt->lock);
+		if (ref || READ_ONCE(mm_mt->state) == MEMTRACK_MM_ORPHANED) {
+			memtrack_changed();
+			return 0;
+		}
 		new = kmem_cache_alloc(memtrack_ref_cachep, GFP_KERNEL_ACCOUNT);
 		if (!new)
 			return -ENOMEM;
@@ -1284,7 +1410,9 @@ static int memtrack_mm_map(struct mm_struct *mm, struct memtrack_buffer *mb,
 	mt = memtrack_lock_mm_files(mm, mm_mt, &locked);
 	spin_lock(&mm_mt->lock);
 	owned = mm_mt->state == MEMTRACK_MM_OWNED;
-	ref = memtrack_ref_find(&mm_mt->refs, mb->id);
+	ref = NULL;
+	if (mm_mt->state != MEMTRACK_MM_ORPHANED)
+		ref = memtrack_ref_find(&mm_mt->refs, mb->id);
 	if (mm_mt->state == MEMTRACK_MM_ORPHANED) {
 		/* Accounted to nobody any more. */
 	} else if (ref) {
@@ -1293,6 +1421,7 @@ static int memtrack_mm_map(struct mm_struct *mm, struct memtrack_buffer *mb,
 	} else {
 		if (owned)
 			memtrack_hwm_before(&mm_mt->hwm, mt, mm_mt);
+		memtrack_mm_ref_pin(mb);
 		rb_add(&new->node, &mm_mt->refs, memtrack_ref_less);
 		mm_mt->nr_buffers++;
 		mm_mt->total += mb->size;
@@ -1317,7 +1446,7 @@ static int memtrack_mm_map(struct mm_struct *mm, struct memtrack_buffer *mb,
 	spin_unlock(&mm_mt->lock);
 	memtrack_unlock_mm_files(mt, locked);
 	if (new)
-		kmem_cache_free(memtrack_ref_cachep, new);
+		memtrack_ref_free(new);
 	memtrack_changed();
 	if (event)
 		memtrack_mm_notify(MEMTRACK_CMD_INSTALL_NTF, mm_mt, mb, &ev, 0);
@@ -1381,7 +1510,7 @@ static void memtrack_mm_unmap(struct mm_struct *mm, struct memtrack_buffer *mb,
 	if (!ref)
 		goto lost;
 	if (dead)
-		kmem_cache_free(memtrack_ref_cachep, dead);
+		memtrack_mm_ref_free(dead);
 	memtrack_changed();
 	if (event)
 		memtrack_mm_notify(MEMTRACK_CMD_UNINSTALL_NTF, mm_mt, mb, &ev,
@@ -1441,6 +1570,25 @@ static void memtrack_vm_close(struct vm_area_struct *vma)
 	memtrack_mm_unmap(vma->vm_mm, w->buf, memtrack_vma_bytes(vma));
 }
 
+/*
+ * Whether @w wraps @orig as it is now: a module loaded where another one
+ * was may have operations at the same address with other contents.
+ */
+static bool memtrack_vm_ops_match(const struct memtrack_vm_ops *w,
+				  const struct vm_operations_struct *orig)
+{
+	/* The wrapper differs from @orig in open and close only. */
+	const size_t skip = offsetofend(typeof(*orig), close);
+
+	BUILD_BUG_ON(offsetof(typeof(*orig), open) != 0 ||
+		     offsetof(typeof(*orig), close) != sizeof(void *));
+	if (w->orig != orig)
+		return false;
+	return !orig || !memcmp((const char *)orig + skip,
+				(const char *)&w->ops + skip,
+				sizeof(*orig) - skip);
+}
+
 /* The wrapper of @orig among @mb's, if it has one. */
 static struct memtrack_vm_ops *
 memtrack_vm_ops_find(struct memtrack_buffer *mb,
@@ -1450,7 +1598,7 @@ memtrack_vm_ops_find(struct memtrack_buffer *mb,
 
 	/* Pairs with the cmpxchg_release() in memtrack_vm_ops_add(). */
 	for (w = smp_load_acquire(&mb->vm_ops); w; w = READ_ONCE(w->next))
-		if (w->orig == orig)
+		if (memtrack_vm_ops_match(w, orig))
 			return w;
 	return NULL;
 }
@@ -1511,7 +1659,7 @@ int __memtrack_vma_prepare(struct memtrack_buffer *mb,
 	prep->ops = kmem_cache_zalloc(memtrack_vm_ops_cachep,
 				      GFP_KERNEL_ACCOUNT);
 	if (!prep->ops) {
-		kmem_cache_free(memtrack_ref_cachep, prep->ref);
+		memtrack_ref_free(prep->ref);
 		prep->ref = NULL;
 		return -ENOMEM;
 	}
@@ -1526,7 +1674,7 @@ int __memtrack_vma_prepare(struct memtrack_buffer *mb,
  */
 void __memtrack_vma_abort(struct memtrack_vma_prep *prep)
 {
-	kmem_cache_free(memtrack_ref_cachep, prep->ref);
+	memtrack_ref_free(prep->ref);
 	if (prep->ops)
 		kmem_cache_free(memtrack_vm_ops_cachep, prep->ops);
 	prep->ref = NULL;
@@ -1560,7 +1708,7 @@ void __memtrack_vma_commit(struct memtrack_buffer *mb,
 	struct memtrack_vm_ops *w;
 
 	mmap_assert_write_locked(vma->vm_mm);
-	if (!memtrack_file_tracked(vma->vm_file) ||
+	if (!vma->vm_file || !memtrack_file_tracked(vma->vm_file) ||
 	    memtrack_file_buffer(vma->vm_file) != mb) {
 		pr_warn_once("buffer %llu: exporter %s maps it through another file, such mappings are not accounted\n",
 			     mb->id, mb->exporter);
@@ -1585,7 +1733,7 @@ void __memtrack_vma_commit(struct memtrack_buffer *mb,
 	vm_flags_set(vma, VM_DONTEXPAND);
 out:
 	if (prep->ref)
-		kmem_cache_free(memtrack_ref_cachep, prep->ref);
+		memtrack_ref_free(prep->ref);
 	if (prep->ops)
 		kmem_cache_free(memtrack_vm_ops_cachep, prep->ops);
 	prep->ref = NULL;
@@ -1631,7 +1779,7 @@ void __memtrack_mm_leave(struct mm_struct *mm)
 			spin_lock(&mt->lock);
 		spin_lock(&mm_mt->lock);
 		/* Several dying threads may get here; the first one drains. */
-		mm_mt->state = MEMTRACK_MM_ORPHANED;
+		WRITE_ONCE(mm_mt->state, MEMTRACK_MM_ORPHANED);
 		node = rb_first(&mm_mt->refs);
 		event = false;
 		ref = node ? rb_entry(node, struct memtrack_ref, node) : NULL;
@@ -1655,7 +1803,7 @@ void __memtrack_mm_leave(struct mm_struct *mm)
 			memtrack_nl_notify(MEMTRACK_CMD_UNINSTALL_NTF, current,
 					   ref->buf, &ev, reason, NULL,
 					   GFP_KERNEL);
-		kmem_cache_free(memtrack_ref_cachep, ref);
+		memtrack_mm_ref_free(ref);
 	}
 	memtrack_changed();
 }
@@ -1681,7 +1829,7 @@ void __memtrack_mm_release(struct mm_struct *mm)
 		if (!memtrack_ref_unpair(ref) &&
 		    mm_mt->state == MEMTRACK_MM_OWNED)
 			atomic_dec(&ref->buf->nr_holders);
-		kmem_cache_free(memtrack_ref_cachep, ref);
+		memtrack_mm_ref_free(ref);
 	}
 	put_pid(mm_mt->owner);
 	kmem_cache_free(memtrack_mm_cachep, mm_mt);
@@ -1699,6 +1847,16 @@ static int __init memtrack_init(void)
 	memtrack_files_cachep = KMEM_CACHE(memtrack_files, SLAB_PANIC);
 	memtrack_mm_cachep = KMEM_CACHE(memtrack_mm, SLAB_PANIC);
 	memtrack_vm_ops_cachep = KMEM_CACHE(memtrack_vm_ops, SLAB_PANIC);
+	memtrack_ref_pool = mempool_create_slab_pool(MEMTRACK_REF_RESERVE,
+						     memtrack_ref_cachep);
+	memtrack_files_pool = mempool_create_slab_pool(MEMTRACK_FILES_RESERVE,
+						       memtrack_files_cachep);
+	if (!memtrack_ref_pool || !memtrack_files_pool) {
+		pr_err("cannot allocate the reserves, memtrack is off\n");
+		mempool_destroy(memtrack_ref_pool);
+		mempool_destroy(memtrack_files_pool);
+		return -ENOMEM;
+	}
 	static_branch_enable(&memtrack_enabled_key);
 	return 0;
 }

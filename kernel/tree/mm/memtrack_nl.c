@@ -506,6 +506,30 @@ out_unlock:
 }
 
 /*
+ * Whether the caller may read the process of @leader, by the rule that
+ * guards /proc/PID/fdinfo, judged on a live thread: a group leader that
+ * exited first has no address space and stale dumpability.
+ */
+static bool memtrack_nl_may_read(struct task_struct *leader)
+{
+	struct task_struct *t, *live = leader;
+	bool ok;
+
+	rcu_read_lock();
+	for_each_thread(leader, t) {
+		if (READ_ONCE(t->mm)) {
+			live = t;
+			break;
+		}
+	}
+	get_task_struct(live);
+	rcu_read_unlock();
+	ok = ptrace_may_access(live, PTRACE_MODE_READ_FSCREDS);
+	put_task_struct(live);
+	return ok;
+}
+
+/*
  * Find the thread group with id @nr in the caller's pid namespace, taking
  * a reference on its leader.
  */
@@ -556,7 +580,7 @@ int memtrack_nl_proc_get_doit(struct sk_buff *skb, struct genl_info *info)
 				    "no such process in the caller's pid namespace");
 		return -ESRCH;
 	}
-	if (!ptrace_may_access(tsk, PTRACE_MODE_READ_FSCREDS)) {
+	if (!memtrack_nl_may_read(tsk)) {
 		NL_SET_ERR_MSG_ATTR(info->extack,
 				    info->attrs[MEMTRACK_A_PROC_PID],
 				    "reading this process requires ptrace read access, as for /proc/PID/fdinfo");
@@ -665,7 +689,7 @@ int memtrack_nl_proc_get_dumpit(struct sk_buff *skb,
 			break;
 
 		err = 0;
-		if (ptrace_may_access(tsk, PTRACE_MODE_READ_FSCREDS))
+		if (memtrack_nl_may_read(tsk))
 			err = memtrack_nl_fill_proc(skb, tsk, nr,
 						    NETLINK_CB(cb->skb).portid,
 						    cb->nlh->nlmsg_seq,
