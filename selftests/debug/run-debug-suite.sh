@@ -28,7 +28,7 @@ echo clear >/sys/kernel/debug/kmemleak
 
 for t in memtrack_test memtrack_dump_test memtrack_figures_test \
 	 memtrack_map_test memtrack_events_test memtrack_nlfuzz_test \
-	 memtrack_fault_test; do
+	 memtrack_fault_test memtrack_exporter_test memtrack_process_test; do
 	run "$t" "$st/$t"
 done
 for seed in ${*:-4}; do

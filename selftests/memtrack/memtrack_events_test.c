@@ -17,137 +17,12 @@
 
 #define KiB 1024ULL
 
-struct mt_event {
-	uint8_t cmd;
-	uint64_t seq;
-	uint32_t pid;
-	uint32_t parent;
-	uint32_t reason;
-	uint64_t total;
-	uint32_t nr_buffers;
-	bool has_buf;
-	struct mt_buf buf;
-};
-
 struct mt_events {
 	int fd;
 	struct mt_event ev[512];
 	unsigned int n;
 	bool enobufs;
 };
-
-/* Resolve the events group of the family: its id from CTRL_CMD_GETFAMILY. */
-struct grp_arg {
-	uint32_t id;
-};
-
-static int grp_cb(const struct nlmsghdr *nlh, void *arg)
-{
-	struct grp_arg *g = arg;
-	const struct genlmsghdr *gh = NLMSG_DATA(nlh);
-	const struct nlattr *a, *grp, *ga;
-
-	mt_for_each_attr(a, (char *)gh + GENL_HDRLEN,
-			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
-		if (mt_type(a) != CTRL_ATTR_MCAST_GROUPS)
-			continue;
-		mt_for_each_attr(grp, mt_attr_data(a), mt_attr_len(a)) {
-			uint32_t id = 0;
-			char name[32] = "";
-
-			mt_for_each_attr(ga, mt_attr_data(grp), mt_attr_len(grp)) {
-				if (mt_type(ga) == CTRL_ATTR_MCAST_GRP_ID)
-					memcpy(&id, mt_attr_data(ga), 4);
-				else if (mt_type(ga) == CTRL_ATTR_MCAST_GRP_NAME)
-					mt_attr_str(ga, name, sizeof(name));
-			}
-			if (!strcmp(name, MEMTRACK_MCGRP_EVENTS))
-				g->id = id;
-		}
-	}
-	return 0;
-}
-
-/* A socket subscribed to the events group, or -errno. */
-static int events_open(int rcvbuf)
-{
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	struct grp_arg g = { 0 };
-	struct mt_nl nl;
-	struct mt_msg m;
-	int fd, ret;
-
-	ret = mt_nl_open(&nl);
-	if (ret)
-		return ret;
-	nl.seq++;
-	mt_msg_init(&m, &nl, GENL_ID_CTRL, 0, CTRL_CMD_GETFAMILY);
-	mt_put(&m, CTRL_ATTR_FAMILY_NAME, MEMTRACK_FAMILY_NAME,
-	       strlen(MEMTRACK_FAMILY_NAME) + 1);
-	ret = mt_nl_send(&nl, &m);
-	if (!ret)
-		ret = mt_nl_recv_loop(&nl, grp_cb, &g, 8192);
-	mt_nl_close(&nl);
-	if (ret)
-		return ret;
-	if (!g.id)
-		return -ENOENT;
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
-	if (fd < 0)
-		return -errno;
-	/* Multicast skips port 0, so the socket must have a port: bind. */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	if (rcvbuf && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf))) {
-		close(fd);
-		return -errno;
-	}
-	if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g.id, sizeof(g.id))) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
-static void parse_event(const struct nlmsghdr *nlh, struct mt_event *e)
-{
-	const struct genlmsghdr *g = NLMSG_DATA(nlh);
-	const struct nlattr *a;
-
-	memset(e, 0, sizeof(*e));
-	e->cmd = g->cmd;
-	mt_for_each_attr(a, (char *)g + GENL_HDRLEN,
-			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
-		switch (mt_type(a)) {
-		case MEMTRACK_A_EVENT_SEQ:
-			e->seq = mt_attr_uint(a);
-			break;
-		case MEMTRACK_A_EVENT_PID:
-			e->pid = *(uint32_t *)mt_attr_data(a);
-			break;
-		case MEMTRACK_A_EVENT_PARENT_PID:
-			e->parent = *(uint32_t *)mt_attr_data(a);
-			break;
-		case MEMTRACK_A_EVENT_REASON:
-			e->reason = *(uint32_t *)mt_attr_data(a);
-			break;
-		case MEMTRACK_A_EVENT_TOTAL:
-			e->total = mt_attr_uint(a);
-			break;
-		case MEMTRACK_A_EVENT_NR_BUFFERS:
-			e->nr_buffers = *(uint32_t *)mt_attr_data(a);
-			break;
-		case MEMTRACK_A_EVENT_BUFFER:
-			e->has_buf = !mt_parse_buf(a, &e->buf);
-			break;
-		}
-	}
-}
 
 /* Read every event queued on @fd, waiting at most @ms for the first. */
 static void events_read(struct mt_events *es, int ms)
@@ -171,7 +46,7 @@ static void events_read(struct mt_events *es, int ms)
 		for (nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, n);
 		     nlh = NLMSG_NEXT(nlh, n))
 			if (es->n < sizeof(es->ev) / sizeof(es->ev[0]))
-				parse_event(nlh, &es->ev[es->n++]);
+				mt_event_parse(nlh, &es->ev[es->n++]);
 	}
 }
 
@@ -284,7 +159,7 @@ FIXTURE_SETUP(ev)
 {
 	self->es = calloc(1, sizeof(*self->es));
 	ASSERT_NE(NULL, self->es);
-	self->es->fd = events_open(0);
+	self->es->fd = mt_events_open(0);
 	ASSERT_GE(self->es->fd, 0) TH_LOG("subscribe: %s", strerror(-self->es->fd));
 	ASSERT_EQ(0, mt_nl_open(&self->nl));
 }
@@ -573,7 +448,7 @@ TEST_F_TIMEOUT(ev, loss_is_detected_and_a_dump_resyncs, 300)
 
 	ASSERT_NE(NULL, small);
 	/* The smallest receive buffer the kernel allows. */
-	small->fd = events_open(1);
+	small->fd = mt_events_open(1);
 	ASSERT_GE(small->fd, 0);
 	for (round = 0; round < 20; round++) {
 		for (i = 0; i < 64; i++)
@@ -612,7 +487,7 @@ TEST(subscribing_needs_cap_sys_admin)
 		if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) ||
 		    setresuid(1000, 1000, 1000))
 			_exit(10);
-		fd = events_open(0);
+		fd = mt_events_open(0);
 		_exit(fd == -EPERM ? 0 : 11);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));

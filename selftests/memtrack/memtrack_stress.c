@@ -7,21 +7,60 @@
  * dup2, dup3, close, close_range, mmap, munmap, mprotect, mremap,
  * DMA_BUF_SET_NAME, SCM_RIGHTS, pidfd_getfd, fork, exec, exit, a thread
  * that dups and closes then exits, a CLONE_FILES child that unshares, and
- * unshare.  Some steps run two workers at once, and a querier process
- * dumps and queries without pause all along; none of its requests may
- * fail.  At quiescent points every worker's view from memtrack must equal
- * ground truth computed from /proc/PID/fdinfo and /proc/PID/maps: the
- * buffers held, fds, mapped bytes, holders, totals, pss and unique.
+ * unshare.  And the ways a process can be more than one task and one
+ * table, or less:
+ *
+ *   leader_exit  the serving thread starts a new thread, which takes over
+ *                serving commands, and calls pthread_exit(): once the
+ *                main thread has done so, the group leader is a zombie
+ *                for the rest of the worker's life (or until it execs);
+ *   close_range_unshare
+ *                close_range(lo, hi, CLOSE_RANGE_UNSHARE), half of the
+ *                time while a clone(CLONE_FILES) child shares the table
+ *                (the child exits afterwards, alone with the old table);
+ *   spawn        posix_spawn() of a child that exits at once, or a
+ *                clone(CLONE_VM | CLONE_VFORK) child that closes a buffer
+ *                in its copy of the table and exits without exec;
+ *   clone_vm     a clone(CLONE_VM) child (a table copy, the worker's
+ *                address space) that maps a buffer and unmaps it or
+ *                leaves it mapped, or makes a buffer and leaves only a
+ *                mapping of it, closes its fd and exits; the worker maps
+ *                a page first, so that it owns its address space's
+ *                accounting;
+ *   fork_fail    a fork() that fails with EAGAIN after copy_process()
+ *                copied the table and the address space: the controller
+ *                lowers pid_max to 301 and parks children on the last
+ *                free pids around the step, then puts pid_max back.
+ *
+ * Some steps run two workers at once, and a querier process dumps and
+ * queries without pause all along; none of its requests may fail.  At
+ * quiescent points every worker's view from memtrack must equal ground
+ * truth computed from /proc/PID/fdinfo and /proc/PID/maps (read through a
+ * live thread: the leader may be a zombie): the buffers held, fds, mapped
+ * bytes, holders, totals, pss and unique.
+ *
+ * The controller also subscribes to the events group for the whole run
+ * (a receive buffer of 64 MiB) and replays the events per pid as they
+ * come: each event's total and nr-buffers must follow from the previous
+ * event of its pid (install adds the buffer's size and one buffer,
+ * uninstall removes them, fork-ntf gives a new process its starting
+ * figures), an uninstall must name a process that held the buffer, a
+ * worker that exited must be back at zero, and at the end every pid is.
+ * A lost event (a gap in sequence numbers, or ENOBUFS) fails the run.
  *
  *   memtrack_stress [--seed N] [--ops N] [--check-every N] [--soak SECONDS]
+ *                   [--skip OP[,OP...]]
  *
- * On a mismatch it prints the seed and the operations since the last good
- * check; the same seed replays the same run.
+ * --skip replaces the named local operations (and fork_fail) by a no-op
+ * query, keeping the rest of the run as the seed makes it: to tell which
+ * operation a failure needs.  On a mismatch it prints the seed, the operations since the last good
+ * check and the last events; the same seed replays the same run.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -41,17 +80,20 @@
 enum op {
 	OP_HEAP, OP_UDMABUF, OP_DUP, OP_DUP2, OP_DUP3, OP_CLOSE, OP_CLOSE_RANGE,
 	OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_RENAME, OP_THREAD,
-	OP_CLONE_FILES, OP_UNSHARE,
+	OP_CLONE_FILES, OP_UNSHARE, OP_LEADER_EXIT, OP_CLOSE_RANGE_UNSHARE,
+	OP_SPAWN, OP_CLONE_VM,
 	/* Ops the controller takes part in. */
 	OP_SEND, OP_RECV, OP_PICK, OP_GETFD, OP_FORK, OP_EXEC, OP_EXIT,
+	OP_FORK_FAIL,
 	OP_NR,
 };
 
 static const char *const op_names[OP_NR] = {
 	"heap", "udmabuf", "dup", "dup2", "dup3", "close", "close_range",
 	"mmap", "munmap", "mprotect", "mremap", "rename", "thread",
-	"clone_files", "unshare", "send", "recv", "pick", "getfd", "fork",
-	"exec", "exit",
+	"clone_files", "unshare", "leader_exit", "close_range_unshare",
+	"spawn", "clone_vm", "send", "recv", "pick", "getfd", "fork",
+	"exec", "exit", "fork_fail",
 };
 
 struct cmd {
@@ -166,6 +208,118 @@ static void *thread_churn(void *arg)
 			close(d);
 	}
 	return NULL;
+}
+
+/* Fds a step needs for itself, out of the buffers' range. */
+#define AUX_FD		300
+
+extern char **environ;
+
+/* A clone() child that waits until the fd in @arg is written or closed. */
+static int park_child(void *arg)
+{
+	char c;
+
+	return read(*(int *)arg, &c, 1) < 0;
+}
+
+/* A pipe whose ends sit at AUX_FD and above, close-on-exec. */
+static int aux_pipe(int p[2])
+{
+	int t[2], i;
+
+	if (pipe(t))
+		return -1;
+	for (i = 0; i < 2; i++) {
+		p[i] = fcntl(t[i], F_DUPFD_CLOEXEC, AUX_FD);
+		close(t[i]);
+	}
+	return p[0] < 0 || p[1] < 0 ? -1 : 0;
+}
+
+/* Of a CLONE_VM child: the worker's memory, table copy of its own. */
+struct clone_vm_arg {
+	int fd;
+	uint64_t r;
+	int err;
+};
+
+static int clone_vm_child(void *arg)
+{
+	struct clone_vm_arg *a = arg;
+	off_t size = lseek(a->fd, 0, SEEK_END);
+	size_t pages, off, len;
+	char *p;
+
+	/* This writes the worker's maps[]: the memory is the same. */
+	if ((a->r >> 28) % 2) {
+		/* A new buffer, left mapped: the worker holds it by mapping only. */
+		int nfd = mt_heap_alloc((1 + (a->r >> 32) % 4) * PAGE);
+
+		if (nfd < 0) {
+			a->err = -nfd;
+			_exit(0);
+		}
+		size = lseek(nfd, 0, SEEK_END);
+		p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, nfd, 0);
+		close(nfd);
+		if (p == MAP_FAILED) {
+			a->err = errno;
+		} else if (nmaps == MAX_MAPS) {
+			munmap(p, (size_t)size);
+		} else {
+			maps[nmaps].addr = p;
+			maps[nmaps++].len = (size_t)size;
+		}
+	} else if (size > 0) {
+		pages = (size_t)size / PAGE;
+		off = (a->r >> 8) % pages;
+		len = 1 + (a->r >> 16) % (pages - off);
+		p = mmap(NULL, len * PAGE, PROT_READ, MAP_SHARED, a->fd,
+			 (off_t)(off * PAGE));
+		if (p == MAP_FAILED) {
+			a->err = errno;
+		} else if ((a->r >> 24) % 2 || nmaps == MAX_MAPS) {
+			munmap(p, len * PAGE);
+		} else {
+			maps[nmaps].addr = p;
+			maps[nmaps++].len = len * PAGE;
+		}
+	}
+	close(a->fd);	/* only in the child's copy of the table */
+	_exit(0);
+}
+
+/* A CLONE_VM | CLONE_VFORK child that closes a buffer and exits, no exec. */
+static int vfork_child(void *arg)
+{
+	close(*(int *)arg);
+	_exit(0);
+}
+
+static void worker_loop(void) __attribute__((noreturn));
+
+/* The thread that takes over from one that leaves with pthread_exit(). */
+static void *serve_thread(void *arg)
+{
+	pid_t old = (pid_t)(intptr_t)arg;
+	struct reply rp = { 0 };
+	int i;
+
+	/*
+	 * Serve once the old thread is gone for good (a zombie leader, or
+	 * an ended thread): its exit then has nothing left to race with.
+	 */
+	for (i = 0; i < 20000; i++) {
+		char st = mt_task_state(getpid(), old);
+
+		if (!st || st == 'Z' || st == 'X')
+			break;
+		usleep(500);
+	}
+	if (send_msg(CTRL_FD, &rp, sizeof(rp), -1))
+		_exit(0);
+	worker_loop();
 }
 
 static int clone_files_child(void *arg)
@@ -331,6 +485,108 @@ new_fd:
 	}
 	case OP_UNSHARE:
 		return unshare(CLONE_FILES) ? errno : 0;
+	case OP_LEADER_EXIT: {
+		pthread_attr_t a;
+		pthread_t t;
+
+		if (pthread_attr_init(&a) ||
+		    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED))
+			return EAGAIN;
+		if (pthread_create(&t, &a, serve_thread,
+				   (void *)(intptr_t)syscall(SYS_gettid)))
+			return EAGAIN;
+		pthread_exit(NULL);
+	}
+	case OP_CLOSE_RANGE_UNSHARE: {
+		static char stack[64 * 1024] __attribute__((aligned(16)));
+		unsigned int lo = FD_LO + (unsigned int)(r % (FD_HI - FD_LO));
+		unsigned int hi = lo + (unsigned int)((r >> 8) % 24);
+		pid_t pid = -1;
+		int go[2], status;
+
+		if (hi > FD_HI)
+			hi = FD_HI;
+		if ((r >> 16) % 2) {
+			/* A process shares the table: the call must copy it. */
+			if (aux_pipe(go))
+				return errno;
+			pid = clone(park_child, stack + sizeof(stack),
+				    CLONE_FILES | SIGCHLD, &go[0]);
+			if (pid < 0) {
+				ret = errno;
+				close(go[0]);
+				close(go[1]);
+				return ret;
+			}
+		}
+		ret = syscall(SYS_close_range, lo, hi, CLOSE_RANGE_UNSHARE) ? errno : 0;
+		if (pid > 0) {
+			if (write(go[1], "x", 1) != 1 || waitpid(pid, &status, 0) != pid ||
+			    status)
+				ret = ECHILD;
+			close(go[0]);
+			close(go[1]);
+		}
+		return ret;
+	}
+	case OP_SPAWN: {
+		static char stack[64 * 1024] __attribute__((aligned(16)));
+		char *argv[] = { self_argv[0], "--spawned", NULL };
+		int status;
+		pid_t pid;
+
+		if (r % 2) {
+			ret = posix_spawn(&pid, "/proc/thread-self/exe", NULL, NULL, argv,
+					  environ);
+			if (ret)
+				return ret;
+		} else {
+			fd = pick_fd(r >> 8);
+			pid = clone(vfork_child, stack + sizeof(stack),
+				    CLONE_VM | CLONE_VFORK | SIGCHLD, &fd);
+			if (pid < 0)
+				return errno;
+		}
+		if (waitpid(pid, &status, 0) != pid || status)
+			return ECHILD;
+		return 0;
+	}
+	case OP_CLONE_VM: {
+		static char stack[64 * 1024] __attribute__((aligned(16)));
+		struct clone_vm_arg a = { .r = r };
+		int status;
+		pid_t pid;
+		void *p;
+
+		a.fd = pick_fd(r);
+		if (a.fd < 0)
+			return 0;
+		/* Map first: this worker owns its address space's accounting. */
+		p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, a.fd, 0);
+		if (p == MAP_FAILED)
+			return errno;
+		munmap(p, PAGE);
+		pid = clone(clone_vm_child, stack + sizeof(stack), CLONE_VM | SIGCHLD, &a);
+		if (pid < 0)
+			return errno;
+		if (waitpid(pid, &status, 0) != pid || status)
+			return ECHILD;
+		return a.err;
+	}
+	case OP_FORK_FAIL: {
+		/* The controller took every pid: this must fail, after copying. */
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(0);
+		if (pid > 0) {
+			waitpid(pid, NULL, 0);
+			rp->value = 1;
+			return 0;
+		}
+		rp->value = 0;
+		return errno == EAGAIN ? 0 : errno;
+	}
 	case OP_SEND:
 		fd = pick_fd(r);
 		rp->value = fd;
@@ -380,7 +636,8 @@ new_fd:
 		return ret ? EIO : -1;
 	}
 	case OP_EXEC:
-		execl("/proc/self/exe", self_argv[0], "--worker", NULL);
+		/* thread-self: /proc/self/exe of a zombie leader is gone. */
+		execl("/proc/thread-self/exe", self_argv[0], "--worker", NULL);
 		return errno;
 	case OP_EXIT:
 		_exit(0);
@@ -388,12 +645,8 @@ new_fd:
 	return EINVAL;
 }
 
-static int worker_main(void)
+static void worker_loop(void)
 {
-	resv = mmap(NULL, RESV_SLOTS * SLOT_SIZE, PROT_NONE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (resv == MAP_FAILED)
-		_exit(71);
 	for (;;) {
 		struct reply rp = { 0 };
 		struct cmd c;
@@ -419,6 +672,15 @@ static int worker_main(void)
 	}
 }
 
+static int worker_main(void)
+{
+	resv = mmap(NULL, RESV_SLOTS * SLOT_SIZE, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (resv == MAP_FAILED)
+		_exit(71);
+	worker_loop();
+}
+
 /* ------------------------------------------------------------------ */
 /* Controller                                                          */
 
@@ -435,6 +697,14 @@ static unsigned long steps;
 static unsigned long nchecks;
 static unsigned long refused;	/* steps the kernel refused (ENOMEM, ...) */
 static uint64_t seed;
+
+/* The event stream, replayed per pid as it comes. */
+static int events_fd = -1;
+static struct mt_replay replay;
+static struct mt_event evring[TRACE_LEN];
+static unsigned long nevents;
+static unsigned long failed_forks;
+static bool skipped[OP_NR];	/* --skip: these become OP_PICK */
 
 static uint64_t next_rand(void)
 {
@@ -469,12 +739,66 @@ static void __attribute__((noreturn)) fail(const char *fmt, ...)
 		unsigned int k = i % TRACE_LEN;
 
 		if (trace[k].step == i)
-			printf("  %6lu %-12s pid %-6d arg %#llx\n", i, op_names[trace[k].op],
+			printf("  %6lu %-20s pid %-6d arg %#llx\n", i, op_names[trace[k].op],
 			       trace[k].pid, (unsigned long long)trace[k].arg);
 	}
+	printf("last events:\n");
+	for (i = nevents > TRACE_LEN ? nevents - TRACE_LEN : 0; i < nevents; i++)
+		printf("  %s\n", mt_event_str(&evring[i % TRACE_LEN]));
 	fflush(stdout);
 	kill(0, SIGKILL);
 	_exit(1);
+}
+
+/*
+ * Replay the events that arrived, waiting up to @ms for the first: none
+ * may be lost, and each must follow from the earlier ones of its pid.
+ */
+static void events_drain(int ms)
+{
+	char buf[16384];
+
+	for (;;) {
+		struct pollfd pfd = { .fd = events_fd, .events = POLLIN };
+		struct nlmsghdr *nlh;
+		ssize_t n;
+
+		if (poll(&pfd, 1, ms) <= 0)
+			return;
+		if (ms)
+			ms = 20;
+		n = recv(events_fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == ENOBUFS)
+				fail("events were lost: the subscriber's socket overflowed (ENOBUFS)");
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			fail("reading events: %s", strerror(errno));
+		}
+		for (nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, n);
+		     nlh = NLMSG_NEXT(nlh, n)) {
+			struct mt_event *e = &evring[nevents % TRACE_LEN];
+			uint64_t prev = nevents ? evring[(nevents - 1) % TRACE_LEN].seq : 0;
+
+			mt_event_parse(nlh, e);
+			nevents++;
+			if (prev && e->seq != prev + 1)
+				fail("events were lost: sequence number %llu after %llu",
+				     (unsigned long long)e->seq, (unsigned long long)prev);
+			if (!mt_replay_apply(&replay, e))
+				fail("event replay: %s", replay.why);
+		}
+	}
+}
+
+/* After @pid is gone, its events must have brought it back to zero. */
+static void check_exited(pid_t pid)
+{
+	const struct mt_replay_proc *p = mt_replay_find(&replay, (uint32_t)pid, false);
+
+	if (p && (p->total || p->nr))
+		fail("pid %d exited, but its events leave it holding %lld bytes in %lld buffers",
+		     pid, (long long)p->total, (long long)p->nr);
 }
 
 static void send_cmd(struct worker *w, int op, uint64_t arg, int fd)
@@ -516,9 +840,35 @@ static void exit_worker(unsigned int i)
 	if (recv(workers[i].sock, &rp, sizeof(rp), 0) != 0)
 		fail("worker %d did not exit", workers[i].pid);
 	close(workers[i].sock);
+	events_drain(0);
+	check_exited(workers[i].pid);
 	workers[i] = workers[--nworkers];
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
+}
+
+/*
+ * A fork that fails after copy_process() copied the table and the
+ * address space: every pid is taken for the duration of the step.
+ */
+static void fork_fail_step(struct worker *w, uint64_t r)
+{
+	struct mt_pid_squeeze q;
+	struct reply rp;
+	int ret = mt_pids_exhaust(&q);
+
+	if (ret) {
+		mt_pids_release(&q);
+		fail("cannot use up the pids: %s", strerror(-ret));
+	}
+	send_cmd(w, OP_FORK_FAIL, r, -1);
+	rp = get_reply(w, NULL);
+	ret = mt_pids_release(&q);
+	if (ret)
+		fail("cannot restore pid_max: %s", strerror(-ret));
+	if (rp.value)
+		fail("fork() succeeded with every pid taken (%u parked)", q.n);
+	failed_forks++;
 }
 
 static void do_step(void)
@@ -536,9 +886,13 @@ static void do_step(void)
 		static const int local[] = {
 			OP_DUP, OP_DUP2, OP_DUP3, OP_CLOSE, OP_CLOSE, OP_CLOSE_RANGE,
 			OP_MMAP, OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_RENAME,
-			OP_THREAD, OP_CLONE_FILES, OP_UNSHARE,
+			OP_THREAD, OP_CLONE_FILES, OP_UNSHARE, OP_LEADER_EXIT,
+			OP_CLOSE_RANGE_UNSHARE, OP_SPAWN, OP_CLONE_VM,
 		};
 		int op = local[r % (sizeof(local) / sizeof(local[0]))];
+
+		if (skipped[op])
+			op = OP_PICK;
 
 		j = (unsigned int)((r >> 40) % nworkers);
 		send_cmd(w, op, r >> 4, -1);
@@ -567,6 +921,15 @@ static void do_step(void)
 			return;
 		send_cmd(w, OP_GETFD, ((uint64_t)workers[j].pid << 32) | (uint32_t)rp.value, -1);
 	} else if (pick < 88) {
+		if (pick == 87 && skipped[OP_FORK_FAIL]) {
+			send_cmd(w, OP_PICK, r, -1);
+			get_reply(w, NULL);
+			return;
+		}
+		if (pick == 87) {
+			fork_fail_step(w, r);
+			return;
+		}
 		if (nworkers == MAX_WORKERS) {
 			exit_worker(i);
 			return;
@@ -593,6 +956,13 @@ static void do_step(void)
 	get_reply(w, NULL);
 }
 
+/* A step that never ends is a failure too, with the usual report. */
+static void on_alarm(int sig)
+{
+	(void)sig;
+	fail("step %lu has not finished after 120 s", steps);
+}
+
 /* Every worker against the oracle, and the sharing figures across them. */
 static void check_all(struct mt_nl *nl)
 {
@@ -607,7 +977,8 @@ static void check_all(struct mt_nl *nl)
 
 		if (ret)
 			fail("query %d: %s (%s)", workers[i].pid, strerror(-ret), nl->extack);
-		if (mt_truth_read(workers[i].pid, &want[i]))
+		/* Through a live thread: the leader may be a zombie. */
+		if (mt_truth_read_live(workers[i].pid, &want[i]))
 			fail("truth %d unreadable", workers[i].pid);
 		if (got[i].incomplete)
 			fail("pid %d flagged incomplete without fault injection", workers[i].pid);
@@ -698,6 +1069,26 @@ static pid_t start_querier(volatile pid_t *pids)
 	}
 }
 
+/* --skip: local operations (and fork_fail) to replace by a query. */
+static int parse_skip(const char *arg)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+	int op, ret = 0;
+
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		for (op = 0; op < OP_NR && strcmp(op_names[op], tok); op++)
+			;
+		if (op == OP_NR || (op > OP_CLONE_VM && op != OP_FORK_FAIL)) {
+			fprintf(stderr, "memtrack_stress: cannot skip '%s'\n", tok);
+			ret = -1;
+			break;
+		}
+		skipped[op] = true;
+	}
+	free(copy);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long ops = 2000, every = 50, soak = 0, i;
@@ -706,10 +1097,13 @@ int main(int argc, char **argv)
 	pid_t querier;
 	struct mt_nl nl;
 	int sv[2], status, a;
+	unsigned int pk;
 
 	self_argv = argv;
 	if (argc == 2 && !strcmp(argv[1], "--worker"))
 		return worker_main();
+	if (argc == 2 && !strcmp(argv[1], "--spawned"))
+		return 0;	/* OP_SPAWN's child */
 	/*
 	 * The same seed must replay the same run: without address-space
 	 * randomisation, mappings land, split and merge the same way.
@@ -728,11 +1122,13 @@ int main(int argc, char **argv)
 			every = strtoul(argv[a + 1], NULL, 0);
 		else if (!strcmp(argv[a], "--soak"))
 			soak = strtoul(argv[a + 1], NULL, 0);
-		else
+		else if (!strcmp(argv[a], "--skip") && parse_skip(argv[a + 1]))
+			break;
+		else if (strcmp(argv[a], "--skip"))
 			break;
 	}
 	if (a < argc || !every) {
-		fprintf(stderr, "usage: memtrack_stress [--seed N] [--ops N] [--check-every N] [--soak SECONDS]\n");
+		fprintf(stderr, "usage: memtrack_stress [--seed N] [--ops N] [--check-every N] [--soak SECONDS] [--skip OP[,OP...]]\n");
 		return 2;
 	}
 	rng = seed * 2654435761ULL + 1;
@@ -742,6 +1138,13 @@ int main(int argc, char **argv)
 	if (mt_nl_open(&nl)) {
 		printf("SKIP: no memtrack family\n");
 		return 4;
+	}
+	signal(SIGALRM, on_alarm);
+	/* Every event from here on, replayed as it comes. */
+	events_fd = mt_events_open(64 << 20);
+	if (events_fd < 0) {
+		printf("FAIL: cannot subscribe to events: %s\n", strerror(-events_fd));
+		return 1;
 	}
 	/* Our own process group, so that a failure can kill everything. */
 	setpgid(0, 0);
@@ -770,7 +1173,10 @@ int main(int argc, char **argv)
 	for (i = 0, steps = 0; soak || i < ops; i++, steps++) {
 		unsigned int k;
 
+		alarm(120);
 		do_step();
+		alarm(0);
+		events_drain(0);
 		for (k = 0; k < MAX_WORKERS; k++)
 			shared[k] = k < nworkers ? workers[k].pid : 0;
 		if ((i + 1) % every == 0) {
@@ -788,7 +1194,12 @@ int main(int argc, char **argv)
 	waitpid(querier, NULL, 0);
 	while (nworkers)
 		exit_worker(0);
-	printf("ok: seed %llu, %lu ops (%lu refused by the kernel), %lu checks against procfs\n",
-	       (unsigned long long)seed, i, refused, nchecks);
+	/* Everything has exited: every pid's events end at zero. */
+	events_drain(200);
+	for (pk = 0; pk < replay.n; pk++)
+		check_exited((pid_t)replay.procs[pk].pid);
+	printf("ok: seed %llu, %lu ops (%lu refused by the kernel, %lu failed forks), %lu checks against procfs, %lu events replayed over %u pids\n",
+	       (unsigned long long)seed, i, refused, failed_forks, nchecks, nevents,
+	       replay.n);
 	return 0;
 }

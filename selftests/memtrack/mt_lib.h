@@ -11,6 +11,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -844,15 +846,16 @@ static inline int mt_sysfs_buffer(unsigned long ino, const char *name,
 }
 
 /*
- * Add what @pid maps, from /proc/PID/maps: every VMA of a dma-buf (its
- * path is "/dmabuf:NAME") maps the buffer whose id is the VMA's inode.
+ * Add what the task directory @dir ("/proc/PID" or "/proc/PID/task/TID")
+ * maps, from its maps file: every VMA of a dma-buf (its path is
+ * "/dmabuf:NAME") maps the buffer whose id is the VMA's inode.
  */
-static inline int mt_truth_read_maps(pid_t pid, struct mt_proc *out)
+static inline int mt_truth_read_maps_at(const char *dir, struct mt_proc *out)
 {
 	char path[300], line[512];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	snprintf(path, sizeof(path), "%s/maps", dir);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
@@ -886,30 +889,37 @@ static inline int mt_truth_read_maps(pid_t pid, struct mt_proc *out)
 	return 0;
 }
 
-/*
- * Build the view memtrack should report for @pid from its fdinfo files
- * and its maps: every fd whose fdinfo has an exp_name line is a dma-buf,
- * grouped by ino, and every dma-buf VMA adds mapped bytes.
- */
-static inline int mt_truth_read(pid_t pid, struct mt_proc *out)
+/* Add what @pid maps, from /proc/PID/maps. */
+static inline int mt_truth_read_maps(pid_t pid, struct mt_proc *out)
 {
-	char path[300];
-	struct dirent *de;
-	DIR *dir;
-	int ret;
+	char dir[64];
 
-	memset(out, 0, sizeof(*out));
-	out->pid = pid;
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
-	dir = opendir(path);
-	if (!dir)
+	snprintf(dir, sizeof(dir), "/proc/%d", pid);
+	return mt_truth_read_maps_at(dir, out);
+}
+
+/*
+ * Add the dma-buf fds of the descriptor table that the task directory
+ * @dir uses, from its fdinfo files: every fd whose fdinfo has an exp_name
+ * line is a dma-buf, grouped by ino.  Reading several tables of one
+ * process adds their fds up.
+ */
+static inline int mt_truth_read_fds_at(const char *dir, struct mt_proc *out)
+{
+	char path[400];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/fdinfo", dir);
+	d = opendir(path);
+	if (!d)
 		return -errno;
-	while ((de = readdir(dir))) {
+	while ((de = readdir(d))) {
 		struct mt_buf b, *slot;
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", pid, de->d_name);
+		snprintf(path, sizeof(path), "%s/fdinfo/%s", dir, de->d_name);
 		if (!mt_fdinfo_parse(path, &b))
 			continue;
 		out->nr_fds++;
@@ -920,16 +930,118 @@ static inline int mt_truth_read(pid_t pid, struct mt_proc *out)
 		}
 		b.fds = 1;
 		if (!mt_truth_slot(out, &b)) {
-			closedir(dir);
+			closedir(d);
 			return -ENOMEM;
 		}
 	}
-	closedir(dir);
-	ret = mt_truth_read_maps(pid, out);
+	closedir(d);
+	return 0;
+}
+
+/*
+ * Build the view memtrack should report for @pid from its fdinfo files
+ * and its maps.
+ */
+static inline int mt_truth_read(pid_t pid, struct mt_proc *out)
+{
+	char dir[64];
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	out->pid = pid;
+	snprintf(dir, sizeof(dir), "/proc/%d", pid);
+	ret = mt_truth_read_fds_at(dir, out);
+	if (!ret)
+		ret = mt_truth_read_maps(pid, out);
 	if (ret)
 		return ret;
 	qsort(out->bufs, out->nbufs, sizeof(*out->bufs), mt_buf_cmp);
 	return 0;
+}
+
+/*
+ * The same for a process whose threads use distinct descriptor tables
+ * (a thread that called unshare(CLONE_FILES)): @tids names one live
+ * thread per table, and the first one's maps are the process's.  A
+ * zombie group leader has no table and no maps in /proc/PID, which is
+ * why a live thread's directory is read.
+ */
+static inline int mt_truth_read_tables(pid_t pid, const pid_t *tids,
+				       unsigned int n, struct mt_proc *out)
+{
+	char dir[96];
+	unsigned int i;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->pid = pid;
+	for (i = 0; i < n && !ret; i++) {
+		snprintf(dir, sizeof(dir), "/proc/%d/task/%d", pid, tids[i]);
+		ret = mt_truth_read_fds_at(dir, out);
+	}
+	if (!ret && n) {
+		snprintf(dir, sizeof(dir), "/proc/%d/task/%d", pid, tids[0]);
+		ret = mt_truth_read_maps_at(dir, out);
+	}
+	if (ret)
+		return ret;
+	qsort(out->bufs, out->nbufs, sizeof(*out->bufs), mt_buf_cmp);
+	return 0;
+}
+
+/* The state letter of /proc/PID/task/TID/stat, or 0 if it is gone. */
+static inline char mt_task_state(pid_t pid, pid_t tid)
+{
+	char path[96], line[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	/* The comm may hold anything: the state follows its last ')'. */
+	p = p ? strrchr(line, ')') : NULL;
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* A thread of @pid that is neither a zombie nor dead, or 0. */
+static inline pid_t mt_live_thread(pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	pid_t tid = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while (!tid && (de = readdir(d))) {
+		pid_t t = (pid_t)atoi(de->d_name);
+		char st = t > 0 ? mt_task_state(pid, t) : 0;
+
+		if (st && st != 'Z' && st != 'X')
+			tid = t;
+	}
+	closedir(d);
+	return tid;
+}
+
+/*
+ * Ground truth for a process whose live threads share one table, read
+ * through one of them: right even when the group leader is a zombie.
+ */
+static inline int mt_truth_read_live(pid_t pid, struct mt_proc *out)
+{
+	pid_t tid = mt_live_thread(pid);
+
+	if (!tid)
+		return -ESRCH;
+	if (tid == pid)
+		return mt_truth_read(pid, out);
+	return mt_truth_read_tables(pid, &tid, 1, out);
 }
 
 /*
@@ -1131,6 +1243,556 @@ static inline int mt_child_finish(struct mt_child *c)
 	if (waitpid(c->pid, &status, 0) != c->pid)
 		return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                              */
+
+struct mt_event {
+	uint8_t cmd;
+	uint64_t seq;
+	uint32_t pid;
+	uint32_t parent;
+	uint32_t reason;
+	uint64_t total;
+	uint32_t nr_buffers;
+	bool has_buf;
+	struct mt_buf buf;
+};
+
+/* The id of the family's events group, from CTRL_CMD_GETFAMILY. */
+static inline int mt_events_grp_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct genlmsghdr *gh = NLMSG_DATA(nlh);
+	const struct nlattr *a, *grp, *ga;
+	uint32_t *out = arg;
+
+	mt_for_each_attr(a, (char *)gh + GENL_HDRLEN,
+			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
+		if (mt_type(a) != CTRL_ATTR_MCAST_GROUPS)
+			continue;
+		mt_for_each_attr(grp, mt_attr_data(a), mt_attr_len(a)) {
+			uint32_t id = 0;
+			char name[32] = "";
+
+			mt_for_each_attr(ga, mt_attr_data(grp), mt_attr_len(grp)) {
+				if (mt_type(ga) == CTRL_ATTR_MCAST_GRP_ID)
+					memcpy(&id, mt_attr_data(ga), 4);
+				else if (mt_type(ga) == CTRL_ATTR_MCAST_GRP_NAME)
+					mt_attr_str(ga, name, sizeof(name));
+			}
+			if (!strcmp(name, MEMTRACK_MCGRP_EVENTS))
+				*out = id;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A socket subscribed to the events group, or -errno.  A positive
+ * @rcvbuf sets its receive buffer, past rmem_max when the caller may
+ * (SO_RCVBUFFORCE).
+ */
+static inline int mt_events_open(int rcvbuf)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct mt_nl nl;
+	struct mt_msg m;
+	uint32_t grp = 0;
+	int fd, ret;
+
+	ret = mt_nl_open(&nl);
+	if (ret)
+		return ret;
+	nl.seq++;
+	mt_msg_init(&m, &nl, GENL_ID_CTRL, 0, CTRL_CMD_GETFAMILY);
+	mt_put(&m, CTRL_ATTR_FAMILY_NAME, MEMTRACK_FAMILY_NAME,
+	       strlen(MEMTRACK_FAMILY_NAME) + 1);
+	ret = mt_nl_send(&nl, &m);
+	if (!ret)
+		ret = mt_nl_recv_loop(&nl, mt_events_grp_cb, &grp, 8192);
+	mt_nl_close(&nl);
+	if (ret)
+		return ret;
+	if (!grp)
+		return -ENOENT;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (fd < 0)
+		return -errno;
+	/* Multicast skips port 0, so the socket must have a port: bind. */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	if (rcvbuf > 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf))) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp))) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static inline void mt_event_parse(const struct nlmsghdr *nlh, struct mt_event *e)
+{
+	const struct genlmsghdr *g = NLMSG_DATA(nlh);
+	const struct nlattr *a;
+
+	memset(e, 0, sizeof(*e));
+	e->cmd = g->cmd;
+	mt_for_each_attr(a, (char *)g + GENL_HDRLEN,
+			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
+		switch (mt_type(a)) {
+		case MEMTRACK_A_EVENT_SEQ:
+			e->seq = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_EVENT_PID:
+			e->pid = *(uint32_t *)mt_attr_data(a);
+			break;
+		case MEMTRACK_A_EVENT_PARENT_PID:
+			e->parent = *(uint32_t *)mt_attr_data(a);
+			break;
+		case MEMTRACK_A_EVENT_REASON:
+			e->reason = *(uint32_t *)mt_attr_data(a);
+			break;
+		case MEMTRACK_A_EVENT_TOTAL:
+			e->total = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_EVENT_NR_BUFFERS:
+			e->nr_buffers = *(uint32_t *)mt_attr_data(a);
+			break;
+		case MEMTRACK_A_EVENT_BUFFER:
+			e->has_buf = !mt_parse_buf(a, &e->buf);
+			break;
+		}
+	}
+}
+
+/* One event on one line, for failure messages. */
+static inline const char *mt_event_str(const struct mt_event *e)
+{
+	static const char *const reasons[] = { "close", "exec", "exit", "unmap" };
+	static char out[256];
+
+	switch (e->cmd) {
+	case MEMTRACK_CMD_INSTALL_NTF:
+	case MEMTRACK_CMD_UNINSTALL_NTF:
+		snprintf(out, sizeof(out),
+			 "seq %llu pid %u %s%s%s buffer %llu (%llu bytes, holders %u) -> total %llu, %u buffers",
+			 (unsigned long long)e->seq, e->pid,
+			 e->cmd == MEMTRACK_CMD_INSTALL_NTF ? "install" : "uninstall",
+			 e->cmd == MEMTRACK_CMD_INSTALL_NTF ? "" : "/",
+			 e->cmd == MEMTRACK_CMD_INSTALL_NTF ? "" :
+			 e->reason < 4 ? reasons[e->reason] : "?",
+			 (unsigned long long)e->buf.id, (unsigned long long)e->buf.size,
+			 e->buf.holders, (unsigned long long)e->total, e->nr_buffers);
+		break;
+	case MEMTRACK_CMD_FORK_NTF:
+		snprintf(out, sizeof(out), "seq %llu pid %u fork of %u -> total %llu, %u buffers",
+			 (unsigned long long)e->seq, e->pid, e->parent,
+			 (unsigned long long)e->total, e->nr_buffers);
+		break;
+	default:
+		snprintf(out, sizeof(out), "seq %llu pid %u command %u",
+			 (unsigned long long)e->seq, e->pid, e->cmd);
+	}
+	return out;
+}
+
+/* Every event a subscribed socket received, in order. */
+struct mt_evlog {
+	int fd;
+	struct mt_event *ev;
+	unsigned int n;
+	unsigned int cap;
+	bool enobufs;		/* the socket overflowed: events were lost */
+};
+
+static inline int mt_evlog_open(struct mt_evlog *l, int rcvbuf)
+{
+	memset(l, 0, sizeof(*l));
+	l->fd = mt_events_open(rcvbuf);
+	return l->fd < 0 ? l->fd : 0;
+}
+
+static inline void mt_evlog_close(struct mt_evlog *l)
+{
+	if (l->fd > 0)
+		close(l->fd);
+	free(l->ev);
+	memset(l, 0, sizeof(*l));
+	l->fd = -1;
+}
+
+/*
+ * Read what the socket has, waiting at most @ms for the first event and
+ * then until 50 ms pass without one.  @ms 0 only drains.
+ */
+static inline void mt_evlog_read(struct mt_evlog *l, int ms)
+{
+	char buf[16384];
+
+	for (;;) {
+		struct pollfd p = { .fd = l->fd, .events = POLLIN };
+		struct nlmsghdr *nlh;
+		ssize_t n;
+
+		if (poll(&p, 1, ms) <= 0)
+			return;
+		if (ms)
+			ms = 50;
+		n = recv(l->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == ENOBUFS)
+				l->enobufs = true;
+			continue;
+		}
+		for (nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, n);
+		     nlh = NLMSG_NEXT(nlh, n)) {
+			if (l->n == l->cap) {
+				unsigned int cap = l->cap ? 2 * l->cap : 256;
+				struct mt_event *ne = realloc(l->ev, cap * sizeof(*ne));
+
+				if (!ne)
+					return;
+				l->ev = ne;
+				l->cap = cap;
+			}
+			mt_event_parse(nlh, &l->ev[l->n++]);
+		}
+	}
+}
+
+/* No loss: no overflow and sequence numbers that step by one. */
+static inline bool mt_evlog_complete(const struct mt_evlog *l)
+{
+	unsigned int i;
+
+	for (i = 1; i < l->n; i++)
+		if (l->ev[i].seq != l->ev[i - 1].seq + 1)
+			return false;
+	return !l->enobufs;
+}
+
+/*
+ * Replay of events per process: each event's total and nr-buffers must
+ * follow from the previous event of the same pid (install adds the
+ * buffer's size and one buffer, uninstall removes them, fork-ntf gives a
+ * new process its starting figures), and an uninstall must name a
+ * process that held the buffer according to the earlier events.
+ */
+struct mt_replay_proc {
+	uint32_t pid;
+	int64_t total;
+	int64_t nr;
+	unsigned int events;
+	unsigned int unknown;	/* buffers it got at fork, not named there */
+	unsigned int nheld;
+	uint64_t *held;		/* buffers named by its installs */
+};
+
+struct mt_replay {
+	struct mt_replay_proc *procs;
+	unsigned int n;
+	char why[768];
+};
+
+static inline struct mt_replay_proc *mt_replay_find(struct mt_replay *r,
+						    uint32_t pid, bool add)
+{
+	struct mt_replay_proc *np;
+	unsigned int i;
+
+	for (i = 0; i < r->n; i++)
+		if (r->procs[i].pid == pid)
+			return &r->procs[i];
+	if (!add)
+		return NULL;
+	np = realloc(r->procs, (r->n + 1) * sizeof(*np));
+	if (!np)
+		return NULL;
+	r->procs = np;
+	np = &r->procs[r->n++];
+	memset(np, 0, sizeof(*np));
+	np->pid = pid;
+	return np;
+}
+
+static inline void mt_replay_free(struct mt_replay *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->n; i++)
+		free(r->procs[i].held);
+	free(r->procs);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Apply @e; false, with r->why, if it does not follow from the earlier ones. */
+static inline bool mt_replay_apply(struct mt_replay *r, const struct mt_event *e)
+{
+	struct mt_replay_proc *p = mt_replay_find(r, e->pid, true);
+	int64_t want_total, want_nr;
+	unsigned int i;
+	bool ok = true;
+
+	r->why[0] = '\0';
+	if (!p) {
+		snprintf(r->why, sizeof(r->why), "out of memory");
+		return false;
+	}
+	p->events++;
+	switch (e->cmd) {
+	case MEMTRACK_CMD_FORK_NTF:
+		if (p->total || p->nr) {
+			snprintf(r->why, sizeof(r->why),
+				 "%s: a new process with a pid whose last holder still had %lld bytes in %lld buffers",
+				 mt_event_str(e), (long long)p->total, (long long)p->nr);
+			ok = false;
+		}
+		p->nheld = 0;
+		p->unknown = e->nr_buffers;
+		p->total = (int64_t)e->total;
+		p->nr = e->nr_buffers;
+		return ok;
+	case MEMTRACK_CMD_INSTALL_NTF:
+		for (i = 0; i < p->nheld; i++)
+			if (p->held[i] == e->buf.id)
+				break;
+		if (i < p->nheld) {
+			snprintf(r->why, sizeof(r->why),
+				 "%s: installed in a process that already held it",
+				 mt_event_str(e));
+			ok = false;
+		} else {
+			uint64_t *nh = realloc(p->held, (p->nheld + 1) * sizeof(*nh));
+
+			if (nh) {
+				p->held = nh;
+				p->held[p->nheld++] = e->buf.id;
+			}
+		}
+		want_total = p->total + (int64_t)e->buf.size;
+		want_nr = p->nr + 1;
+		break;
+	case MEMTRACK_CMD_UNINSTALL_NTF:
+		for (i = 0; i < p->nheld; i++)
+			if (p->held[i] == e->buf.id)
+				break;
+		if (i < p->nheld) {
+			p->held[i] = p->held[--p->nheld];
+		} else if (p->unknown) {
+			p->unknown--;
+		} else {
+			snprintf(r->why, sizeof(r->why),
+				 "%s: names a process that did not hold the buffer according to the earlier events",
+				 mt_event_str(e));
+			ok = false;
+		}
+		want_total = p->total - (int64_t)e->buf.size;
+		want_nr = p->nr - 1;
+		break;
+	default:
+		snprintf(r->why, sizeof(r->why), "%s: unknown event", mt_event_str(e));
+		return false;
+	}
+	if (ok && (want_total != (int64_t)e->total || want_nr != e->nr_buffers)) {
+		snprintf(r->why, sizeof(r->why),
+			 "%s: the earlier events of pid %u make it %lld bytes in %lld buffers",
+			 mt_event_str(e), e->pid, (long long)want_total, (long long)want_nr);
+		ok = false;
+	}
+	/* Go on from what the kernel said, to report one problem once. */
+	p->total = (int64_t)e->total;
+	p->nr = e->nr_buffers;
+	return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sysctls changed for a test, and exhausted pids                      */
+
+static inline int mt_read_int(const char *path, int *v)
+{
+	char line[32];
+	int ret = mt_read_line(path, line, sizeof(line));
+
+	if (!ret)
+		*v = atoi(line);
+	return ret;
+}
+
+static inline int mt_write_int(const char *path, int v)
+{
+	char line[32];
+	int fd = open(path, O_WRONLY | O_CLOEXEC), n, ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	n = snprintf(line, sizeof(line), "%d\n", v);
+	if (write(fd, line, n) != n)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* A sysctl set to another value, and a guard that puts it back. */
+struct mt_sysctl {
+	char path[96];
+	int orig;
+	pid_t guard;
+	int fd;			/* guard pipe: EOF makes the guard restore */
+	bool set;
+};
+
+/*
+ * Set the sysctl @path to @value.  A guard process in a session of its
+ * own puts the old value back once the write end of its pipe is closed
+ * everywhere, so even a test killed by the harness (which kills its
+ * process group) leaves the system as it found it.  The normal way back
+ * is mt_sysctl_restore().  Returns 0 or -errno.
+ */
+static inline int mt_sysctl_set(struct mt_sysctl *s, const char *path, int value)
+{
+	int p[2], ret;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	ret = mt_read_int(path, &s->orig);
+	if (ret)
+		return ret;
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	s->guard = fork();
+	if (s->guard < 0) {
+		ret = -errno;
+		close(p[0]);
+		close(p[1]);
+		return ret;
+	}
+	if (s->guard == 0) {
+		char c;
+
+		setsid();
+		/* Hold nothing of the test's but the pipe. */
+		if (p[0] > 3)
+			syscall(SYS_close_range, 3, p[0] - 1, 0);
+		syscall(SYS_close_range, p[0] + 1, ~0U, 0);
+		for (;;) {
+			ssize_t n = read(p[0], &c, 1);
+
+			if (n == 0 || (n < 0 && errno != EINTR))
+				break;
+		}
+		mt_write_int(s->path, s->orig);
+		_exit(0);
+	}
+	close(p[0]);
+	s->fd = p[1];
+	ret = mt_write_int(path, value);
+	if (ret) {
+		close(s->fd);
+		s->fd = -1;
+		waitpid(s->guard, NULL, 0);
+		s->guard = 0;
+		return ret;
+	}
+	s->set = true;
+	return 0;
+}
+
+/* Put the sysctl back and end its guard.  Returns 0 or -errno. */
+static inline int mt_sysctl_restore(struct mt_sysctl *s)
+{
+	int ret = 0;
+
+	if (s->set)
+		ret = mt_write_int(s->path, s->orig);
+	s->set = false;
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	if (s->guard > 0)
+		waitpid(s->guard, NULL, 0);
+	s->guard = 0;
+	return ret;
+}
+
+/* RESERVED_PIDS: once past it, new pids wrap around to it, not to 1. */
+#define MT_RESERVED_PIDS 300
+
+/* fork() fails with EAGAIN: pid_max at its minimum and every pid taken. */
+struct mt_pid_squeeze {
+	struct mt_sysctl pid_max;
+	pid_t parkers[512];
+	unsigned int n;
+};
+
+/*
+ * Make every fork() (and thread creation) fail in alloc_pid(), after
+ * copy_process() has copied the descriptor table and the address space:
+ * move the pid cursor past RESERVED_PIDS with short-lived children, set
+ * pid_max to its minimum, RESERVED_PIDS + 1, so that only pids from 300
+ * to 300 remain, and occupy whatever is free there with parked children
+ * until fork() says EAGAIN.  The caller should hold no buffer yet: the
+ * parked children copy its table.  Returns 0 or -errno; undo with
+ * mt_pids_release() (the pid_max guard also restores it if we die).
+ */
+static inline int mt_pids_exhaust(struct mt_pid_squeeze *q)
+{
+	pid_t pid = 0;
+	int i, ret;
+
+	memset(q, 0, sizeof(*q));
+	q->pid_max.fd = -1;
+	for (i = 0; i < 4 * MT_RESERVED_PIDS && pid <= MT_RESERVED_PIDS; i++) {
+		pid = fork();
+		if (pid < 0)
+			return -errno;
+		if (pid == 0)
+			_exit(0);
+		waitpid(pid, NULL, 0);
+	}
+	ret = mt_sysctl_set(&q->pid_max, "/proc/sys/kernel/pid_max",
+			    MT_RESERVED_PIDS + 1);
+	if (ret)
+		return ret;
+	for (;;) {
+		if (q->n == sizeof(q->parkers) / sizeof(q->parkers[0]))
+			return -EBUSY;
+		pid = fork();
+		if (pid < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		if (pid == 0) {
+			if (q->pid_max.fd >= 0)
+				close(q->pid_max.fd);
+			for (;;)
+				pause();
+		}
+		q->parkers[q->n++] = pid;
+	}
+}
+
+/* Give pid_max back, then the pids.  Returns 0 or -errno. */
+static inline int mt_pids_release(struct mt_pid_squeeze *q)
+{
+	int ret = mt_sysctl_restore(&q->pid_max);
+	unsigned int i;
+
+	for (i = 0; i < q->n; i++) {
+		kill(q->parkers[i], SIGKILL);
+		waitpid(q->parkers[i], NULL, 0);
+	}
+	q->n = 0;
+	return ret;
 }
 
 #endif /* MT_LIB_H */

@@ -12,7 +12,7 @@ MT_DEB_PACKAGES=(
 	cpio xz-utils rsync kmod python3 python3-yaml python3-jsonschema
 	qemu-system-x86 busybox-static cmake pkg-config
 	libnl-3-dev libnl-genl-3-dev libcap-dev file clang libclang-rt-14-dev
-	jq valgrind libc6-dbg
+	jq valgrind libc6-dbg sparse
 )
 
 mt_log() { printf '[memtrack] %s\n' "$*" >&2; }
@@ -40,4 +40,13 @@ mt_kernel_version() {
 	tar -xOJf "$MT_KSRC_TARBALL" linux-source-6.12/Makefile 2>/dev/null |
 		awk '/^VERSION =/{v=$3} /^PATCHLEVEL =/{p=$3}
 		     /^SUBLEVEL =/{s=$3; print v "." p "." s; exit}'
+}
+
+# The patches of the series in order, the cover letter aside.
+mt_series_patches() {
+	local p
+	for p in "$MT_ROOT"/kernel/patches/[0-9][0-9][0-9][0-9]-*.patch; do
+		case $p in */0000-cover-letter.patch) continue ;; esac
+		echo "$p"
+	done
 }

@@ -309,6 +309,19 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	if (watch) {
+		size_t i;
+
+		/* Following a pid that is not there would print nothing, ever. */
+		for (i = 0; i < npids; i++) {
+			char err[512];
+
+			ret = mt_pid_check(pids[i], err, sizeof(err));
+			if (ret) {
+				fprintf(stderr, "mtstat: %s\n", err);
+				free(pids);
+				return ret;
+			}
+		}
 		filter.pids = pids;
 		filter.npids = npids;
 		ret = mt_watch(&out, &filter, &stop);
@@ -340,6 +353,13 @@ int main(int argc, char **argv)
 			break;
 		}
 		mt_snapshot_finish(&snap, &filter);
+		/* An asked-for pid is shown, or said to be missing: never silently absent. */
+		if (pids && (ret = mt_snapshot_check_pids(&snap, &filter, err,
+							  sizeof(err)))) {
+			fprintf(stderr, "mtstat: %s\n", err);
+			mt_snapshot_free(&snap);
+			break;
+		}
 		if (interval > 0 && !out.json) {
 			time_t now = time(NULL);
 			char ts[32];

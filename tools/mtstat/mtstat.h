@@ -77,6 +77,20 @@ int mt_source_procfs(struct mt_snapshot *s, const struct mt_filter *f,
 		     char *err, size_t errlen);
 /* 1 if the kernel has the memtrack family, 0 if not. */
 int mt_netlink_available(void);
+/*
+ * Whether @pid is a live process of the caller's pid namespace, from
+ * /proc: 0, or MTSTAT_ENOPID (no such process, a zombie, a thread id) or
+ * another MTSTAT_E* code, with @err saying why.
+ */
+int mt_pid_check(uint32_t pid, char *err, size_t errlen);
+/*
+ * After mt_snapshot_finish(): every pid of @f must be in @s.  One that
+ * is missing because it holds nothing (that matches) is added with zero
+ * figures; one that is not a live process is an error.  Returns 0 or an
+ * MTSTAT_E* code with @err set.
+ */
+int mt_snapshot_check_pids(struct mt_snapshot *s, const struct mt_filter *f,
+			   char *err, size_t errlen);
 
 void mt_snapshot_finish(struct mt_snapshot *s, const struct mt_filter *f);
 void mt_snapshot_free(struct mt_snapshot *s);

@@ -40,6 +40,8 @@ static bool pid_wanted(const struct mt_filter *f, uint32_t pid)
 	return false;
 }
 
+static int proc_cmp(const void *a, const void *b);
+
 static int add_proc(struct mt_snapshot *s, struct mt_proc *p)
 {
 	struct mt_proc *np = realloc(s->procs, (s->nprocs + 1) * sizeof(*np));
@@ -176,6 +178,11 @@ int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
 		struct mtnl_proc *np;
 
 		ret = mtnl_proc_get(h, f->pids[i], &np);
+		/* Say why, if procfs knows (a thread id, a zombie). */
+		if (ret == -ESRCH && mt_pid_check(f->pids[i], err, errlen)) {
+			mtnl_close(h);
+			return MTSTAT_ENOPID;
+		}
 		if (ret) {
 			const char *kmsg = mtnl_last_error(h);
 
@@ -256,19 +263,20 @@ static bool read_line(const char *path, char *out, size_t len)
 }
 
 /*
- * Add the dma-buf mappings of @pid from /proc/PID/maps: a VMA whose path
- * is "/dmabuf:NAME" maps the buffer whose id is the VMA's inode.  A buffer
+ * Add the dma-buf mappings of the task directory @base (/proc/PID, or
+ * /proc/PID/task/TID) from its maps: a VMA whose path is "/dmabuf:NAME"
+ * maps the buffer whose id is the VMA's inode.  A buffer
  * mapped but referred to by no fd is described by
  * /sys/kernel/dmabuf/buffers/ID when the kernel has it
  * (CONFIG_DMABUF_SYSFS_STATS); otherwise its size and exporter are
  * unknown (0 and "?").
  */
-static int scan_maps(uint32_t pid, struct mt_proc *p)
+static int scan_maps(const char *base, struct mt_proc *p)
 {
 	char path[300], line[512];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	snprintf(path, sizeof(path), "%s/maps", base);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
@@ -316,20 +324,44 @@ static int scan_maps(uint32_t pid, struct mt_proc *p)
 	return 0;
 }
 
-/*
- * One process's dma-bufs from its fdinfo files and its maps; -errno if
- * unreadable.
- */
-static int scan_pid(uint32_t pid, struct mt_proc *p)
+static char task_state(uint32_t pid, const char *tid);
+
+/* A thread of @pid that is neither a zombie nor dead, or 0. */
+static uint32_t live_thread(uint32_t pid)
 {
-	char path[300], line[256];
+	char path[64];
+	struct dirent *de;
+	uint32_t tid = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%u/task", pid);
+	dir = opendir(path);
+	while (dir && !tid && (de = readdir(dir))) {
+		char st = isdigit((unsigned char)de->d_name[0]) ?
+			  task_state(pid, de->d_name) : 0;
+
+		if (st && st != 'Z' && st != 'X')
+			tid = (uint32_t)strtoul(de->d_name, NULL, 10);
+	}
+	if (dir)
+		closedir(dir);
+	return tid;
+}
+
+/*
+ * The dma-bufs of the table and the address space that the task
+ * directory @base uses, from its fdinfo files and its maps; -errno if
+ * unreadable.  *@entries counts the fds, dma-bufs or not.
+ */
+static int scan_task(const char *base, struct mt_proc *p, unsigned int *entries)
+{
+	char path[600], line[256];
 	struct dirent *de;
 	DIR *dir;
 	FILE *f;
 
-	memset(p, 0, sizeof(*p));
-	p->pid = pid;
-	snprintf(path, sizeof(path), "/proc/%u/fdinfo", pid);
+	*entries = 0;
+	snprintf(path, sizeof(path), "%s/fdinfo", base);
 	dir = opendir(path);
 	if (!dir)
 		return -errno;
@@ -340,7 +372,8 @@ static int scan_pid(uint32_t pid, struct mt_proc *p)
 
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
-		snprintf(path, sizeof(path), "/proc/%u/fdinfo/%s", pid, de->d_name);
+		(*entries)++;
+		snprintf(path, sizeof(path), "%s/fdinfo/%s", base, de->d_name);
 		f = fopen(path, "re");
 		if (!f)
 			continue;
@@ -389,8 +422,39 @@ static int scan_pid(uint32_t pid, struct mt_proc *p)
 	}
 	closedir(dir);
 	/* maps needs ptrace read access like fdinfo; fdinfo was readable. */
-	if (scan_maps(pid, p) == -ENOMEM)
+	if (scan_maps(base, p) == -ENOMEM)
 		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * One process's dma-bufs from its fdinfo files and its maps; -errno if
+ * unreadable.  A group leader that exited while other threads live on
+ * (a zombie) has no table and no address space: read a live thread's.
+ */
+static int scan_pid(uint32_t pid, struct mt_proc *p)
+{
+	char path[300];
+	unsigned int entries;
+	uint32_t tid;
+	FILE *f;
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	snprintf(path, sizeof(path), "/proc/%u", pid);
+	ret = scan_task(path, p, &entries);
+	if (ret)
+		return ret;
+	if (!entries && (tid = live_thread(pid)) && tid != pid) {
+		free(p->bufs);
+		memset(p, 0, sizeof(*p));
+		p->pid = pid;
+		snprintf(path, sizeof(path), "/proc/%u/task/%u", pid, tid);
+		ret = scan_task(path, p, &entries);
+		if (ret)
+			return ret;
+	}
 	qsort(p->bufs, p->n, sizeof(*p->bufs), buf_cmp);
 	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
 	f = fopen(path, "re");
@@ -449,6 +513,122 @@ int mt_source_procfs(struct mt_snapshot *s, const struct mt_filter *f,
 		}
 	}
 	closedir(dir);
+	return MTSTAT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Asked-for pids                                                      */
+
+/* The state letter of /proc/PID/task/TID/stat, or 0 if it is gone. */
+static char task_state(uint32_t pid, const char *tid)
+{
+	char path[300], line[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/task/%s/stat", pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	/* The comm may hold anything: the state follows its last ')'. */
+	p = p ? strrchr(line, ')') : NULL;
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+int mt_pid_check(uint32_t pid, char *err, size_t errlen)
+{
+	char path[64], line[256];
+	struct dirent *de;
+	long tgid = -1;
+	bool live = false;
+	DIR *dir;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT || errno == ESRCH) {
+			snprintf(err, errlen, "pid %u: no such process (in this pid namespace)",
+				 pid);
+			return MTSTAT_ENOPID;
+		}
+		snprintf(err, errlen, "pid %u: cannot read %s: %s", pid, path,
+			 strerror(errno));
+		return errno == EACCES || errno == EPERM ? MTSTAT_EPERM : MTSTAT_EFAIL;
+	}
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %ld", &tgid) == 1)
+			break;
+	fclose(f);
+	/* /proc/TID exists for every thread, though it is not listed. */
+	if (tgid > 0 && (uint32_t)tgid != pid) {
+		snprintf(err, errlen, "pid %u is a thread of process %ld; -p takes process ids",
+			 pid, tgid);
+		return MTSTAT_ENOPID;
+	}
+	/* A process lives while one of its threads does (its leader may not). */
+	snprintf(path, sizeof(path), "/proc/%u/task", pid);
+	dir = opendir(path);
+	while (dir && !live && (de = readdir(dir))) {
+		char st;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		st = task_state(pid, de->d_name);
+		live = st && st != 'Z' && st != 'X';
+	}
+	if (dir)
+		closedir(dir);
+	if (!live) {
+		snprintf(err, errlen, "pid %u: the process has exited%s", pid,
+			 dir ? " (a zombie its parent has not reaped yet)" : "");
+		return MTSTAT_ENOPID;
+	}
+	return MTSTAT_OK;
+}
+
+int mt_snapshot_check_pids(struct mt_snapshot *s, const struct mt_filter *f,
+			   char *err, size_t errlen)
+{
+	size_t i, j;
+
+	for (i = 0; f->pids && i < f->npids; i++) {
+		struct mt_proc p = { 0 };
+		char path[64];
+		FILE *cf;
+		int ret;
+
+		for (j = 0; j < s->nprocs && s->procs[j].pid != f->pids[i]; j++)
+			;
+		if (j < s->nprocs)
+			continue;
+		/*
+		 * Not in the snapshot: gone, a zombie, a thread id, or a live
+		 * process that holds nothing (that matches the filters).
+		 */
+		ret = mt_pid_check(f->pids[i], err, errlen);
+		if (ret)
+			return ret;
+		p.pid = f->pids[i];
+		p.uid = mt_proc_uid(p.pid);
+		if (f->has_uid && p.uid != f->uid)
+			continue;	/* -u leaves it out */
+		snprintf(path, sizeof(path), "/proc/%u/comm", p.pid);
+		cf = fopen(path, "re");
+		if (cf) {
+			if (fgets(p.comm, sizeof(p.comm), cf))
+				p.comm[strcspn(p.comm, "\n")] = '\0';
+			fclose(cf);
+		}
+		p.bufs = calloc(1, sizeof(*p.bufs));
+		if (!p.bufs || add_proc(s, &p)) {
+			free(p.bufs);
+			snprintf(err, errlen, "out of memory");
+			return MTSTAT_EFAIL;
+		}
+	}
+	qsort(s->procs, s->nprocs, sizeof(*s->procs), proc_cmp);
 	return MTSTAT_OK;
 }
 

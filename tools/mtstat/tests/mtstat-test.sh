@@ -57,6 +57,57 @@ check "-i 0.2 -c 2 prints two rounds" [ "$(mtstat -i 0.2 -c 2 | grep -c '^---')"
 check "--version names the family version" sh -c "mtstat --version | grep -q 'family version 1'"
 check "--help exits 0" status_is 0 mtstat --help
 check "unknown pid exits 2" status_is 2 mtstat -p 4000000
+# A pid that is not a live process is never silently absent: a message on
+# stderr, nothing on stdout, status 2 -- in every mode and from both sources.
+no_pid() {	# PATTERN MTSTAT-ARGS...: exit 2, nothing printed, PATTERN on stderr
+	pat=$1
+	shift
+	timeout 20 mtstat "$@" >/tmp/o 2>/tmp/e
+	got=$?
+	[ "$got" = 2 ] && [ ! -s /tmp/o ] && grep -Eq "$pat" /tmp/e ||
+		{ echo "  exit $got; stdout: $(cat /tmp/o); stderr: $(cat /tmp/e)"; return 1; }
+}
+check "unknown pid: a message on stderr" no_pid 'pid 4000000: no such process' -p 4000000
+check "unknown pid, JSON: a message, no output" no_pid 'no such process' -j -p 4000000
+check "unknown pid, procfs: a message" no_pid 'no such process' --source=procfs -p 4000000
+check "unknown pid among known ones: a message" no_pid 'pid 4000000' -p "$camera,4000000"
+check "--watch of an unknown pid exits 2 at once" \
+	no_pid 'no such process' -w -p 4000000
+# A zombie: its parent (the subshell, now sleep) never reaps it.
+( true & echo $! >/tmp/zpid; exec sleep 60 ) &
+zparent=$!
+while [ ! -s /tmp/zpid ]; do sleep 0.1; done
+zombie=$(cat /tmp/zpid)
+tries=0
+while [ $tries -lt 100 ] && ! grep -q '^State:.*Z' "/proc/$zombie/status"; do
+	sleep 0.1
+	tries=$((tries + 1))
+done
+check "a zombie pid: exit 2, it has exited" no_pid 'has exited|no such process' -p "$zombie"
+check "a zombie pid, procfs: exit 2, it has exited" no_pid 'has exited' --source=procfs -p "$zombie"
+check "a live process that holds nothing is shown with zero figures" \
+	sh -c "mtstat -j -p $zparent | jq -e '.processes | length == 1 and .[0].pid == $zparent and .[0].buffers == 0 and .[0].total == 0' >/dev/null"
+kill "$zparent"
+wait "$zparent" 2>/dev/null
+# A process whose main thread exited while another thread holds a
+# buffer: the leader is a zombie, the process is not; its thread id is
+# not a process id.
+rm -f /tmp/le
+/usr/libexec/memtrack/tests/mtstat-workload --leader-exit /tmp/le &
+lexit=$!
+while [ ! -s /tmp/le ]; do sleep 0.1; done
+eval "$(cat /tmp/le)"
+check "a process with a zombie leader shows its buffer (netlink)" \
+	sh -c "mtstat -j -p $pid | jq -e '.processes[0] | .pid == $pid and .buffers == 1 and .total == 65536' >/dev/null"
+check "a process with a zombie leader shows its buffer (procfs)" \
+	sh -c "mtstat --source=procfs -j -p $pid | jq -e '.processes[0] | .pid == $pid and .buffers == 1 and .total == 65536' >/dev/null"
+check "the process list includes a process with a zombie leader" \
+	sh -c "mtstat -j | jq -e '[.processes[] | select(.pid == $pid)] | length == 1' >/dev/null"
+check "a thread id: exit 2, it names the process" no_pid "thread of process $pid" -p "$tid"
+check "a thread id, procfs: exit 2, it names the process" \
+	no_pid "thread of process $pid" --source=procfs -p "$tid"
+kill "$lexit"
+wait "$lexit" 2>/dev/null
 check "bad pid exits 1" status_is 1 mtstat -p 12abc
 check "bad sort field exits 1" status_is 1 mtstat -s nonsense
 check "-c without -i exits 1" status_is 1 mtstat -c 3

@@ -6,6 +6,11 @@
  *   mtstat-workload            the script below; prints
  *                              "parent=PID child=PID" when done
  *   mtstat-workload --flood N  allocate and close N buffers, 2N events
+ *   mtstat-workload --leader-exit FILE
+ *                              hold a 64 KiB buffer named w-live in a
+ *                              thread while the main thread has exited
+ *                              (a zombie group leader), write
+ *                              "pid=PID tid=TID" to FILE, wait for a signal
  *
  * The script, and the events memtrack must report for it:
  *
@@ -21,6 +26,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +37,7 @@
 #include <linux/udmabuf.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 static void die(const char *what)
@@ -77,6 +84,35 @@ static void name(int fd, const char *n)
 		die("DMA_BUF_SET_NAME");
 }
 
+/* The thread that outlives the main thread, for --leader-exit FILE. */
+static void *survivor(void *arg)
+{
+	const char *file = arg;
+	pid_t pid = getpid(), tid = (pid_t)syscall(SYS_gettid);
+	char path[64], tmp[4096], line[512], *st;
+	FILE *f;
+
+	/* Report once the group leader is a zombie. */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, pid);
+	for (;;) {
+		f = fopen(path, "re");
+		st = f && fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+		if (f)
+			fclose(f);
+		if (st && st[1] == ' ' && st[2] == 'Z')
+			break;
+		usleep(10000);
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+	f = fopen(tmp, "we");
+	if (!f || fprintf(f, "pid=%d tid=%d\n", pid, tid) < 0 || fclose(f) ||
+	    rename(tmp, file))
+		die("--leader-exit file");
+	for (;;)
+		pause();
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	int a, b, d, status;
@@ -90,8 +126,17 @@ int main(int argc, char **argv)
 			close(heap_alloc(4096));
 		return 0;
 	}
+	if (argc == 3 && !strcmp(argv[1], "--leader-exit")) {
+		pthread_t t;
+
+		a = heap_alloc(64 * 1024);
+		name(a, "w-live");
+		if (pthread_create(&t, NULL, survivor, argv[2]))
+			die("pthread_create");
+		pthread_exit(NULL);
+	}
 	if (argc != 1) {
-		fprintf(stderr, "usage: mtstat-workload [--flood N]\n");
+		fprintf(stderr, "usage: mtstat-workload [--flood N | --leader-exit FILE]\n");
 		return 2;
 	}
 

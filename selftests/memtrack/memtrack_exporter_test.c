@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * memtrack with exporters and importers that do unusual things with a
+ * VMA, through the test exporter /dev/memtrack_test
+ * (CONFIG_MEMTRACK_TEST_EXPORTER, include/uapi/linux/memtrack_test.h):
+ * a buffer mapped through two different VMA operations, an exporter that
+ * replaces vma->vm_file, an importer that fails after dma_buf_mmap() or
+ * overwrites the VMA operations after it, and a mapping whose accounting
+ * cannot be allocated.  Ground truth is what the test created,
+ * /proc/PID/maps and the exporter's own counters (MEMTRACK_TEST_IOC_STATS),
+ * which show that no buffer and no mapping reference leaks.  A kernel
+ * warning fails the run (tools/vm/run).
+ *
+ * Skips without /dev/memtrack_test; the failslab case also skips without
+ * CONFIG_FAILSLAB (the debug kernel, booted with slab_nomerge).
+ */
+#define _GNU_SOURCE
+#include <linux/memtrack_test.h>
+
+#include "mt_lib.h"
+#include "../kselftest_harness.h"
+
+#define DEV "/dev/memtrack_test"
+#define FAILSLAB "/sys/kernel/debug/failslab/"
+
+static size_t page;
+
+static int mtt_create(int dev, uint64_t size, uint32_t flags)
+{
+	struct memtrack_test_create c = { .size = size, .flags = flags };
+
+	return ioctl(dev, MEMTRACK_TEST_IOC_CREATE, &c) ? -errno : c.fd;
+}
+
+static int mtt_stats(int dev, struct memtrack_test_stats *st)
+{
+	return ioctl(dev, MEMTRACK_TEST_IOC_STATS, st) ? -errno : 0;
+}
+
+/* Map @len bytes of @fd's buffer through the importer, in @mode. */
+static void *mtt_import_map(int dev, int fd, uint32_t mode, size_t len)
+{
+	struct memtrack_test_import imp = { .fd = fd, .mode = mode };
+
+	if (ioctl(dev, MEMTRACK_TEST_IOC_IMPORT, &imp))
+		return MAP_FAILED;
+	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, dev, 0);
+}
+
+/* The path of the caller's VMA that starts at @addr, or "" if none. */
+static const char *vma_path(const void *addr)
+{
+	static char path[256];
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	path[0] = '\0';
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long start;
+		int pos = 0;
+
+		if (sscanf(line, "%lx-%*x %*s %*x %*x:%*x %*u %n", &start, &pos) < 1 ||
+		    start != (unsigned long)addr)
+			continue;
+		snprintf(path, sizeof(path), "%.*s",
+			 (int)strcspn(line + pos, "\n"), line + pos);
+		break;
+	}
+	if (f)
+		fclose(f);
+	return path;
+}
+
+/* The buffer @id in the system-wide list: 1 found, 0 absent, -errno. */
+static int buffer_lookup(struct mt_nl *nl, uint64_t id, struct mt_buf *out)
+{
+	struct mt_buf_list l = { 0 };
+	const struct mt_buf *b;
+	int ret = mt_buffer_dump(nl, &l);
+
+	if (ret)
+		return ret;
+	b = mt_buf_list_find(&l, id);
+	if (b)
+		*out = *b;
+	free(l.bufs);
+	return !!b;
+}
+
+FIXTURE(exporter)
+{
+	struct mt_nl nl;
+	struct mt_proc p, truth;
+	struct memtrack_test_stats start;
+	int dev;
+};
+
+FIXTURE_SETUP(exporter)
+{
+	page = sysconf(_SC_PAGESIZE);
+	memset(&self->p, 0, sizeof(self->p));
+	memset(&self->truth, 0, sizeof(self->truth));
+	self->dev = open(DEV, O_RDWR | O_CLOEXEC);
+	if (self->dev < 0 && errno == ENOENT)
+		SKIP(return, DEV " is absent: needs CONFIG_MEMTRACK_TEST_EXPORTER");
+	ASSERT_LE(0, self->dev) TH_LOG(DEV ": %s", strerror(errno));
+	ASSERT_EQ(0, mt_nl_open(&self->nl));
+	ASSERT_EQ(0, mtt_stats(self->dev, &self->start));
+}
+
+FIXTURE_TEARDOWN(exporter)
+{
+	mt_proc_free(&self->p);
+	mt_proc_free(&self->truth);
+	mt_nl_close(&self->nl);
+	close(self->dev);
+}
+
+/* Our figures from memtrack and from ground truth, compared. */
+#define QUERY_SELF()							\
+	do {								\
+		const char *why;					\
+		mt_proc_free(&self->p);					\
+		mt_proc_free(&self->truth);				\
+		ASSERT_EQ(0, mt_proc_get(&self->nl, getpid(), &self->p));	\
+		ASSERT_EQ(0, mt_truth_read(getpid(), &self->truth));	\
+		why = mt_proc_diff(&self->p, &self->truth);		\
+		EXPECT_EQ(NULL, why) TH_LOG("against ground truth: %s", why);	\
+	} while (0)
+
+/* The exporter's counters against those at the start of the test. */
+#define EXPECT_STATS(live, refs, calls)					\
+	do {								\
+		struct memtrack_test_stats st;				\
+		ASSERT_EQ(0, mtt_stats(self->dev, &st));		\
+		EXPECT_EQ(self->start.live_buffers + (live), st.live_buffers);	\
+		EXPECT_EQ(self->start.mmap_refs + (refs), st.mmap_refs);	\
+		EXPECT_EQ(self->start.exporter_mmap_calls + (calls),	\
+			  st.exporter_mmap_calls);			\
+	} while (0)
+
+/*
+ * An exporter that sets no VMA operations leaves the importer's in place:
+ * the buffer's mappings come with two different vm_ops, and both count.
+ */
+TEST_F(exporter, mapping_through_two_vm_ops_is_counted)
+{
+	int fd = mtt_create(self->dev, 4 * page, MEMTRACK_TEST_NO_VM_OPS);
+	const struct mt_buf *b;
+	char *imported, *direct;
+	uint64_t id;
+
+	ASSERT_LE(0, fd);
+	id = mt_fd_ino(fd);
+	imported = mtt_import_map(self->dev, fd, MEMTRACK_TEST_IMPORT_PLAIN,
+				  4 * page);
+	ASSERT_NE(MAP_FAILED, imported) TH_LOG("import: %s", strerror(errno));
+	direct = mmap(NULL, 2 * page, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, direct);
+	/* Both map the buffer's pages. */
+	memset(imported, 0x5a, 4 * page);
+	EXPECT_EQ(0x5a, (unsigned char)direct[page]);
+	EXPECT_STATS(1, 0, 2);
+
+	QUERY_SELF();
+	EXPECT_FALSE(self->p.incomplete);
+	b = mt_proc_find(&self->truth, id);
+	ASSERT_NE(NULL, b);
+	EXPECT_EQ(6 * page, b->mapped) TH_LOG("/proc/self/maps: both mappings");
+	EXPECT_EQ(6 * page, self->p.mapped);
+	b = mt_proc_find(&self->p, id);
+	ASSERT_NE(NULL, b);
+	EXPECT_EQ(6 * page, b->mapped);
+	EXPECT_EQ(1, b->fds);
+	EXPECT_EQ(1, b->holders);
+
+	/* Each mapping goes away with its own bytes. */
+	ASSERT_EQ(0, munmap(imported, 4 * page));
+	QUERY_SELF();
+	EXPECT_EQ(2 * page, self->p.mapped);
+	ASSERT_EQ(0, munmap(direct, 2 * page));
+	QUERY_SELF();
+	EXPECT_EQ(0, self->p.mapped);
+	ASSERT_EQ(0, close(fd));
+	EXPECT_STATS(0, 0, 2);
+}
+
+/*
+ * An exporter whose mmap installs another file in the VMA: the mapping
+ * works but cannot be accounted, and the reply says so; the buffer's fd
+ * is still counted exactly.
+ */
+TEST_F(exporter, exporter_that_replaces_vm_file_is_flagged)
+{
+	int fd = mtt_create(self->dev, 4 * page, MEMTRACK_TEST_SET_FILE);
+	const struct mt_buf *b;
+	uint64_t id;
+	char *p;
+
+	ASSERT_LE(0, fd);
+	id = mt_fd_ino(fd);
+	p = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memset(p, 0xa5, 4 * page);
+	EXPECT_EQ(0xa5, (unsigned char)p[3 * page]);
+	/* Ground truth: the VMA's file is the exporter's, not the buffer. */
+	EXPECT_EQ(NULL, strstr(vma_path(p), "/dmabuf:"));
+	EXPECT_NE(NULL, strstr(vma_path(p), "memtrack_test"))
+		TH_LOG("the mapping's file: '%s'", vma_path(p));
+	EXPECT_STATS(1, 1, 1);
+
+	QUERY_SELF();
+	EXPECT_TRUE(self->p.incomplete) TH_LOG("a mapping was not accounted");
+	EXPECT_EQ(0, self->p.mapped);
+	EXPECT_EQ(1, self->p.nr_fds);
+	b = mt_proc_find(&self->p, id);
+	ASSERT_NE(NULL, b);
+	EXPECT_EQ(1, b->fds);
+	EXPECT_EQ(0, b->mapped);
+	EXPECT_EQ(1, b->holders);
+
+	ASSERT_EQ(0, munmap(p, 4 * page));
+	EXPECT_STATS(1, 0, 1);
+	ASSERT_EQ(0, close(fd));
+	QUERY_SELF();
+	EXPECT_EQ(NULL, mt_proc_find(&self->p, id));
+	EXPECT_STATS(0, 0, 1);
+}
+
+/*
+ * Run @child_fn(dev, fd) in a child that inherits @fd, a new buffer,
+ * while the test's own reference is left in flight in @sock: once the
+ * child is gone, no process holds the buffer.  Returns the child's exit
+ * status, or -1.
+ */
+static int run_child_on_buffer(int dev, int fd, int sock[2],
+			       int (*child_fn)(int dev, int fd))
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		_exit(child_fn(dev, fd));
+	if (mt_fd_in_flight(fd, sock) || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Whether /proc/self/maps maps buffer @id. */
+static bool maps_buffer(uint64_t id)
+{
+	struct mt_proc t;
+	bool found;
+
+	memset(&t, 0, sizeof(t));
+	if (mt_truth_read_maps(getpid(), &t))
+		return true;
+	found = mt_proc_find(&t, id) != NULL;
+	mt_proc_free(&t);
+	return found;
+}
+
+static int fail_after_child(int dev, int fd)
+{
+	struct memtrack_test_stats before, after;
+	uint64_t id = mt_fd_ino(fd);
+	void *p;
+
+	if (mtt_stats(dev, &before))
+		return 10;
+	p = mtt_import_map(dev, fd, MEMTRACK_TEST_IMPORT_FAIL_AFTER, 4 * page);
+	if (p != MAP_FAILED)
+		return 11;
+	if (errno != EIO)
+		return 12;
+	if (mtt_stats(dev, &after))
+		return 10;
+	/* dma_buf_mmap() reached the exporter, which took no reference. */
+	if (after.exporter_mmap_calls != before.exporter_mmap_calls + 1)
+		return 13;
+	if (after.mmap_refs != before.mmap_refs)
+		return 14;
+	if (maps_buffer(id))
+		return 15;
+	close(fd);
+	/* Exit with whatever memtrack may still count for the mapping. */
+	return 0;
+}
+
+/*
+ * An importer that fails after dma_buf_mmap() succeeded: the mmap fails,
+ * no warning, and once the process has exited nothing of it remains.
+ */
+TEST_F(exporter, importer_failing_after_dma_buf_mmap)
+{
+	int fd = mtt_create(self->dev, 4 * page, MEMTRACK_TEST_NO_VM_OPS);
+	struct mt_buf b;
+	int sock[2];
+	uint64_t id;
+
+	ASSERT_LE(0, fd);
+	id = mt_fd_ino(fd);
+	ASSERT_EQ(0, run_child_on_buffer(self->dev, fd, sock, fail_after_child))
+		TH_LOG("10: stats, 11: mmap worked, 12: not EIO, 13: exporter not called, 14: mmap ref taken, 15: mapped");
+	EXPECT_STATS(1, 0, 1);
+	ASSERT_EQ(1, buffer_lookup(&self->nl, id, &b));
+	EXPECT_EQ(0, b.holders) TH_LOG("the exited child still holds the buffer");
+
+	close(sock[0]);
+	close(sock[1]);
+	EXPECT_EQ(0, buffer_lookup(&self->nl, id, &b)) TH_LOG("buffer not freed");
+	EXPECT_STATS(0, 0, 1);
+}
+
+static int overwrite_child(int dev, int fd)
+{
+	uint64_t id = mt_fd_ino(fd);
+	char *p, *q;
+
+	p = mtt_import_map(dev, fd, MEMTRACK_TEST_IMPORT_OVERWRITE_OPS,
+			   4 * page);
+	if (p == MAP_FAILED)
+		return 20;
+	if (!maps_buffer(id))
+		return 21;
+	memset(p, 0x3c, 4 * page);
+	q = mmap(NULL, 4 * page, PROT_READ, MAP_SHARED, fd, 0);
+	if (q == MAP_FAILED)
+		return 22;
+	if ((unsigned char)q[2 * page] != 0x3c)
+		return 23;
+	if (munmap(q, 4 * page) || munmap(p, 4 * page))
+		return 24;
+	close(fd);
+	/* Exit with whatever memtrack may still count for the mapping. */
+	return 0;
+}
+
+/*
+ * An importer that overwrites vma->vm_ops after dma_buf_mmap(): the
+ * mapping works, and after munmap and exit everything is released.
+ */
+TEST_F(exporter, importer_overwriting_vm_ops)
+{
+	int fd = mtt_create(self->dev, 4 * page, MEMTRACK_TEST_NO_VM_OPS);
+	struct mt_buf b;
+	int sock[2];
+	uint64_t id;
+
+	ASSERT_LE(0, fd);
+	id = mt_fd_ino(fd);
+	ASSERT_EQ(0, run_child_on_buffer(self->dev, fd, sock, overwrite_child))
+		TH_LOG("20: mmap failed, 21: not in maps, 22: direct mmap failed, 23: pages differ, 24: munmap failed");
+	EXPECT_STATS(1, 0, 2);
+	ASSERT_EQ(1, buffer_lookup(&self->nl, id, &b));
+	EXPECT_EQ(0, b.holders) TH_LOG("the exited child still holds the buffer");
+
+	close(sock[0]);
+	close(sock[1]);
+	EXPECT_EQ(0, buffer_lookup(&self->nl, id, &b)) TH_LOG("buffer not freed");
+	EXPECT_STATS(0, 0, 2);
+}
+
+static const char *const caches[] = {
+	"memtrack_ref", "memtrack_mm", "memtrack_vm_ops",
+};
+
+static int write_str(const char *path, const char *v)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, v, strlen(v));
+	close(fd);
+	return n == (ssize_t)strlen(v) ? 0 : -EIO;
+}
+
+/* Fail every allocation from memtrack's mapping caches, for make-it-fail. */
+static int failslab_setup(struct __test_metadata *_metadata, bool on)
+{
+	char path[128];
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < sizeof(caches) / sizeof(caches[0]); i++) {
+		int err;
+
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/failslab", caches[i]);
+		if (access(path, F_OK)) {
+			if (on)
+				TH_LOG("no cache %s here", caches[i]);
+			continue;
+		}
+		err = write_str(path, on ? "1" : "0");
+		ret = ret ? ret : err;
+	}
+	if (!on) {
+		int err = write_str(FAILSLAB "probability", "0");
+
+		return ret ? ret : err;
+	}
+	if (ret)
+		return ret;
+	if (write_str(FAILSLAB "cache-filter", "Y") ||
+	    write_str(FAILSLAB "task-filter", "Y") ||
+	    write_str(FAILSLAB "ignore-gfp-wait", "N") ||
+	    write_str(FAILSLAB "probability", "100") ||
+	    write_str(FAILSLAB "interval", "1") ||
+	    write_str(FAILSLAB "times", "-1") ||
+	    write_str(FAILSLAB "verbose", "0"))
+		return -EIO;
+	return 0;
+}
+
+/* What the child that mapped under failslab saw. */
+struct fail_result {
+	int mmap_errno;		/* 0: the mmap worked */
+	struct memtrack_test_stats before, after;
+};
+
+/*
+ * A mapping whose accounting cannot be allocated fails with ENOMEM before
+ * the exporter is asked to map: no exporter reference to leak.
+ */
+TEST_F(exporter, mapping_accounting_failure_leaks_nothing)
+{
+	struct fail_result r;
+	int fd, res[2], status;
+	pid_t pid;
+
+	if (access(FAILSLAB "probability", W_OK) ||
+	    access("/sys/kernel/slab/memtrack_ref/failslab", W_OK))
+		SKIP(return, "needs CONFIG_FAILSLAB and debugfs (the debug kernel)");
+	/* A fresh buffer, whose exporter takes a reference per mapping. */
+	fd = mtt_create(self->dev, 4 * page, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, pipe2(res, O_CLOEXEC));
+	ASSERT_EQ(0, failslab_setup(_metadata, true))
+		TH_LOG("failslab setup failed: boot with slab_nomerge so that memtrack's caches are their own");
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		void *p;
+
+		memset(&r, 0, sizeof(r));
+		if (mtt_stats(self->dev, &r.before) ||
+		    write_str("/proc/self/make-it-fail", "1"))
+			_exit(1);
+		p = mmap(NULL, 4 * page, PROT_READ, MAP_SHARED, fd, 0);
+		r.mmap_errno = p == MAP_FAILED ? errno : 0;
+		if (write_str("/proc/self/make-it-fail", "0") ||
+		    mtt_stats(self->dev, &r.after) ||
+		    write(res[1], &r, sizeof(r)) != sizeof(r))
+			_exit(1);
+		_exit(0);
+	}
+	close(res[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, failslab_setup(_metadata, false));
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	ASSERT_EQ(sizeof(r), read(res[0], &r, sizeof(r)));
+	close(res[0]);
+
+	EXPECT_EQ(ENOMEM, r.mmap_errno) TH_LOG("mmap: %s", strerror(r.mmap_errno));
+	EXPECT_EQ(r.before.exporter_mmap_calls, r.after.exporter_mmap_calls)
+		TH_LOG("the exporter mapped, then the mapping failed");
+	EXPECT_EQ(self->start.mmap_refs, r.after.mmap_refs)
+		TH_LOG("an exporter reference of the failed mapping remains");
+	ASSERT_EQ(0, close(fd));
+	EXPECT_STATS(0, 0, r.after.exporter_mmap_calls -
+			   self->start.exporter_mmap_calls);
+}
+
+TEST_HARNESS_MAIN
