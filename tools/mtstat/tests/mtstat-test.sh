@@ -73,16 +73,12 @@ check "unknown pid, procfs: a message" no_pid 'no such process' --source=procfs 
 check "unknown pid among known ones: a message" no_pid 'pid 4000000' -p "$camera,4000000"
 check "--watch of an unknown pid exits 2 at once" \
 	no_pid 'no such process' -w -p 4000000
-# A zombie: its parent (the subshell, now sleep) never reaps it.
-( true & echo $! >/tmp/zpid; exec sleep 60 ) &
+# A zombie: its parent, which holds nothing, never reaps it.
+rm -f /tmp/zpid
+/usr/libexec/memtrack/tests/mtstat-workload --zombie /tmp/zpid &
 zparent=$!
 while [ ! -s /tmp/zpid ]; do sleep 0.1; done
-zombie=$(cat /tmp/zpid)
-tries=0
-while [ $tries -lt 100 ] && ! grep -q '^State:.*Z' "/proc/$zombie/status"; do
-	sleep 0.1
-	tries=$((tries + 1))
-done
+eval "$(cat /tmp/zpid)"
 check "a zombie pid: exit 2, it has exited" no_pid 'has exited|no such process' -p "$zombie"
 check "a zombie pid, procfs: exit 2, it has exited" no_pid 'has exited' --source=procfs -p "$zombie"
 check "a live process that holds nothing is shown with zero figures" \

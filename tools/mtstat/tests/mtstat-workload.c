@@ -11,6 +11,10 @@
  *                              thread while the main thread has exited
  *                              (a zombie group leader), write
  *                              "pid=PID tid=TID" to FILE, wait for a signal
+ *   mtstat-workload --zombie FILE
+ *                              hold nothing, fork a child that exits and
+ *                              is never reaped, write "zombie=PID" to
+ *                              FILE, wait for a signal
  *
  * The script, and the events memtrack must report for it:
  *
@@ -84,30 +88,46 @@ static void name(int fd, const char *n)
 		die("DMA_BUF_SET_NAME");
 }
 
-/* The thread that outlives the main thread, for --leader-exit FILE. */
-static void *survivor(void *arg)
+/* Wait until thread @tid of @pid is a zombie. */
+static void wait_zombie(pid_t pid, pid_t tid)
 {
-	const char *file = arg;
-	pid_t pid = getpid(), tid = (pid_t)syscall(SYS_gettid);
-	char path[64], tmp[4096], line[512], *st;
+	char path[64], line[512], *st;
 	FILE *f;
 
-	/* Report once the group leader is a zombie. */
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
 	for (;;) {
 		f = fopen(path, "re");
 		st = f && fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
 		if (f)
 			fclose(f);
 		if (st && st[1] == ' ' && st[2] == 'Z')
-			break;
+			return;
 		usleep(10000);
 	}
+}
+
+/* Write @text to @file whole: a reader polling for it never sees half. */
+static void report(const char *file, const char *text)
+{
+	char tmp[4096];
+	FILE *f;
+
 	snprintf(tmp, sizeof(tmp), "%s.tmp", file);
 	f = fopen(tmp, "we");
-	if (!f || fprintf(f, "pid=%d tid=%d\n", pid, tid) < 0 || fclose(f) ||
-	    rename(tmp, file))
-		die("--leader-exit file");
+	if (!f || fputs(text, f) < 0 || fclose(f) || rename(tmp, file))
+		die("report file");
+}
+
+/* The thread that outlives the main thread, for --leader-exit FILE. */
+static void *survivor(void *arg)
+{
+	pid_t pid = getpid(), tid = (pid_t)syscall(SYS_gettid);
+	char text[64];
+
+	/* Report once the group leader is a zombie. */
+	wait_zombie(pid, pid);
+	snprintf(text, sizeof(text), "pid=%d tid=%d\n", pid, tid);
+	report(arg, text);
 	for (;;)
 		pause();
 	return NULL;
@@ -135,8 +155,22 @@ int main(int argc, char **argv)
 			die("pthread_create");
 		pthread_exit(NULL);
 	}
+	if (argc == 3 && !strcmp(argv[1], "--zombie")) {
+		char text[64];
+
+		child = fork();
+		if (child < 0)
+			die("fork");
+		if (child == 0)
+			_exit(0);
+		wait_zombie(child, child);
+		snprintf(text, sizeof(text), "zombie=%d\n", child);
+		report(argv[2], text);
+		for (;;)
+			pause();
+	}
 	if (argc != 1) {
-		fprintf(stderr, "usage: mtstat-workload [--flood N | --leader-exit FILE]\n");
+		fprintf(stderr, "usage: mtstat-workload [--flood N | --leader-exit FILE | --zombie FILE]\n");
 		return 2;
 	}
 
