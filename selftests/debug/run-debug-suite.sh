@@ -10,15 +10,18 @@
 st=/usr/libexec/memtrack/selftests
 tests=/usr/libexec/memtrack/tests
 fails=0
+failed=""
 run() {	# NAME COMMAND...
 	name=$1
 	shift
 	echo "### $name"
+	start=$(cut -d. -f1 /proc/uptime)
 	if "$@"; then
-		echo "### ok - $name"
+		echo "### ok - $name ($(($(cut -d. -f1 /proc/uptime) - start)) s)"
 	else
-		echo "### not ok - $name (status $?)"
+		echo "### not ok - $name (status $?, $(($(cut -d. -f1 /proc/uptime) - start)) s)"
 		fails=$((fails + 1))
+		failed="$failed $name;"
 	fi
 }
 
@@ -26,6 +29,7 @@ run() {	# NAME COMMAND...
 echo scan >/sys/kernel/debug/kmemleak
 echo clear >/sys/kernel/debug/kmemleak
 
+run "KUnit at boot" "$st/check-kunit.sh"
 for t in memtrack_test memtrack_dump_test memtrack_figures_test \
 	 memtrack_map_test memtrack_events_test memtrack_nlfuzz_test \
 	 memtrack_fault_test memtrack_exporter_test memtrack_process_test; do
@@ -47,8 +51,9 @@ if [ -n "$leaks" ]; then
 	echo "### not ok - kmemleak found leaked objects:"
 	echo "$leaks"
 	fails=$((fails + 1))
+	failed="$failed kmemleak;"
 else
 	echo "### ok - kmemleak: no leaked object"
 fi
-echo "### $fails failure(s)"
+echo "### $fails failure(s)${failed:+:$failed}"
 [ "$fails" = 0 ]

@@ -103,7 +103,7 @@ TEST_F_TIMEOUT(dump, resumes_over_1000_processes, 900)
 		ASSERT_EQ(1, p->messages) TH_LOG("child %d listed twice", pids[i]);
 		ASSERT_EQ(0, mt_truth_read(pids[i], &truth));
 		why = mt_proc_diff(p, &truth);
-		EXPECT_TRUE(why == NULL) TH_LOG("child %d: %s", pids[i], why);
+		EXPECT_TRUE(!why) TH_LOG("child %d: %s", pids[i], why);
 		mt_proc_free(&truth);
 		if (mt_proc_find(p, mt_fd_ino(shared)))
 			seen++;
@@ -161,13 +161,13 @@ TEST_F_TIMEOUT(dump, splits_a_large_process_across_messages, 300)
 	EXPECT_EQ(NR_SPLIT_BUFFERS, l.procs[0].nbufs);
 	ASSERT_EQ(0, mt_truth_read(getpid(), &truth));
 	why = mt_proc_diff(&l.procs[0], &truth);
-	EXPECT_TRUE(why == NULL) TH_LOG("dump: %s", why);
+	EXPECT_TRUE(!why) TH_LOG("dump: %s", why);
 
 	/* The do reply carries them all in one message. */
 	ASSERT_EQ(0, mt_proc_get(&self->nl, getpid(), &single));
 	EXPECT_EQ(1, single.messages);
 	why = mt_proc_diff(&single, &truth);
-	EXPECT_TRUE(why == NULL) TH_LOG("do: %s", why);
+	EXPECT_TRUE(!why) TH_LOG("do: %s", why);
 	mt_proc_free(&single);
 	mt_proc_free(&truth);
 	mt_proc_list_free(&l);
@@ -222,4 +222,4 @@ TEST_F(dump, abandoned_and_interrupted_dumps_are_harmless)
 	mt_proc_list_free(&l);
 }
 
-TEST_HARNESS_MAIN
+MT_HARNESS_MAIN

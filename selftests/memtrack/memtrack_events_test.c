@@ -45,7 +45,7 @@ static void events_read(struct mt_events *es, int ms)
 		}
 		for (nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, n);
 		     nlh = NLMSG_NEXT(nlh, n))
-			if (es->n < sizeof(es->ev) / sizeof(es->ev[0]))
+			if (es->n < ARRAY_SIZE(es->ev))
 				mt_event_parse(nlh, &es->ev[es->n++]);
 	}
 }
@@ -136,7 +136,7 @@ static int named(size_t size, const char *name, bool cloexec)
 
 	if (fd < 0 || mt_set_name(fd, name))
 		return -1;
-	if (nlabels < sizeof(labels) / sizeof(labels[0])) {
+	if (nlabels < ARRAY_SIZE(labels)) {
 		labels[nlabels].id = mt_fd_ino(fd);
 		labels[nlabels++].name = name;
 	}
@@ -468,7 +468,7 @@ TEST_F_TIMEOUT(ev, loss_is_detected_and_a_dump_resyncs, 300)
 	ASSERT_EQ(0, mt_proc_get(&self->nl, getpid(), &got));
 	ASSERT_EQ(0, mt_truth_read(getpid(), &truth));
 	why = mt_proc_diff(&got, &truth);
-	EXPECT_TRUE(why == NULL) TH_LOG("after loss: %s", why);
+	EXPECT_TRUE(!why) TH_LOG("after loss: %s", why);
 	mt_proc_free(&got);
 	mt_proc_free(&truth);
 	close(small->fd);
@@ -498,5 +498,6 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "--park"))
 		return park_main(argv);
+	mt_require_memtrack();
 	return test_harness_run(argc, argv);
 }

@@ -257,7 +257,7 @@ static bool maps_buffer(uint64_t id)
 	memset(&t, 0, sizeof(t));
 	if (mt_truth_read_maps(getpid(), &t))
 		return true;
-	found = mt_proc_find(&t, id) != NULL;
+	found = !!mt_proc_find(&t, id);
 	mt_proc_free(&t);
 	return found;
 }
@@ -386,7 +386,7 @@ static int failslab_setup(struct __test_metadata *_metadata, bool on)
 	unsigned int i;
 	int ret = 0;
 
-	for (i = 0; i < sizeof(caches) / sizeof(caches[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(caches); i++) {
 		int err;
 
 		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/failslab", caches[i]);
@@ -476,4 +476,4 @@ TEST_F(exporter, mapping_accounting_failure_leaks_nothing)
 			   self->start.exporter_mmap_calls);
 }
 
-TEST_HARNESS_MAIN
+MT_HARNESS_MAIN

@@ -38,7 +38,7 @@ static int failslab_setup(bool on)
 	unsigned int i;
 	int ret = 0;
 
-	for (i = 0; i < sizeof(caches) / sizeof(caches[0]) && !ret; i++) {
+	for (i = 0; i < ARRAY_SIZE(caches) && !ret; i++) {
 		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/failslab", caches[i]);
 		ret = write_str(path, on ? "1" : "0");
 	}
@@ -248,4 +248,4 @@ TEST(slab_failures_leave_exact_or_flagged_lower_bound_figures)
 	mt_nl_close(&nl);
 }
 
-TEST_HARNESS_MAIN
+MT_HARNESS_MAIN

@@ -388,4 +388,4 @@ TEST_F(fig, user_namespace_grants_nothing_outside)
 	EXPECT_EQ(0, reap(holder, r, g));
 }
 
-TEST_HARNESS_MAIN
+MT_HARNESS_MAIN

@@ -371,4 +371,4 @@ TEST_F(map, heap_mappings_are_not_in_rss)
 	}
 }
 
-TEST_HARNESS_MAIN
+MT_HARNESS_MAIN

@@ -111,10 +111,10 @@ TEST(random_and_malformed_requests_get_clean_errors)
 		ASSERT_EQ(0, mt_nl_send(&nl, &m));
 		ret = mt_nl_recv_loop(&nl, NULL, NULL, 65536);
 		ASSERT_NE(-EAGAIN, ret) TH_LOG("no answer to request %u (cmd %u)", i, cmd);
-		for (k = 0; k < sizeof(allowed) / sizeof(allowed[0]); k++)
+		for (k = 0; k < ARRAY_SIZE(allowed); k++)
 			if (ret == allowed[k])
 				break;
-		EXPECT_LT(k, sizeof(allowed) / sizeof(allowed[0]))
+		EXPECT_LT(k, ARRAY_SIZE(allowed))
 			TH_LOG("request %u (cmd %u, flags %#x): unexpected %d (%s)", i, cmd,
 			       flags, ret, nl.extack);
 		if (!ret)
@@ -216,4 +216,4 @@ TEST(concurrent_dumpers_while_processes_churn)
 	close(fd);
 }
 
-TEST_HARNESS_MAIN
+MT_HARNESS_MAIN

@@ -258,7 +258,7 @@ FIXTURE_TEARDOWN(proc)
 
 #define KEEP_KID(pid)							\
 	do {								\
-		if (self->nkids < sizeof(self->kids) / sizeof(self->kids[0])) \
+		if (self->nkids < ARRAY_SIZE(self->kids)) \
 			self->kids[self->nkids++] = (pid);		\
 	} while (0)
 
@@ -336,7 +336,7 @@ TEST_F_TIMEOUT(proc, process_found_through_any_live_thread, 120)
 	ASSERT_EQ(0, mt_truth_read_tables(pid, &tid, 1, &want));
 	ASSERT_EQ(2, want.nr_buffers);
 	why = query_vs(_metadata, &self->nl, pid, &want, &got);
-	EXPECT_TRUE(why == NULL)
+	EXPECT_TRUE(!why)
 		TH_LOG("a process whose leader is a zombie: %s", why);
 	EXPECT_FALSE(got.incomplete);
 	for (i = 0; i < got.nbufs; i++)
@@ -351,7 +351,7 @@ TEST_F_TIMEOUT(proc, process_found_through_any_live_thread, 120)
 	EXPECT_NE(NULL, d) TH_LOG("the dump does not list a process whose leader is a zombie");
 	if (d) {
 		why = mt_proc_diff(d, &want);
-		EXPECT_TRUE(why == NULL) TH_LOG("dump: %s", why);
+		EXPECT_TRUE(!why) TH_LOG("dump: %s", why);
 	}
 	mt_proc_list_free(&l);
 	mt_proc_free(&want);
@@ -424,7 +424,7 @@ TEST_F_TIMEOUT(proc, thread_with_own_table_is_not_lost, 120)
 	ASSERT_EQ(0, mt_truth_read_tables(getpid(), tids, 2, &want));
 	ASSERT_EQ(2, want.nr_buffers);
 	why = query_vs(_metadata, &self->nl, getpid(), &want, &got);
-	EXPECT_TRUE(why == NULL) TH_LOG("a thread's own table: %s", why);
+	EXPECT_TRUE(!why) TH_LOG("a thread's own table: %s", why);
 	b = mt_proc_find(&got, o.id);
 	EXPECT_NE(NULL, b) TH_LOG("the buffer of the thread's own table is missing");
 	if (b)
@@ -445,7 +445,7 @@ TEST_F_TIMEOUT(proc, thread_with_own_table_is_not_lost, 120)
 	EXPECT_NE(NULL, d);
 	if (d) {
 		why = mt_proc_diff(d, &want);
-		EXPECT_TRUE(why == NULL) TH_LOG("dump: %s", why);
+		EXPECT_TRUE(!why) TH_LOG("dump: %s", why);
 	}
 	mt_proc_list_free(&l);
 	mt_proc_free(&want);
@@ -456,7 +456,7 @@ TEST_F_TIMEOUT(proc, thread_with_own_table_is_not_lost, 120)
 	ASSERT_EQ(NULL, res);
 	ASSERT_EQ(0, mt_truth_read(getpid(), &want));
 	why = query_vs(_metadata, &self->nl, getpid(), &want, &got);
-	EXPECT_TRUE(why == NULL) TH_LOG("after the thread ended: %s", why);
+	EXPECT_TRUE(!why) TH_LOG("after the thread ended: %s", why);
 	EXPECT_EQ(NULL, mt_proc_find(&got, o.id));
 	mt_proc_free(&got);
 	mt_proc_free(&want);
@@ -494,7 +494,7 @@ TEST_F_TIMEOUT(proc, unshared_clone_files_sharer_leaves_one_holder, 120)
 	/* Two tables and two address spaces: P and C hold X, one each. */
 	ASSERT_EQ(0, mt_truth_read(getpid(), &want));
 	why = query_vs(_metadata, &self->nl, getpid(), &want, &got);
-	EXPECT_TRUE(why == NULL);
+	EXPECT_TRUE(!why);
 	b = mt_proc_find(&got, id);
 	ASSERT_NE(NULL, b);
 	EXPECT_EQ(2, b->holders);
@@ -504,7 +504,7 @@ TEST_F_TIMEOUT(proc, unshared_clone_files_sharer_leaves_one_holder, 120)
 	mt_proc_free(&want);
 	ASSERT_EQ(0, mt_truth_read(c, &want));
 	why = query_vs(_metadata, &self->nl, c, &want, &got);
-	EXPECT_TRUE(why == NULL) TH_LOG("the sharer");
+	EXPECT_TRUE(!why) TH_LOG("the sharer");
 	mt_proc_free(&got);
 	mt_proc_free(&want);
 
@@ -516,7 +516,7 @@ TEST_F_TIMEOUT(proc, unshared_clone_files_sharer_leaves_one_holder, 120)
 
 	ASSERT_EQ(0, mt_truth_read(getpid(), &want));
 	why = query_vs(_metadata, &self->nl, getpid(), &want, &got);
-	EXPECT_TRUE(why == NULL);
+	EXPECT_TRUE(!why);
 	b = mt_proc_find(&got, id);
 	ASSERT_NE(NULL, b);
 	EXPECT_EQ(1, b->holders) TH_LOG("the sharer's old table is gone: one holder left");
@@ -665,7 +665,7 @@ TEST_F_TIMEOUT(proc, failed_fork_emits_nothing_and_changes_nothing, 180)
 	figures_of(&p, &after);
 	mt_proc_free(&p);
 	why = figures_diff(&before, &after);
-	EXPECT_TRUE(why == NULL) TH_LOG("after failed forks: %s", why);
+	EXPECT_TRUE(!why) TH_LOG("after failed forks: %s", why);
 	ASSERT_EQ(0, mt_stats_get(&self->nl, &s1));
 	EXPECT_EQ(s0.generation, s1.generation);
 	EXPECT_EQ(s0.held, s1.held);
@@ -759,7 +759,7 @@ static int unsharer_start(struct unsharer *u, unsigned long flags, uid_t uid,
 
 /* Run one failing unshare in @u; the test's assertions around it. */
 static void failed_unshare(struct __test_metadata *_metadata,
-			   FIXTURE_DATA(proc) *self, struct unsharer *u,
+			   FIXTURE_DATA(proc) * self, struct unsharer *u,
 			   int want_errno)
 {
 	struct figures before, after;
@@ -791,7 +791,7 @@ static void failed_unshare(struct __test_metadata *_metadata,
 	figures_of(&p, &after);
 	mt_proc_free(&p);
 	why = figures_diff(&before, &after);
-	EXPECT_TRUE(why == NULL) TH_LOG("after failed unshares: %s", why);
+	EXPECT_TRUE(!why) TH_LOG("after failed unshares: %s", why);
 
 	ASSERT_EQ(1, write(u->cmd, "x", 1));
 	ASSERT_EQ(u->pid, waitpid(u->pid, &err, 0));
@@ -898,14 +898,14 @@ TEST_F_TIMEOUT(proc, close_range_unshare_reports_what_was_closed, 120)
 	/* Both views against their ground truth. */
 	ASSERT_EQ(0, mt_truth_read(getpid(), &want));
 	why = query_vs(_metadata, &self->nl, getpid(), &want, &got);
-	EXPECT_TRUE(why == NULL);
+	EXPECT_TRUE(!why);
 	EXPECT_EQ(NULL, mt_proc_find(&got, ida));
 	mt_proc_free(&got);
 	mt_proc_free(&want);
 	ASSERT_EQ(0, mt_truth_read(s, &want));
 	ASSERT_EQ(4, want.nr_buffers);
 	why = query_vs(_metadata, &self->nl, s, &want, &got);
-	EXPECT_TRUE(why == NULL) TH_LOG("the sharer keeps its view");
+	EXPECT_TRUE(!why) TH_LOG("the sharer keeps its view");
 	buf = mt_proc_find(&got, ida);
 	ASSERT_NE(NULL, buf);
 	EXPECT_EQ(1, buf->holders);
@@ -1163,7 +1163,7 @@ TEST_F_TIMEOUT(proc, vfork_child_holds_its_table_copy, 120)
 
 	ASSERT_EQ(0, mt_truth_read(c, &want));
 	why = query_vs(_metadata, &self->nl, c, &want, &got);
-	EXPECT_TRUE(why == NULL) TH_LOG("the spawned child");
+	EXPECT_TRUE(!why) TH_LOG("the spawned child");
 	EXPECT_FALSE(got.incomplete);
 	b = mt_proc_find(&got, id);
 	ASSERT_NE(NULL, b);
@@ -1238,7 +1238,7 @@ TEST_F_TIMEOUT(proc, buffer_ids_are_unique_and_match_inodes, 120)
 
 	ASSERT_EQ(0, mt_truth_read(getpid(), &want));
 	why = query_vs(_metadata, &self->nl, getpid(), &want, &got);
-	EXPECT_TRUE(why == NULL);
+	EXPECT_TRUE(!why);
 	ASSERT_EQ(N, got.nbufs);
 	for (i = 0; i < N; i++) {
 		b = mt_proc_find(&got, ids[i]);
@@ -1357,7 +1357,7 @@ TEST_F_TIMEOUT(proc, fork_while_installing_copies_exact_accounting, 300)
 				 bad, forks);
 	ASSERT_EQ(0, mt_truth_read(getpid(), &want));
 	why = query_vs(_metadata, &self->nl, getpid(), &want, &got);
-	EXPECT_TRUE(why == NULL);
+	EXPECT_TRUE(!why);
 	EXPECT_FALSE(got.incomplete);
 	mt_proc_free(&got);
 	mt_proc_free(&want);
@@ -1431,5 +1431,6 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "--park"))
 		return park_main(argv);
+	mt_require_memtrack();
 	return test_harness_run(argc, argv);
 }

@@ -889,7 +889,7 @@ static void do_step(void)
 			OP_THREAD, OP_CLONE_FILES, OP_UNSHARE, OP_LEADER_EXIT,
 			OP_CLOSE_RANGE_UNSHARE, OP_SPAWN, OP_CLONE_VM,
 		};
-		int op = local[r % (sizeof(local) / sizeof(local[0]))];
+		int op = local[r % ARRAY_SIZE(local)];
 
 		if (skipped[op])
 			op = OP_PICK;
@@ -897,8 +897,9 @@ static void do_step(void)
 		j = (unsigned int)((r >> 40) % nworkers);
 		send_cmd(w, op, r >> 4, -1);
 		if (j != i && (r >> 48) % 2) {
-			send_cmd(&workers[j], OP_CLOSE + (int)((r >> 50) % 2) * (OP_MMAP - OP_CLOSE),
-				 r >> 6, -1);
+			int other = (r >> 50) % 2 ? OP_MMAP : OP_CLOSE;
+
+			send_cmd(&workers[j], other, r >> 6, -1);
 			get_reply(&workers[j], NULL);
 		}
 	} else if (pick < 72) {
@@ -995,7 +996,7 @@ static void check_all(struct mt_nl *nl)
 			unsigned int holders = 0;
 
 			for (j = 0; j < nworkers; j++)
-				holders += mt_proc_find(&want[j], b->id) != NULL;
+				holders += !!mt_proc_find(&want[j], b->id);
 			if (got[i].bufs[k].holders != holders)
 				fail("pid %d buffer %llu: holders %u, truth %u", workers[i].pid,
 				     (unsigned long long)b->id, got[i].bufs[k].holders, holders);
@@ -1135,10 +1136,9 @@ int main(int argc, char **argv)
 	printf("memtrack_stress: seed %llu, %lu ops, check every %lu%s\n",
 	       (unsigned long long)seed, ops, every, soak ? ", soak" : "");
 	fflush(stdout);
-	if (mt_nl_open(&nl)) {
-		printf("SKIP: no memtrack family\n");
-		return 4;
-	}
+	mt_require_memtrack();
+	if (mt_nl_open(&nl))
+		ksft_exit_fail_msg("cannot open the memtrack family\n");
 	signal(SIGALRM, on_alarm);
 	/* Every event from here on, replayed as it comes. */
 	events_fd = mt_events_open(64 << 20);

@@ -31,7 +31,7 @@
 				   strerror(-__ret), (nl)->extack);	\
 	ASSERT_EQ(0, mt_truth_read((pid), &__want));			\
 	__why = mt_proc_diff(&__got, &__want);				\
-	EXPECT_TRUE(__why == NULL) TH_LOG("pid %d differs from fdinfo: %s", \
+	EXPECT_TRUE(!__why) TH_LOG("pid %d differs from fdinfo: %s", \
 					  (int)(pid), __why);		\
 	EXPECT_FALSE(__got.incomplete);					\
 	mt_proc_free(&__got);						\
@@ -1086,5 +1086,6 @@ int main(int argc, char **argv)
 		return park_main(argc, argv);
 	if (argc == 2 && !strcmp(argv[1], "--expect-disabled"))
 		return disabled_main();
+	mt_require_memtrack();
 	return test_harness_run(argc, argv);
 }

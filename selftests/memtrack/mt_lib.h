@@ -32,8 +32,14 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "../kselftest.h"
+
 #ifndef NETLINK_EXT_ACK
 #define NETLINK_EXT_ACK 11
+#endif
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif
 
 #define MT_NAME_MAX 64
@@ -201,6 +207,20 @@ static inline void mt_parse_extack(struct mt_nl *nl, const struct nlmsghdr *nlh)
 	}
 }
 
+/* An error that ends a dump carries its extack after the error code. */
+static inline void mt_parse_done_extack(struct mt_nl *nl,
+					const struct nlmsghdr *h)
+{
+	size_t off = NLMSG_HDRLEN + sizeof(int);
+	const struct nlattr *a;
+
+	if (!(h->nlmsg_flags & NLM_F_ACK_TLVS))
+		return;
+	mt_for_each_attr(a, (char *)h + off, h->nlmsg_len - off)
+		if (mt_type(a) == NLMSGERR_ATTR_MSG)
+			mt_attr_str(a, nl->extack, sizeof(nl->extack));
+}
+
 /*
  * Receive replies until the request completes.  Returns 0, or -errno from
  * the kernel with nl->extack holding its message.
@@ -239,20 +259,8 @@ static int mt_nl_recv_loop(struct mt_nl *nl, mt_msg_cb cb, void *arg,
 				int err;
 
 				memcpy(&err, NLMSG_DATA(nlh), sizeof(err));
-				if (err < 0) {
-					const struct nlmsghdr *h = nlh;
-
-					if (h->nlmsg_flags & NLM_F_ACK_TLVS) {
-						const struct nlattr *a;
-						size_t off = NLMSG_HDRLEN + sizeof(int);
-
-						mt_for_each_attr(a, (char *)h + off,
-								 h->nlmsg_len - off)
-							if (mt_type(a) == NLMSGERR_ATTR_MSG)
-								mt_attr_str(a, nl->extack,
-									    sizeof(nl->extack));
-					}
-				}
+				if (err < 0)
+					mt_parse_done_extack(nl, nlh);
 				ret = err;
 				goto out;
 			}
@@ -766,15 +774,16 @@ static inline bool mt_fdinfo_parse(const char *path, struct mt_buf *b)
 		while (*v == ' ' || *v == '\t')
 			v++;
 		v[strcspn(v, "\n")] = '\0';
-		if (!strcmp(line, "ino"))
+		if (!strcmp(line, "ino")) {
 			b->id = strtoull(v, NULL, 10);
-		else if (!strcmp(line, "size"))
+		} else if (!strcmp(line, "size")) {
 			b->size = strtoull(v, NULL, 10);
-		else if (!strcmp(line, "exp_name")) {
+		} else if (!strcmp(line, "exp_name")) {
 			snprintf(b->exporter, sizeof(b->exporter), "%s", v);
 			is_dmabuf = true;
-		} else if (!strcmp(line, "name"))
+		} else if (!strcmp(line, "name")) {
 			snprintf(b->name, sizeof(b->name), "%s", v);
+		}
 	}
 	fclose(f);
 	return is_dmabuf;
@@ -1766,7 +1775,7 @@ static inline int mt_pids_exhaust(struct mt_pid_squeeze *q)
 	if (ret)
 		return ret;
 	for (;;) {
-		if (q->n == sizeof(q->parkers) / sizeof(q->parkers[0]))
+		if (q->n == ARRAY_SIZE(q->parkers))
 			return -EBUSY;
 		pid = fork();
 		if (pid < 0)
@@ -1794,5 +1803,36 @@ static inline int mt_pids_release(struct mt_pid_squeeze *q)
 	q->n = 0;
 	return ret;
 }
+
+/*
+ * On a kernel without memtrack, or one booted with memtrack=off, every
+ * memtrack test is skipped, as kselftests do for what the kernel lacks:
+ * "make -C tools/testing/selftests TARGETS=memtrack run_tests" must not
+ * fail there.  Each main() calls this after dispatching the helper modes
+ * it re-executes itself in.
+ */
+static inline void mt_require_memtrack(void)
+{
+	struct mt_nl nl;
+	int ret = mt_nl_open(&nl);
+
+	if (!ret) {
+		mt_nl_close(&nl);
+		return;
+	}
+	if (ret == -ENOENT) {
+		ksft_print_header();
+		ksft_exit_skip("no memtrack netlink family in this kernel (not built, or memtrack=off)\n");
+	}
+	ksft_exit_fail_msg("cannot query generic netlink: %s\n", strerror(-ret));
+}
+
+/* TEST_HARNESS_MAIN, skipping every test without memtrack. */
+#define MT_HARNESS_MAIN						\
+	int main(int argc, char **argv)				\
+	{							\
+		mt_require_memtrack();				\
+		return test_harness_run(argc, argv);		\
+	}
 
 #endif /* MT_LIB_H */
