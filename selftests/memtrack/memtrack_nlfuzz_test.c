@@ -75,7 +75,8 @@ static void put_garbage(struct mt_msg *m)
 	mt_put(m, type, data, len);
 }
 
-TEST(random_and_malformed_requests_get_clean_errors)
+/* 5,000 requests: minutes on a debug kernel under emulation. */
+TEST_TIMEOUT(random_and_malformed_requests_get_clean_errors, 600)
 {
 	static const int allowed[] = {
 		0, -EINVAL, -ERANGE, -EOPNOTSUPP, -ESRCH, -EACCES, -EPERM, -ENOENT,
