@@ -8,6 +8,7 @@
  * reports fail the run through the VM runner.
  */
 #define _GNU_SOURCE
+#include <time.h>
 #include <sys/time.h>
 
 #include "mt_lib.h"
@@ -75,8 +76,7 @@ static void put_garbage(struct mt_msg *m)
 	mt_put(m, type, data, len);
 }
 
-/* 5,000 requests: minutes on a debug kernel under emulation. */
-TEST_TIMEOUT(random_and_malformed_requests_get_clean_errors, 600)
+TEST(random_and_malformed_requests_get_clean_errors)
 {
 	static const int allowed[] = {
 		0, -EINVAL, -ERANGE, -EOPNOTSUPP, -ESRCH, -EACCES, -EPERM, -ENOENT,
@@ -84,12 +84,18 @@ TEST_TIMEOUT(random_and_malformed_requests_get_clean_errors, 600)
 	};
 	struct timeval tv = { .tv_sec = 10 };
 	unsigned int i, k, ok = 0, with_msg = 0, errors = 0;
+	time_t deadline;
 	struct mt_stats st;
 	struct mt_nl nl;
 
 	ASSERT_EQ(0, mt_nl_open(&nl));
 	ASSERT_EQ(0, setsockopt(nl.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
-	for (i = 0; i < 5000; i++) {
+	/*
+	 * 5,000 requests, or as many as 20 s allow (a debug kernel under
+	 * emulation is slow), within the harness's 30 s.
+	 */
+	deadline = time(NULL) + 20;
+	for (i = 0; i < 5000 && time(NULL) < deadline; i++) {
 		uint64_t r = next_rand();
 		/* Known commands mostly, unknown ones too; do and dump. */
 		uint8_t cmd = (r % 8) ? (uint8_t)(1 + (r >> 8) % 10) : (uint8_t)(r >> 8);
@@ -125,9 +131,12 @@ TEST_TIMEOUT(random_and_malformed_requests_get_clean_errors, 600)
 		if (ret && nl.extack[0])
 			with_msg++;
 	}
-	TH_LOG("%u accepted, %u refused (%u with an extack message)", ok, errors, with_msg);
-	EXPECT_GT(errors, 1000);
-	EXPECT_GT(with_msg, 100);
+	TH_LOG("%u requests: %u accepted, %u refused (%u with an extack message)",
+	       i, ok, errors, with_msg);
+	/* At least a fifth refused, a fiftieth with a message, however many ran. */
+	ASSERT_GE(i, 500);
+	EXPECT_GT(errors, i / 5);
+	EXPECT_GT(with_msg, i / 50);
 	/* The family still answers properly. */
 	nl.seq++;
 	ASSERT_EQ(0, mt_stats_get(&nl, &st));
