@@ -5,8 +5,9 @@
  * (CONFIG_MEMTRACK_TEST_EXPORTER, include/uapi/linux/memtrack_test.h):
  * a buffer mapped through two different VMA operations, an exporter that
  * replaces vma->vm_file, an importer that fails after dma_buf_mmap() or
- * overwrites the VMA operations after it, and a mapping whose accounting
- * cannot be allocated.  Ground truth is what the test created,
+ * overwrites the VMA operations after it, a mapping that mremap() grows,
+ * VMA operations memtrack cannot stand in for, and a mapping whose
+ * accounting cannot be allocated.  Ground truth is what the test created,
  * /proc/PID/maps and the exporter's own counters (MEMTRACK_TEST_IOC_STATS),
  * which show that no buffer and no mapping reference leaks.  A kernel
  * warning fails the run (tools/vm/run).
@@ -224,6 +225,93 @@ TEST_F(exporter, exporter_that_replaces_vm_file_is_flagged)
 	ASSERT_EQ(0, close(fd));
 	QUERY_SELF();
 	EXPECT_EQ(NULL, mt_proc_find(&self->p, id));
+	EXPECT_STATS(0, 0, 1);
+}
+
+/*
+ * memtrack counts VMAs and reads their sizes when asked: a mapping that
+ * mremap() grows (the exporter does not set VM_DONTEXPAND), then splits,
+ * is reported at the size /proc/self/maps shows at every step.
+ */
+TEST_F(exporter, mapping_grown_by_mremap_is_counted_at_its_size)
+{
+	int fd = mtt_create(self->dev, 4 * page, MEMTRACK_TEST_EXPANDABLE);
+	const struct mt_buf *b;
+	char *p, *q;
+	uint64_t id;
+
+	ASSERT_LE(0, fd);
+	id = mt_fd_ino(fd);
+	p = mmap(NULL, 2 * page, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, close(fd));
+	QUERY_SELF();
+	EXPECT_EQ(2 * page, self->p.mapped);
+
+	q = mremap(p, 2 * page, 4 * page, MREMAP_MAYMOVE);
+	ASSERT_NE(MAP_FAILED, q) TH_LOG("mremap: %s", strerror(errno));
+	QUERY_SELF();
+	EXPECT_FALSE(self->p.incomplete);
+	b = mt_proc_find(&self->p, id);
+	ASSERT_NE(NULL, b);
+	EXPECT_EQ(4 * page, b->mapped);
+	EXPECT_EQ(0, b->fds);
+	EXPECT_EQ(1, b->holders);
+
+	/* A hole in the middle: two VMAs, three pages. */
+	ASSERT_EQ(0, munmap(q + page, page));
+	QUERY_SELF();
+	b = mt_proc_find(&self->p, id);
+	ASSERT_NE(NULL, b);
+	EXPECT_EQ(3 * page, b->mapped);
+	EXPECT_STATS(1, 2, 1);
+
+	ASSERT_EQ(0, munmap(q, 4 * page));
+	QUERY_SELF();
+	EXPECT_EQ(NULL, mt_proc_find(&self->p, id));
+	EXPECT_STATS(0, 0, 1);
+}
+
+/*
+ * VMA operations that mm treats differently for being present at all
+ * (here page_mkwrite, which asks for write notification) are left on the
+ * VMA: the mapping works as the exporter made it, is not counted, and
+ * the reply says its figures are incomplete.
+ */
+TEST_F(exporter, operations_memtrack_cannot_stand_in_for_are_left_alone)
+{
+	int fd = mtt_create(self->dev, 4 * page, MEMTRACK_TEST_MKWRITE);
+	const struct mt_buf *b;
+	uint64_t id;
+	char *p;
+
+	ASSERT_LE(0, fd);
+	id = mt_fd_ino(fd);
+	p = mmap(NULL, 4 * page, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_NE(NULL, strstr(vma_path(p), "/dmabuf:"))
+		TH_LOG("the mapping's file: '%s'", vma_path(p));
+	EXPECT_STATS(1, 1, 1);
+
+	/* Not QUERY_SELF(): the figures are a lower bound of the truth. */
+	ASSERT_EQ(0, mt_proc_get(&self->nl, getpid(), &self->p));
+	ASSERT_EQ(0, mt_truth_read(getpid(), &self->truth));
+	EXPECT_TRUE(self->p.incomplete) TH_LOG("a mapping was not accounted");
+	b = mt_proc_find(&self->p, id);
+	ASSERT_NE(NULL, b);
+	EXPECT_EQ(1, b->fds);
+	EXPECT_EQ(0, b->mapped);
+	EXPECT_EQ(1, b->holders);
+	b = mt_proc_find(&self->truth, id);
+	ASSERT_NE(NULL, b);
+	EXPECT_EQ(4 * page, b->mapped) TH_LOG("/proc/self/maps shows it");
+
+	/* Held through the mapping only, which is not counted. */
+	ASSERT_EQ(0, close(fd));
+	mt_proc_free(&self->p);
+	ASSERT_EQ(0, mt_proc_get(&self->nl, getpid(), &self->p));
+	EXPECT_EQ(NULL, mt_proc_find(&self->p, id));
+	ASSERT_EQ(0, munmap(p, 4 * page));
 	EXPECT_STATS(0, 0, 1);
 }
 

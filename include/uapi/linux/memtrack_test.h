@@ -16,9 +16,15 @@
  *   reference on the buffer per VMA ("mmap refs").
  * MEMTRACK_TEST_SET_FILE: the exporter's mmap replaces vma->vm_file with
  *   a private file of the buffer (vma_set_file()).
+ * MEMTRACK_TEST_EXPANDABLE: the exporter's mmap does not set
+ *   VM_DONTEXPAND, so that mremap() can grow its mappings.
+ * MEMTRACK_TEST_MKWRITE: the exporter's VMA operations have page_mkwrite
+ *   (which refuses writes), as well as open and close.
  */
 #define MEMTRACK_TEST_NO_VM_OPS		0x1
 #define MEMTRACK_TEST_SET_FILE		0x2
+#define MEMTRACK_TEST_EXPANDABLE	0x4
+#define MEMTRACK_TEST_MKWRITE		0x8
 
 /*
  * Export a buffer of @size bytes (rounded up to pages, at most 64 MiB);
