@@ -452,7 +452,7 @@ TEST_F(exporter, importer_overwriting_vm_ops)
 }
 
 static const char *const caches[] = {
-	"memtrack_ref", "memtrack_mm", "memtrack_vm_ops",
+	"memtrack_ref", "memtrack_mm",
 };
 
 static int write_str(const char *path, const char *v)
