@@ -6,6 +6,8 @@
  *   mtbench read               netlink against procfs on 100,000 references
  *   mtbench events             event throughput and loss by receive buffer
  *   mtbench memory             slab bytes per reference, struct growth
+ *   mtbench contend            1 and 2 processes on the fd and mapping
+ *                              paths at once, for lock contention (2 vCPUs)
  *
  * Every line of output is "key value [unit]" so that the host script can
  * build a table.  Times are guest CLOCK_MONOTONIC; under QEMU -icount
@@ -385,10 +387,11 @@ static uint64_t run_cmd(const char *cmd)
 
 static int cmd_read(void)
 {
-	enum { PROCS = 1000, BUFS = 100 };
-	int i, ready[2], go[2], bufs[BUFS];
+	enum { PROCS = 1000, BUFS = 100, MAPPED = 10 };
+	int i, ready[2], go[2], mapgo[2], bufs[BUFS];
 	pid_t *pids = calloc(PROCS, sizeof(pid_t));
 	uint64_t t, nl_ns, pf_ns, mt_ns, mtp_ns, one_nl, one_pf;
+	uint64_t nlm_ns, pfm_ns, mtm_ns;
 	struct rlimit rl = { 4096, 4096 };
 	long refs_nl = 0, refs_pf;
 	struct mtnl *h;
@@ -396,13 +399,23 @@ static int cmd_read(void)
 
 	for (i = 0; i < BUFS; i++)
 		bufs[i] = dmabuf(4096);
-	if (pipe(ready) || pipe(go))
+	if (pipe(ready) || pipe(go) || pipe(mapgo))
 		return 1;
 	for (i = 0; i < PROCS; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0) {
+			int j;
+
 			close(go[1]);
-			if (write(ready[1], "r", 1) != 1 || read(go[0], &ch, 1) < 0)
+			close(mapgo[1]);
+			if (write(ready[1], "r", 1) != 1 || read(mapgo[0], &ch, 1) < 0)
+				_exit(1);
+			/* Second phase: map MAPPED of the buffers, one VMA each. */
+			for (j = 0; j < MAPPED; j++)
+				if (mmap(NULL, 4096, PROT_READ, MAP_SHARED, bufs[j], 0) ==
+				    MAP_FAILED)
+					_exit(1);
+			if (write(ready[1], "m", 1) != 1 || read(go[0], &ch, 1) < 0)
 				_exit(1);
 			_exit(0);
 		}
@@ -429,6 +442,26 @@ static int cmd_read(void)
 	printf("read_full_mtstat_procfs %" PRIu64 " ns\n", mtp_ns);
 	printf("read_ns_per_reference_library %.1f ns\n", (double)nl_ns / (double)refs_nl);
 	printf("read_ns_per_reference_procfs %.1f ns\n", (double)pf_ns / (double)refs_pf);
+
+	/*
+	 * The same with every process mapping MAPPED of its buffers: replies
+	 * then read the bytes mapped from each process's VMAs.
+	 */
+	close(mapgo[1]);
+	for (i = 0; i < PROCS; i++)
+		if (read(ready[0], &ch, 1) != 1 || ch != 'm')
+			return 1;
+	refs_nl = 0;
+	t = now_ns();
+	mtnl_proc_dump(h, NULL, count_refs, &refs_nl, NULL);
+	nlm_ns = now_ns() - t;
+	t = now_ns();
+	procfs_scan_all();
+	pfm_ns = now_ns() - t;
+	mtm_ns = run_cmd("mtstat -j >/dev/null");
+	printf("read_full_dump_library_mapped %" PRIu64 " ns\n", nlm_ns);
+	printf("read_full_scan_procfs_mapped %" PRIu64 " ns\n", pfm_ns);
+	printf("read_full_mtstat_netlink_mapped %" PRIu64 " ns\n", mtm_ns);
 
 	close(go[1]);
 	for (i = 0; i < PROCS; i++)
@@ -547,6 +580,94 @@ static int cmd_events(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Contention                                                          */
+
+#define N_CONTEND 20000
+
+/*
+ * One worker's loop.  "own": dup and close of a buffer only this process
+ * holds (its table's lock).  "shared": a buffer every worker maps once
+ * and takes an fd to and closes again, each time through pidfd_getfd(),
+ * so that every iteration pairs and unpairs the fd's reference with the
+ * mapping's (memtrack_pair_lock) and moves the buffer's holders count.
+ */
+static void contend_loop(const char *kind, int fd, int pidfd)
+{
+	int i;
+
+	if (!strcmp(kind, "own")) {
+		for (i = 0; i < N_CONTEND; i++)
+			close(dup(fd));
+		return;
+	}
+	for (i = 0; i < N_CONTEND / 4; i++)
+		close((int)syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+}
+
+/* Wall time of @workers processes running contend_loop() at once. */
+static uint64_t contend_run(const char *kind, int workers, int shared)
+{
+	int i, start[2], ready[2], pidfd;
+	pid_t pids[2];
+	uint64_t t;
+	char ch;
+
+	pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (pidfd < 0 || pipe(start) || pipe(ready))
+		exit(1);
+	for (i = 0; i < workers; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			int fd = strcmp(kind, "own") ? shared : dmabuf(4096);
+
+			if (strcmp(kind, "own") &&
+			    mmap(NULL, 4096, PROT_READ, MAP_SHARED, shared, 0) == MAP_FAILED)
+				_exit(1);
+			/* Hold the shared buffer only through the mapping. */
+			if (strcmp(kind, "own"))
+				close(shared);
+			close(start[1]);
+			if (write(ready[1], "r", 1) != 1 || read(start[0], &ch, 1) < 0)
+				_exit(1);
+			contend_loop(kind, fd, pidfd);
+			_exit(0);
+		}
+	}
+	for (i = 0; i < workers; i++)
+		if (read(ready[0], &ch, 1) != 1)
+			exit(1);
+	t = now_ns();
+	close(start[1]);
+	for (i = 0; i < workers; i++)
+		waitpid(pids[i], NULL, 0);
+	t = now_ns() - t;
+	close(start[0]);
+	close(ready[0]);
+	close(ready[1]);
+	close(pidfd);
+	return t;
+}
+
+static int cmd_contend(void)
+{
+	static const char *const kinds[] = { "own", "shared" };
+	int shared = dmabuf(4096);
+	unsigned int k;
+
+	for (k = 0; k < 2; k++) {
+		uint64_t one = contend_run(kinds[k], 1, shared);
+		uint64_t two = contend_run(kinds[k], 2, shared);
+
+		printf("contend_%s_1_worker %" PRIu64 " ns\n", kinds[k], one);
+		printf("contend_%s_2_workers %" PRIu64 " ns\n", kinds[k], two);
+		/* 1.0: two workers take as long as one (no contention). */
+		printf("contend_%s_scaling %.3f\n", kinds[k], (double)two / (double)one);
+	}
+	close(shared);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Memory                                                              */
 
 static long slab_value(const char *cache, const char *file)
@@ -589,6 +710,8 @@ int main(int argc, char **argv)
 		return cmd_events();
 	if (argc >= 2 && !strcmp(argv[1], "memory"))
 		return cmd_memory();
-	fprintf(stderr, "usage: mtbench hot [--listener] | read | events | memory\n");
+	if (argc >= 2 && !strcmp(argv[1], "contend"))
+		return cmd_contend();
+	fprintf(stderr, "usage: mtbench hot [--listener] | read | events | memory | contend\n");
 	return 2;
 }
