@@ -155,7 +155,10 @@ TEST_F(map, partial_maps_splits_and_merges)
 	ASSERT_NE(NULL, b);
 	EXPECT_EQ(10 * PAGE, b->mapped);
 
-	/* mprotect() splits a VMA in three, and back may merge them. */
+	/*
+	 * mprotect() splits a VMA in three; putting the protection back does
+	 * not merge VM_SPECIAL VMAs, and the figures follow the maps.
+	 */
 	ASSERT_EQ(0, mprotect(a + PAGE, PAGE, PROT_READ));
 	CHECK_TRUTH();
 	ASSERT_EQ(0, mprotect(a + PAGE, PAGE, PROT_READ | PROT_WRITE));
