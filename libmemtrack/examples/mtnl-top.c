@@ -2,7 +2,7 @@
 /*
  * mtnl-top: the smallest useful libmemtrack-nl program.  Prints the
  * processes that hold the most dma-buf memory, then follows events for
- * a few seconds when run with -f (needs CAP_SYS_ADMIN).
+ * a few seconds when run with -f (needs CAP_NET_ADMIN).
  *
  *   cc mtnl-top.c $(pkg-config --cflags --libs libmemtrack-nl)
  */

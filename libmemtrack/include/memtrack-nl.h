@@ -181,7 +181,7 @@ typedef int (*mtnl_buffer_cb)(const struct mtnl_buffer *b, void *arg);
  * Includes buffers held by no process (holders == 0), kept alive only by
  * the kernel.
  *
- * Return: 0; -EPERM without CAP_SYS_ADMIN; -EINTR as for
+ * Return: 0; -EPERM without CAP_NET_ADMIN; -EINTR as for
  * mtnl_proc_dump(); the value @cb returned; or -errno.
  */
 MTNL_API int mtnl_buffer_dump(struct mtnl *h, mtnl_buffer_cb cb, void *arg);
@@ -192,7 +192,7 @@ MTNL_API int mtnl_buffer_dump(struct mtnl *h, mtnl_buffer_cb cb, void *arg);
  * @id: the buffer's id (its inode number)
  * @out: receives the buffer; release it with mtnl_buffer_free()
  *
- * Return: 0; -ENOENT for an unknown id; -EPERM without CAP_SYS_ADMIN.
+ * Return: 0; -ENOENT for an unknown id; -EPERM without CAP_NET_ADMIN.
  */
 MTNL_API int mtnl_buffer_get(struct mtnl *h, uint64_t id,
 			     struct mtnl_buffer **out);
@@ -254,14 +254,14 @@ MTNL_API int mtnl_stats_get(struct mtnl *h, struct mtnl_stats *st);
  * mtnl_hwm_reset() - restart every high-water mark from the current totals
  * @h: handle
  *
- * Return: 0; -EPERM without CAP_SYS_ADMIN; -errno.
+ * Return: 0; -EPERM without CAP_NET_ADMIN; -errno.
  */
 MTNL_API int mtnl_hwm_reset(struct mtnl *h);
 
 /*
  * Events.  A subscription is its own socket, with no sequence checks, so
  * that a handle's queries never interleave with events.  Subscribing
- * needs CAP_SYS_ADMIN.
+ * needs CAP_NET_ADMIN.
  */
 struct mtnl_events;	/* a subscription to the events group */
 struct mtnl_event;	/* one event */
@@ -278,6 +278,7 @@ enum mtnl_reason {
 	MTNL_REASON_EXEC,	/* close-on-exec at execve() */
 	MTNL_REASON_EXIT,	/* it exited (its fd table or mm went away) */
 	MTNL_REASON_UNMAP,	/* its last mapping went, and no fd refers to it */
+	MTNL_REASON_UNKNOWN = 255, /* a reason this library does not know */
 };
 
 /**
@@ -296,7 +297,7 @@ struct mtnl_events_opts {
  * @out: receives the subscription; release it with mtnl_events_close()
  * @opts: options, or NULL for defaults
  *
- * Return: 0; -EPERM without CAP_SYS_ADMIN; -ENOENT without memtrack;
+ * Return: 0; -EPERM without CAP_NET_ADMIN; -ENOENT without memtrack;
  * -errno.
  */
 MTNL_API int mtnl_events_open(struct mtnl_events **out,
@@ -349,7 +350,7 @@ MTNL_API uint32_t mtnl_event_pid(const struct mtnl_event *ev);
 MTNL_API const char *mtnl_event_comm(const struct mtnl_event *ev);
 /* The parent of a FORK event, else 0. */
 MTNL_API uint32_t mtnl_event_parent_pid(const struct mtnl_event *ev);
-/* Why an UNINSTALL happened. */
+/* Why an UNINSTALL happened; MTNL_REASON_UNKNOWN for a reason newer than the library. */
 MTNL_API enum mtnl_reason mtnl_event_reason(const struct mtnl_event *ev);
 /* The process's total and number of buffers after the event. */
 MTNL_API uint64_t mtnl_event_total(const struct mtnl_event *ev);

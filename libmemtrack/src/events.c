@@ -260,7 +260,14 @@ const char *mtnl_event_comm(const struct mtnl_event *ev) { return ev->comm; }
 uint32_t mtnl_event_parent_pid(const struct mtnl_event *ev) { return ev->parent_pid; }
 enum mtnl_reason mtnl_event_reason(const struct mtnl_event *ev)
 {
-	return (enum mtnl_reason)ev->reason;
+	/* The kernel's reasons start at 1 (v2); the library's enum at 0 (v1 ABI). */
+	switch (ev->reason) {
+	case MEMTRACK_REASON_CLOSE: return MTNL_REASON_CLOSE;
+	case MEMTRACK_REASON_EXEC: return MTNL_REASON_EXEC;
+	case MEMTRACK_REASON_EXIT: return MTNL_REASON_EXIT;
+	case MEMTRACK_REASON_UNMAP: return MTNL_REASON_UNMAP;
+	default: return MTNL_REASON_UNKNOWN;
+	}
 }
 uint64_t mtnl_event_total(const struct mtnl_event *ev) { return ev->total; }
 uint32_t mtnl_event_nr_buffers(const struct mtnl_event *ev) { return ev->nr_buffers; }

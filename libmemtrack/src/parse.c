@@ -7,6 +7,7 @@
  * skipped so that newer kernels stay readable.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,21 @@ static int get_uint(const struct attr *a, uint64_t *v, char *why, size_t wl,
 	return bad(why, wl, "%s: expected 4 or 8 bytes, got %zu", what, a->len);
 }
 
+/* A counter: a "uint" that this library keeps in 32 bits. */
+static int get_count(const struct attr *a, uint32_t *v, char *why, size_t wl,
+		     const char *what)
+{
+	uint64_t v64 = 0;
+	int ret = get_uint(a, &v64, why, wl, what);
+
+	if (ret)
+		return ret;
+	if (v64 > UINT32_MAX)
+		return bad(why, wl, "%s: %" PRIu64 " does not fit in 32 bits", what, v64);
+	*v = (uint32_t)v64;
+	return 0;
+}
+
 static int get_str(const struct attr *a, char *dst, size_t size, char *why,
 		   size_t wl, const char *what)
 {
@@ -137,7 +153,7 @@ static int parse_buffer_attrs(const void *attrs, size_t len,
 				      "buffer name");
 			break;
 		case MEMTRACK_A_BUFFER_FDS:
-			ret = get_u32(&a, &b->fds, why, wl, "buffer fds");
+			ret = get_count(&a, &b->fds, why, wl, "buffer fds");
 			has_fds = true;
 			break;
 		case MEMTRACK_A_BUFFER_MAPPED:
@@ -146,7 +162,7 @@ static int parse_buffer_attrs(const void *attrs, size_t len,
 		case MEMTRACK_A_BUFFER_HOLDERS: {
 			uint32_t h = 0;
 
-			ret = get_u32(&a, &h, why, wl, "buffer holders");
+			ret = get_count(&a, &h, why, wl, "buffer holders");
 			b->holders = h;
 			break;
 		}
@@ -232,10 +248,10 @@ int mtnl__parse_proc(const void *attrs, size_t len, struct mtnl_proc *p,
 			ret = get_str(&a, hdr.comm, sizeof(hdr.comm), why, wl, "comm");
 			break;
 		case MEMTRACK_A_PROC_NR_BUFFERS:
-			ret = get_u32(&a, &hdr.nr_buffers, why, wl, "nr-buffers");
+			ret = get_count(&a, &hdr.nr_buffers, why, wl, "nr-buffers");
 			break;
 		case MEMTRACK_A_PROC_NR_FDS:
-			ret = get_u32(&a, &hdr.nr_fds, why, wl, "nr-fds");
+			ret = get_count(&a, &hdr.nr_fds, why, wl, "nr-fds");
 			break;
 		case MEMTRACK_A_PROC_TOTAL:
 			ret = get_uint(&a, &hdr.total, why, wl, "total");
@@ -320,7 +336,7 @@ int mtnl__parse_stats(const void *attrs, size_t len, struct mtnl_stats *st,
 	while (!ret && next_attr(&pos, end, &a, &truncated)) {
 		switch (a.type) {
 		case MEMTRACK_A_STATS_NR_BUFFERS:
-			ret = get_u32(&a, &st->nr_buffers, why, wl, "nr-buffers");
+			ret = get_count(&a, &st->nr_buffers, why, wl, "nr-buffers");
 			break;
 		case MEMTRACK_A_STATS_TOTAL:
 			ret = get_uint(&a, &st->total, why, wl, "total");
@@ -361,13 +377,13 @@ int mtnl__parse_event(uint8_t cmd, const void *attrs, size_t len,
 
 	memset(ev, 0, sizeof(*ev));
 	switch (cmd) {
-	case MEMTRACK_CMD_INSTALL_NTF:
+	case MEMTRACK_CMD_PROC_BUFFER_ADD_NTF:
 		ev->kind = MTNL_EVENT_INSTALL;
 		break;
-	case MEMTRACK_CMD_UNINSTALL_NTF:
+	case MEMTRACK_CMD_PROC_BUFFER_DEL_NTF:
 		ev->kind = MTNL_EVENT_UNINSTALL;
 		break;
-	case MEMTRACK_CMD_FORK_NTF:
+	case MEMTRACK_CMD_PROC_FORK_NTF:
 		ev->kind = MTNL_EVENT_FORK;
 		break;
 	default:
@@ -393,7 +409,7 @@ int mtnl__parse_event(uint8_t cmd, const void *attrs, size_t len,
 			ret = get_uint(&a, &ev->total, why, wl, "total");
 			break;
 		case MEMTRACK_A_EVENT_NR_BUFFERS:
-			ret = get_u32(&a, &ev->nr_buffers, why, wl, "nr-buffers");
+			ret = get_count(&a, &ev->nr_buffers, why, wl, "nr-buffers");
 			break;
 		case MEMTRACK_A_EVENT_PARENT_PID:
 			ret = get_u32(&a, &ev->parent_pid, why, wl, "parent-pid");

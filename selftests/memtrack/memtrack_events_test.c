@@ -76,7 +76,10 @@ static const char *label_of(const struct mt_buf *b)
 static const char *describe(const struct mt_events *es, uint32_t pid)
 {
 	static char out[2048];
-	static const char *const reasons[] = { "close", "exec", "exit", "unmap" };
+	static const char *const reasons[] = {
+		[MEMTRACK_REASON_CLOSE] = "close", [MEMTRACK_REASON_EXEC] = "exec",
+		[MEMTRACK_REASON_EXIT] = "exit", [MEMTRACK_REASON_UNMAP] = "unmap",
+	};
 	size_t len = 0;
 	unsigned int i;
 
@@ -87,16 +90,17 @@ static const char *describe(const struct mt_events *es, uint32_t pid)
 		if (e->pid != pid)
 			continue;
 		switch (e->cmd) {
-		case MEMTRACK_CMD_INSTALL_NTF:
+		case MEMTRACK_CMD_PROC_BUFFER_ADD_NTF:
 			len += snprintf(out + len, sizeof(out) - len, "install:%s ",
 					label_of(&e->buf));
 			break;
-		case MEMTRACK_CMD_UNINSTALL_NTF:
+		case MEMTRACK_CMD_PROC_BUFFER_DEL_NTF:
 			len += snprintf(out + len, sizeof(out) - len, "uninstall:%s:%s ",
 					label_of(&e->buf),
-					e->reason < 4 ? reasons[e->reason] : "?");
+					e->reason < ARRAY_SIZE(reasons) && reasons[e->reason] ?
+			 reasons[e->reason] : "?");
 			break;
-		case MEMTRACK_CMD_FORK_NTF:
+		case MEMTRACK_CMD_PROC_FORK_NTF:
 			len += snprintf(out + len, sizeof(out) - len, "fork:%u ",
 					e->nr_buffers);
 			break;
@@ -186,14 +190,14 @@ TEST_F(ev, install_and_close_with_silent_fd_changes)
 	/* The allocation's own install, and its close. */
 	EXPECT_STREQ("install:ev-a uninstall:ev-a:close", describe(self->es, getpid()));
 	EXPECT_TRUE(seqs_step_by_one(self->es));
-	e = find_event(self->es, MEMTRACK_CMD_INSTALL_NTF, getpid());
+	e = find_event(self->es, MEMTRACK_CMD_PROC_BUFFER_ADD_NTF, getpid());
 	ASSERT_NE(NULL, e);
 	EXPECT_EQ(64 * KiB, e->total);
 	EXPECT_EQ(1, e->nr_buffers);
 	EXPECT_EQ(64 * KiB, e->buf.size);
 	EXPECT_STREQ("system", e->buf.exporter);
 	EXPECT_EQ(1, e->buf.holders);
-	e = find_event(self->es, MEMTRACK_CMD_UNINSTALL_NTF, getpid());
+	e = find_event(self->es, MEMTRACK_CMD_PROC_BUFFER_DEL_NTF, getpid());
 	ASSERT_NE(NULL, e);
 	EXPECT_EQ(0, e->total);
 	EXPECT_EQ(0, e->nr_buffers);
@@ -247,7 +251,7 @@ TEST_F(ev, fork_exec_and_exit)
 	events_read(self->es, 1000);
 
 	/* One fork event for two inherited buffers, not two installs. */
-	f = find_event(self->es, MEMTRACK_CMD_FORK_NTF, pid);
+	f = find_event(self->es, MEMTRACK_CMD_PROC_FORK_NTF, pid);
 	ASSERT_NE(NULL, f);
 	EXPECT_EQ((uint32_t)getpid(), f->parent);
 	EXPECT_EQ(2, f->nr_buffers);
@@ -282,7 +286,7 @@ TEST_F(ev, mmap_close_munmap_sequence)
 	EXPECT_STREQ("install:ev-map uninstall:ev-map:unmap",
 		     describe(self->es, getpid()));
 	EXPECT_TRUE(seqs_step_by_one(self->es));
-	e = find_event(self->es, MEMTRACK_CMD_UNINSTALL_NTF, getpid());
+	e = find_event(self->es, MEMTRACK_CMD_PROC_BUFFER_DEL_NTF, getpid());
 	ASSERT_NE(NULL, e);
 	EXPECT_EQ(0, e->total);
 	EXPECT_EQ(0, e->nr_buffers);
@@ -418,7 +422,7 @@ TEST_F(ev, scm_rights_receiver_starts_holding)
 	/* It inherited the buffer (fork), dropped it, got it back, exited. */
 	EXPECT_STREQ("fork:1 uninstall:ev-scm:close install:ev-scm uninstall:ev-scm:exit",
 		     describe(self->es, pid));
-	e = find_event(self->es, MEMTRACK_CMD_INSTALL_NTF, pid);
+	e = find_event(self->es, MEMTRACK_CMD_PROC_BUFFER_ADD_NTF, pid);
 	ASSERT_NE(NULL, e);
 	EXPECT_EQ(2, e->buf.holders);
 	EXPECT_EQ(24 * KiB, e->total);
@@ -475,7 +479,7 @@ TEST_F_TIMEOUT(ev, loss_is_detected_and_a_dump_resyncs, 300)
 	free(small);
 }
 
-TEST(subscribing_needs_cap_sys_admin)
+TEST(subscribing_needs_cap_net_admin)
 {
 	int status;
 	pid_t pid = fork();

@@ -884,7 +884,7 @@ TEST_F_TIMEOUT(proc, close_range_unshare_reports_what_was_closed, 120)
 		const struct mt_event *e = &self->ev.ev[k];
 
 		EXPECT_EQ(getpid(), (pid_t)e->pid) TH_LOG("an event about the sharer");
-		if (e->cmd == MEMTRACK_CMD_UNINSTALL_NTF && e->pid == (uint32_t)getpid()) {
+		if (e->cmd == MEMTRACK_CMD_PROC_BUFFER_DEL_NTF && e->pid == (uint32_t)getpid()) {
 			uninstalls++;
 			EXPECT_EQ(ida, e->buf.id);
 			EXPECT_EQ(MEMTRACK_REASON_CLOSE, e->reason);

@@ -404,11 +404,11 @@ static inline int mt_parse_buf(const struct nlattr *nest, struct mt_buf *b)
 			mt_attr_str(a, b->name, sizeof(b->name));
 			break;
 		case MEMTRACK_A_BUFFER_FDS:
-			b->fds = *(uint32_t *)mt_attr_data(a);
+			b->fds = mt_attr_uint(a);
 			b->has_fds = true;
 			break;
 		case MEMTRACK_A_BUFFER_HOLDERS:
-			b->holders = *(uint32_t *)mt_attr_data(a);
+			b->holders = mt_attr_uint(a);
 			b->has_holders = true;
 			break;
 		case MEMTRACK_A_BUFFER_MAPPED:
@@ -437,10 +437,10 @@ static inline int mt_parse_proc(const struct nlmsghdr *nlh, struct mt_proc *p,
 			mt_attr_str(a, p->comm, sizeof(p->comm));
 			break;
 		case MEMTRACK_A_PROC_NR_BUFFERS:
-			p->nr_buffers = *(uint32_t *)mt_attr_data(a);
+			p->nr_buffers = mt_attr_uint(a);
 			break;
 		case MEMTRACK_A_PROC_NR_FDS:
-			p->nr_fds = *(uint32_t *)mt_attr_data(a);
+			p->nr_fds = mt_attr_uint(a);
 			break;
 		case MEMTRACK_A_PROC_TOTAL:
 			p->total = mt_attr_uint(a);
@@ -551,7 +551,7 @@ static inline int mt_stats_cb(const struct nlmsghdr *nlh, void *arg)
 			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
 		switch (mt_type(a)) {
 		case MEMTRACK_A_STATS_NR_BUFFERS:
-			st->nr_buffers = *(uint32_t *)mt_attr_data(a);
+			st->nr_buffers = mt_attr_uint(a);
 			break;
 		case MEMTRACK_A_STATS_TOTAL:
 			st->total = mt_attr_uint(a);
@@ -704,7 +704,7 @@ static inline int mt_buf_list_cb(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
-/* The system-wide buffer list (needs CAP_SYS_ADMIN). */
+/* The system-wide buffer list (needs CAP_NET_ADMIN). */
 static inline int mt_buffer_dump(struct mt_nl *nl, struct mt_buf_list *out)
 {
 	struct mt_msg m;
@@ -1198,6 +1198,27 @@ static inline int mt_send_fd(int sock, int fd)
 	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
 }
 
+/* Receive one fd sent by mt_send_fd(); the fd, or -1. */
+static inline int mt_recv_fd(int sock)
+{
+	char data, cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
 /*
  * Leave @fd's file in flight: sent over a new socket pair with SCM_RIGHTS
  * and never received, then closed.  Only the socket's queue, a kernel
@@ -1376,7 +1397,7 @@ static inline void mt_event_parse(const struct nlmsghdr *nlh, struct mt_event *e
 			e->total = mt_attr_uint(a);
 			break;
 		case MEMTRACK_A_EVENT_NR_BUFFERS:
-			e->nr_buffers = *(uint32_t *)mt_attr_data(a);
+			e->nr_buffers = mt_attr_uint(a);
 			break;
 		case MEMTRACK_A_EVENT_BUFFER:
 			e->has_buf = !mt_parse_buf(a, &e->buf);
@@ -1388,23 +1409,27 @@ static inline void mt_event_parse(const struct nlmsghdr *nlh, struct mt_event *e
 /* One event on one line, for failure messages. */
 static inline const char *mt_event_str(const struct mt_event *e)
 {
-	static const char *const reasons[] = { "close", "exec", "exit", "unmap" };
+	static const char *const reasons[] = {
+		[MEMTRACK_REASON_CLOSE] = "close", [MEMTRACK_REASON_EXEC] = "exec",
+		[MEMTRACK_REASON_EXIT] = "exit", [MEMTRACK_REASON_UNMAP] = "unmap",
+	};
 	static char out[256];
 
 	switch (e->cmd) {
-	case MEMTRACK_CMD_INSTALL_NTF:
-	case MEMTRACK_CMD_UNINSTALL_NTF:
+	case MEMTRACK_CMD_PROC_BUFFER_ADD_NTF:
+	case MEMTRACK_CMD_PROC_BUFFER_DEL_NTF:
 		snprintf(out, sizeof(out),
 			 "seq %llu pid %u %s%s%s buffer %llu (%llu bytes, holders %u) -> total %llu, %u buffers",
 			 (unsigned long long)e->seq, e->pid,
-			 e->cmd == MEMTRACK_CMD_INSTALL_NTF ? "install" : "uninstall",
-			 e->cmd == MEMTRACK_CMD_INSTALL_NTF ? "" : "/",
-			 e->cmd == MEMTRACK_CMD_INSTALL_NTF ? "" :
-			 e->reason < 4 ? reasons[e->reason] : "?",
+			 e->cmd == MEMTRACK_CMD_PROC_BUFFER_ADD_NTF ? "install" : "uninstall",
+			 e->cmd == MEMTRACK_CMD_PROC_BUFFER_ADD_NTF ? "" : "/",
+			 e->cmd == MEMTRACK_CMD_PROC_BUFFER_ADD_NTF ? "" :
+			 e->reason < ARRAY_SIZE(reasons) && reasons[e->reason] ?
+			 reasons[e->reason] : "?",
 			 (unsigned long long)e->buf.id, (unsigned long long)e->buf.size,
 			 e->buf.holders, (unsigned long long)e->total, e->nr_buffers);
 		break;
-	case MEMTRACK_CMD_FORK_NTF:
+	case MEMTRACK_CMD_PROC_FORK_NTF:
 		snprintf(out, sizeof(out), "seq %llu pid %u fork of %u -> total %llu, %u buffers",
 			 (unsigned long long)e->seq, e->pid, e->parent,
 			 (unsigned long long)e->total, e->nr_buffers);
@@ -1560,7 +1585,7 @@ static inline bool mt_replay_apply(struct mt_replay *r, const struct mt_event *e
 	}
 	p->events++;
 	switch (e->cmd) {
-	case MEMTRACK_CMD_FORK_NTF:
+	case MEMTRACK_CMD_PROC_FORK_NTF:
 		if (p->total || p->nr) {
 			snprintf(r->why, sizeof(r->why),
 				 "%s: a new process with a pid whose last holder still had %lld bytes in %lld buffers",
@@ -1572,7 +1597,7 @@ static inline bool mt_replay_apply(struct mt_replay *r, const struct mt_event *e
 		p->total = (int64_t)e->total;
 		p->nr = e->nr_buffers;
 		return ok;
-	case MEMTRACK_CMD_INSTALL_NTF:
+	case MEMTRACK_CMD_PROC_BUFFER_ADD_NTF:
 		for (i = 0; i < p->nheld; i++)
 			if (p->held[i] == e->buf.id)
 				break;
@@ -1592,7 +1617,7 @@ static inline bool mt_replay_apply(struct mt_replay *r, const struct mt_event *e
 		want_total = p->total + (int64_t)e->buf.size;
 		want_nr = p->nr + 1;
 		break;
-	case MEMTRACK_CMD_UNINSTALL_NTF:
+	case MEMTRACK_CMD_PROC_BUFFER_DEL_NTF:
 		for (i = 0; i < p->nheld; i++)
 			if (p->held[i] == e->buf.id)
 				break;

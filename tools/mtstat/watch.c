@@ -33,6 +33,7 @@ static const char *reason_name(enum mtnl_reason r)
 	case MTNL_REASON_EXEC: return "exec";
 	case MTNL_REASON_EXIT: return "exit";
 	case MTNL_REASON_UNMAP: return "unmap";
+	case MTNL_REASON_UNKNOWN: break;
 	}
 	return "?";
 }
@@ -174,7 +175,7 @@ int mt_watch(const struct mt_output *o, const struct mt_filter *f,
 	ret = mtnl_events_open(&e, &opts);
 	if (ret) {
 		if (ret == -EPERM) {
-			fprintf(stderr, "mtstat: watching events needs CAP_SYS_ADMIN, "
+			fprintf(stderr, "mtstat: watching events needs CAP_NET_ADMIN, "
 					"because events describe every process\n");
 			return MTSTAT_EPERM;
 		}

@@ -10,7 +10,8 @@
 #define MEMTRACK_FAMILY_VERSION	1
 
 /**
- * enum memtrack_reason - Why a process stopped holding a buffer.
+ * enum memtrack_reason - Why a process stopped holding a buffer. Values start
+ *   at 1, so that 0 is never a valid reason.
  * @MEMTRACK_REASON_CLOSE: Its last fd on the buffer was closed: close(),
  *   close_range(), dup2() or dup3() over it, io_uring or binder closing it.
  * @MEMTRACK_REASON_EXEC: It called execve(): its last fd on the buffer was
@@ -23,7 +24,7 @@
  *   descriptor of the process refers to the buffer.
  */
 enum memtrack_reason {
-	MEMTRACK_REASON_CLOSE,
+	MEMTRACK_REASON_CLOSE = 1,
 	MEMTRACK_REASON_EXEC,
 	MEMTRACK_REASON_EXIT,
 	MEMTRACK_REASON_UNMAP,
@@ -96,9 +97,9 @@ enum {
 	MEMTRACK_CMD_BUFFER_GET,
 	MEMTRACK_CMD_STATS_GET,
 	MEMTRACK_CMD_HWM_RESET,
-	MEMTRACK_CMD_INSTALL_NTF,
-	MEMTRACK_CMD_UNINSTALL_NTF,
-	MEMTRACK_CMD_FORK_NTF,
+	MEMTRACK_CMD_PROC_BUFFER_ADD_NTF,
+	MEMTRACK_CMD_PROC_BUFFER_DEL_NTF,
+	MEMTRACK_CMD_PROC_FORK_NTF,
 
 	__MEMTRACK_CMD_MAX,
 	MEMTRACK_CMD_MAX = (__MEMTRACK_CMD_MAX - 1)
