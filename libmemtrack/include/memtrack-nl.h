@@ -49,8 +49,9 @@ struct mtnl_buffer;	/* one buffer, in a process or in the system list */
  *
  * Return: 0, or -ENOENT when the running kernel has no memtrack family
  * (not built in, or booted with memtrack=off), -EPROTO when the family
- * speaks an older version than MTNL_FAMILY_VERSION, or another -errno
- * from the socket layer.  On failure *@out is NULL.
+ * speaks an older version than MTNL_FAMILY_VERSION or an older revision
+ * of the uAPI (without proc-buffer-get), or another -errno from the
+ * socket layer.  On failure *@out is NULL.
  */
 MTNL_API int mtnl_open(struct mtnl **out);
 
@@ -76,9 +77,15 @@ MTNL_API uint32_t mtnl_family_version(const struct mtnl *h);
  * @pid: thread-group id in the caller's pid namespace
  * @out: receives the report; release it with mtnl_proc_free()
  *
+ * The kernel answers with the process's figures (proc-get) and, in a
+ * second request, its buffers (proc-buffer-get); a process that changed
+ * in between, so that its buffers do not add up to its figures, is read
+ * again, a few times.
+ *
  * Return: 0; -ESRCH when no such process exists in the caller's pid
  * namespace; -EACCES when the caller may not read it (the rule of
- * /proc/PID/fdinfo: ptrace read access); -ERANGE for pid 0; -errno.
+ * /proc/PID/fdinfo: ptrace read access); -ERANGE for pid 0; -EAGAIN when
+ * it kept changing while it was read; -errno.
  */
 MTNL_API int mtnl_proc_get(struct mtnl *h, uint32_t pid,
 			   struct mtnl_proc **out);
@@ -104,8 +111,8 @@ struct mtnl_dump_opts {
 
 /**
  * typedef mtnl_proc_cb - called once per process of a dump
- * @p: the process, complete even when the kernel split it over several
- *	messages; valid only during the call
+ * @p: the process, with its figures and its buffers; valid only during
+ *	the call
  * @arg: the caller's argument
  *
  * Return: 0 to continue, or a non-zero value to stop the dump, which
@@ -122,11 +129,16 @@ typedef int (*mtnl_proc_cb)(const struct mtnl_proc *p, void *arg);
  * @generation: if not NULL, receives the highest accounting generation
  *	seen in the dump
  *
- * Processes the caller may not read are skipped by the kernel.
+ * Processes the caller may not read are skipped by the kernel.  The
+ * figures of every process come from one dump (proc-get) and the buffers
+ * from a second (proc-buffer-get); a process whose buffers do not add up
+ * to its figures, because it changed in between, is read again on its
+ * own before it is passed to @cb.  A process that came into being
+ * between the two dumps is not reported.
  *
- * Return: 0; -EINTR when the accounting changed while the dump was being
- * taken (the kernel set NLM_F_DUMP_INTR; retry for an exact snapshot);
- * the non-zero value @cb returned; or -errno.
+ * Return: 0; -EINTR when a process kept changing while it was read (it
+ * was passed to @cb as last read; retry for an exact snapshot); the
+ * non-zero value @cb returned; or -errno.
  */
 MTNL_API int mtnl_proc_dump(struct mtnl *h, const struct mtnl_dump_opts *opts,
 			    mtnl_proc_cb cb, void *arg, uint64_t *generation);
@@ -181,18 +193,22 @@ typedef int (*mtnl_buffer_cb)(const struct mtnl_buffer *b, void *arg);
  * Includes buffers held by no process (holders == 0), kept alive only by
  * the kernel.
  *
- * Return: 0; -EPERM without CAP_NET_ADMIN; -EINTR as for
+ * Return: 0; -EPERM without CAP_SYS_ADMIN and CAP_NET_ADMIN; -EINTR as for
  * mtnl_proc_dump(); the value @cb returned; or -errno.
  */
 MTNL_API int mtnl_buffer_dump(struct mtnl *h, mtnl_buffer_cb cb, void *arg);
 
 /**
- * mtnl_buffer_get() - one registered buffer by id
+ * mtnl_buffer_get() - one registered buffer by id, with its holders
  * @h: handle
  * @id: the buffer's id (its inode number)
  * @out: receives the buffer; release it with mtnl_buffer_free()
  *
- * Return: 0; -ENOENT for an unknown id; -EPERM without CAP_NET_ADMIN.
+ * The buffer comes with the processes that hold it (see
+ * mtnl_buffer_holder()), those of the caller's pid namespace that the
+ * caller may read, in increasing pid order.
+ *
+ * Return: 0; -ENOENT for an unknown id; -EPERM without CAP_SYS_ADMIN and CAP_NET_ADMIN.
  */
 MTNL_API int mtnl_buffer_get(struct mtnl *h, uint64_t id,
 			     struct mtnl_buffer **out);
@@ -221,6 +237,25 @@ MTNL_API int64_t mtnl_buffer_holders(const struct mtnl_buffer *b);
  * MEMTRACK_NL_1.1.
  */
 MTNL_API uint64_t mtnl_buffer_mapped(const struct mtnl_buffer *b);
+
+struct mtnl_holder;	/* one process that holds a buffer */
+
+/*
+ * Holders of a buffer from mtnl_buffer_get(); 0 for buffers from a dump
+ * or a process.  Since MEMTRACK_NL_1.2.
+ */
+MTNL_API size_t mtnl_buffer_holder_count(const struct mtnl_buffer *b);
+/* Holder @i (< mtnl_buffer_holder_count()); owned by @b.  Since MEMTRACK_NL_1.2. */
+MTNL_API const struct mtnl_holder *mtnl_buffer_holder(const struct mtnl_buffer *b,
+						     size_t i);
+/* Holder accessors (since MEMTRACK_NL_1.2): pid in the caller's namespace, */
+MTNL_API uint32_t mtnl_holder_pid(const struct mtnl_holder *ho);
+/* its command name (owned by the buffer), */
+MTNL_API const char *mtnl_holder_comm(const struct mtnl_holder *ho);
+/* its descriptors on the buffer (0: held by mapping only), */
+MTNL_API uint32_t mtnl_holder_fds(const struct mtnl_holder *ho);
+/* and the bytes of the buffer it maps. */
+MTNL_API uint64_t mtnl_holder_mapped(const struct mtnl_holder *ho);
 
 /**
  * struct mtnl_stats - system-wide figures, from mtnl_stats_get()
@@ -254,7 +289,7 @@ MTNL_API int mtnl_stats_get(struct mtnl *h, struct mtnl_stats *st);
  * mtnl_hwm_reset() - restart every high-water mark from the current totals
  * @h: handle
  *
- * Return: 0; -EPERM without CAP_NET_ADMIN; -errno.
+ * Return: 0; -EPERM without CAP_SYS_ADMIN and CAP_NET_ADMIN; -errno.
  */
 MTNL_API int mtnl_hwm_reset(struct mtnl *h);
 

@@ -17,6 +17,13 @@
 
 #define MTNL_COMM_LEN 16	/* TASK_COMM_LEN */
 
+struct mtnl_holder {
+	uint32_t pid;
+	uint32_t fds;
+	uint64_t mapped;
+	char comm[16];		/* TASK_COMM_LEN */
+};
+
 struct mtnl_buffer {
 	uint64_t id;
 	uint64_t size;
@@ -25,6 +32,9 @@ struct mtnl_buffer {
 	uint64_t mapped;
 	char exporter[MEMTRACK_EXPORTER_LEN];
 	char name[MEMTRACK_NAME_LEN];
+	/* The processes holding it: only in a reply to mtnl_buffer_get(). */
+	struct mtnl_holder *holder_list;
+	size_t nholders;
 };
 
 struct mtnl_proc {
@@ -39,6 +49,7 @@ struct mtnl_proc {
 	uint64_t mapped;
 	uint64_t generation;
 	char comm[MTNL_COMM_LEN];
+	bool changed;	/* the kernel flagged a change while listing it */
 	size_t nbufs;
 	size_t cap;
 	struct mtnl_buffer *bufs;
@@ -46,27 +57,39 @@ struct mtnl_proc {
 
 /*
  * Parse the attributes of a MEMTRACK_CMD_PROC_GET message (the payload
- * after the genetlink header) into @p.  With @append, @p already holds
- * the start of the same process and the message continues it: its
- * buffers are appended and must follow the ones already there.
+ * after the genetlink header) into the figures of @p; its buffers are
+ * left alone.
  *
- * Return: 0, -EBADMSG for a malformed message (with a reason in @why),
- * or -ENOMEM.
+ * Return: 0 or -EBADMSG for a malformed message (with a reason in @why).
  */
 int mtnl__parse_proc(const void *attrs, size_t len, struct mtnl_proc *p,
-		     bool append, char *why, size_t whylen);
-
-/* The pid of a process message, or 0 if it has none. */
-uint32_t mtnl__proc_msg_pid(const void *attrs, size_t len);
+		     char *why, size_t whylen);
 
 /*
- * Parse the attributes of a MEMTRACK_CMD_BUFFER_GET message.
+ * Parse a MEMTRACK_CMD_PROC_BUFFER_GET message: buffer @b of process *@pid.
  * Return: 0 or -EBADMSG (with a reason in @why).
+ */
+int mtnl__parse_proc_buffer(const void *attrs, size_t len, uint32_t *pid,
+			    struct mtnl_buffer *b, char *why, size_t whylen);
+
+/*
+ * Append @b to @p's buffers, which stay in increasing id order.
+ * Return: 0, -EBADMSG if @b does not come after the last one, -ENOMEM.
+ */
+int mtnl__proc_add_buffer(struct mtnl_proc *p, const struct mtnl_buffer *b);
+
+/*
+ * Parse the attributes of a MEMTRACK_CMD_BUFFER_GET message, with its
+ * holders if it lists them (free them with mtnl__buffer_reset()).
+ * Return: 0, -EBADMSG (with a reason in @why) or -ENOMEM.
  */
 int mtnl__parse_buffer(const void *attrs, size_t len, struct mtnl_buffer *b,
 		       char *why, size_t whylen);
 
 void mtnl__proc_reset(struct mtnl_proc *p);
+
+/* Free what a buffer owns (its holder list) and clear it. */
+void mtnl__buffer_reset(struct mtnl_buffer *b);
 
 struct mtnl_event {
 	enum mtnl_event_kind kind;

@@ -37,13 +37,14 @@ struct mtnl {
 	struct nl_sock *sk;
 	int family;
 	uint32_t family_version;
+	bool has_v2_ops;	/* proc-buffer-get: the v2 uAPI */
 	int err;		/* -errno of the request in progress */
 	bool dump_intr;
 	char errmsg[256];
-	/* State of the dump in progress. */
-	struct mtnl_proc cur;
-	bool have_cur;
-	mtnl_proc_cb proc_cb;
+	/* State of the request in progress. */
+	struct mtnl_proc *procs;	/* a proc-get dump, in pid order */
+	size_t nprocs, procs_cap;
+	size_t next_proc;		/* where the next pair's pid is sought */
 	mtnl_buffer_cb buf_cb;
 	void *cb_arg;
 	int cb_ret;
@@ -143,59 +144,120 @@ static int finish_cb(struct nl_msg *msg, void *arg)
 	return NL_STOP;
 }
 
-/* Deliver the process being assembled, if any. */
-static int flush_proc(struct mtnl *h)
+static void procs_free(struct mtnl *h)
 {
-	int ret = 0;
+	size_t i;
 
-	if (h->have_cur) {
-		if (h->proc_cb && !h->cb_ret)
-			ret = h->proc_cb(&h->cur, h->cb_arg);
-		if (ret)
-			h->cb_ret = ret;
-		mtnl__proc_reset(&h->cur);
-		h->have_cur = false;
-	}
-	return h->cb_ret ? NL_STOP : NL_OK;
+	for (i = 0; i < h->nprocs; i++)
+		mtnl__proc_reset(&h->procs[i]);
+	free(h->procs);
+	h->procs = NULL;
+	h->nprocs = 0;
+	h->procs_cap = 0;
+	h->next_proc = 0;
 }
 
+static struct mtnl_proc *procs_add(struct mtnl *h)
+{
+	if (h->nprocs == h->procs_cap) {
+		size_t cap = h->procs_cap ? 2 * h->procs_cap : 64;
+		struct mtnl_proc *np = realloc(h->procs, cap * sizeof(*np));
+
+		if (!np)
+			return NULL;
+		h->procs = np;
+		h->procs_cap = cap;
+	}
+	memset(&h->procs[h->nprocs], 0, sizeof(h->procs[0]));
+	return &h->procs[h->nprocs++];
+}
+
+static bool short_msg(struct mtnl *h, const struct nlmsghdr *nlh)
+{
+	if (nlh->nlmsg_len >= NLMSG_LENGTH(GENL_HDRLEN))
+		return false;
+	set_error(h, -EBADMSG, "short message from the kernel");
+	return true;
+}
+
+/* A proc-get message: the figures of one process. */
 static int proc_msg_cb(struct nl_msg *msg, void *arg)
 {
 	struct mtnl *h = arg;
 	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	const void *attrs = genlmsg_attrdata(nlmsg_data(nlh), 0);
-	size_t len = (size_t)genlmsg_attrlen(nlmsg_data(nlh), 0);
+	struct mtnl_proc *p;
 	char why[160];
-	uint32_t pid;
-	bool append;
 	int ret;
 
-	if (nlh->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN)) {
-		set_error(h, -EBADMSG, "short message from the kernel");
+	if (short_msg(h, nlh))
+		return NL_STOP;
+	p = h->single ? h->single : procs_add(h);
+	if (!p) {
+		set_error(h, -ENOMEM, "out of memory");
 		return NL_STOP;
 	}
-	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-		h->dump_intr = true;
-	if (h->single) {
-		ret = mtnl__parse_proc(attrs, len, h->single, false, why, sizeof(why));
-		if (ret)
-			set_error(h, ret, "bad reply from the kernel: %s", why);
-		return NL_STOP;
-	}
-
-	/* A process the kernel split over messages repeats its pid. */
-	pid = mtnl__proc_msg_pid(attrs, len);
-	append = h->have_cur && pid == h->cur.pid;
-	if (!append && flush_proc(h) == NL_STOP)
-		return NL_STOP;
-	ret = mtnl__parse_proc(attrs, len, &h->cur, append, why, sizeof(why));
+	ret = mtnl__parse_proc(genlmsg_attrdata(nlmsg_data(nlh), 0),
+			       (size_t)genlmsg_attrlen(nlmsg_data(nlh), 0),
+			       p, why, sizeof(why));
 	if (ret) {
 		set_error(h, ret, "bad reply from the kernel: %s", why);
 		return NL_STOP;
 	}
-	h->have_cur = true;
-	if (h->cur.generation > h->generation)
-		h->generation = h->cur.generation;
+	if (!h->single && h->nprocs > 1 && h->procs[h->nprocs - 2].pid >= p->pid) {
+		set_error(h, -EBADMSG, "bad reply from the kernel: pid %u out of order",
+			  p->pid);
+		return NL_STOP;
+	}
+	if (p->generation > h->generation)
+		h->generation = p->generation;
+	return h->single ? NL_STOP : NL_OK;
+}
+
+/* The process of pid @pid in the proc-get dump, or NULL. */
+static struct mtnl_proc *procs_find(struct mtnl *h, uint32_t pid)
+{
+	/* Pairs come in pid order, as the processes do: move forward. */
+	while (h->next_proc < h->nprocs && h->procs[h->next_proc].pid < pid)
+		h->next_proc++;
+	if (h->next_proc < h->nprocs && h->procs[h->next_proc].pid == pid)
+		return &h->procs[h->next_proc];
+	return NULL;
+}
+
+/* A proc-buffer-get message: one buffer of one process. */
+static int pair_msg_cb(struct nl_msg *msg, void *arg)
+{
+	struct mtnl *h = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct mtnl_buffer b;
+	struct mtnl_proc *p;
+	char why[160];
+	uint32_t pid;
+	int ret;
+
+	if (short_msg(h, nlh))
+		return NL_STOP;
+	ret = mtnl__parse_proc_buffer(genlmsg_attrdata(nlmsg_data(nlh), 0),
+				      (size_t)genlmsg_attrlen(nlmsg_data(nlh), 0),
+				      &pid, &b, why, sizeof(why));
+	if (ret) {
+		set_error(h, ret, "bad reply from the kernel: %s", why);
+		return NL_STOP;
+	}
+	p = h->single ? h->single : procs_find(h, pid);
+	/* A process that came after the figures were read: not reported. */
+	if (!p || p->pid != pid)
+		return NL_OK;
+	/* The kernel saw the process change while it listed its buffers. */
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		p->changed = true;
+	ret = mtnl__proc_add_buffer(p, &b);
+	if (ret) {
+		set_error(h, ret, ret == -ENOMEM ? "out of memory" :
+			  "bad reply from the kernel: buffer %llu out of order",
+			  (unsigned long long)b.id);
+		return NL_STOP;
+	}
 	return NL_OK;
 }
 
@@ -226,11 +288,13 @@ static int buffer_msg_cb(struct nl_msg *msg, void *arg)
 	}
 	if (h->buf_cb) {
 		ret = h->buf_cb(&b, h->cb_arg);
+		mtnl__buffer_reset(&b);
 		if (ret) {
 			h->cb_ret = ret;
 			return NL_STOP;
 		}
 	}
+	mtnl__buffer_reset(&b);
 	return NL_OK;
 }
 
@@ -301,15 +365,31 @@ static struct nl_msg *new_request(struct mtnl *h, uint8_t cmd, int flags)
 	return msg;
 }
 
-/* CTRL_CMD_GETFAMILY reply: the family's version. */
+/*
+ * CTRL_CMD_GETFAMILY reply: the family's version, and whether it has the
+ * operations of the uAPI this library speaks (proc-buffer-get came with
+ * the second revision; the family version stayed 1, as YNL sets it).
+ */
 static int family_cb(struct nl_msg *msg, void *arg)
 {
 	struct mtnl *h = arg;
-	struct nlattr *tb[CTRL_ATTR_MAX + 1];
+	struct nlattr *tb[CTRL_ATTR_MAX + 1], *op;
+	int rem;
 
-	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, CTRL_ATTR_MAX, NULL) == 0 &&
-	    tb[CTRL_ATTR_VERSION])
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, tb, CTRL_ATTR_MAX, NULL))
+		return NL_STOP;
+	if (tb[CTRL_ATTR_VERSION])
 		h->family_version = nla_get_u32(tb[CTRL_ATTR_VERSION]);
+	if (!tb[CTRL_ATTR_OPS])
+		return NL_STOP;
+	nla_for_each_nested(op, tb[CTRL_ATTR_OPS], rem) {
+		struct nlattr *ob[CTRL_ATTR_OP_MAX + 1];
+
+		if (nla_parse_nested(ob, CTRL_ATTR_OP_MAX, op, NULL) == 0 &&
+		    ob[CTRL_ATTR_OP_ID] &&
+		    nla_get_u32(ob[CTRL_ATTR_OP_ID]) == MEMTRACK_CMD_PROC_BUFFER_GET)
+			h->has_v2_ops = true;
+	}
 	return NL_STOP;
 }
 
@@ -364,7 +444,8 @@ int mtnl_open(struct mtnl **out)
 	ret = transact(h, msg, family_cb);
 	if (ret)
 		goto fail;
-	if (h->family_version < MTNL_FAMILY_VERSION) {
+	if (h->family_version < MTNL_FAMILY_VERSION || !h->has_v2_ops) {
+		/* A kernel with the first revision of the uAPI, or older. */
 		ret = -EPROTO;
 		goto fail;
 	}
@@ -380,35 +461,109 @@ void mtnl_close(struct mtnl *h)
 {
 	if (!h)
 		return;
-	mtnl__proc_reset(&h->cur);
+	procs_free(h);
 	nl_socket_free(h->sk);
 	free(h);
+}
+
+/*
+ * A request about processes: proc-get (figures) or proc-buffer-get (held
+ * buffers, always a dump), with the same pid and filters.
+ */
+static struct nl_msg *proc_request(struct mtnl *h, uint8_t cmd, int flags,
+				   uint32_t pid, const char *tag,
+				   const char *exporter)
+{
+	bool pairs = cmd == MEMTRACK_CMD_PROC_BUFFER_GET;
+	struct nl_msg *msg = new_request(h, cmd, flags);
+	/* A do always names its pid, so that the kernel judges pid 0. */
+	bool put_pid = pid || !(flags & NLM_F_DUMP);
+
+	if (!msg ||
+	    (put_pid && nla_put_u32(msg, pairs ? MEMTRACK_A_PROC_BUFFER_PID :
+				    MEMTRACK_A_PROC_PID, pid) < 0) ||
+	    (tag && nla_put_string(msg, pairs ? MEMTRACK_A_PROC_BUFFER_FILTER_NAME :
+				   MEMTRACK_A_PROC_FILTER_NAME, tag) < 0) ||
+	    (exporter &&
+	     nla_put_string(msg, pairs ? MEMTRACK_A_PROC_BUFFER_FILTER_EXPORTER :
+			    MEMTRACK_A_PROC_FILTER_EXPORTER, exporter) < 0)) {
+		nlmsg_free(msg);
+		set_error(h, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	return msg;
+}
+
+/*
+ * Whether the buffers listed for @p add up to its figures.  They come from
+ * two requests (the figures, then the buffers), so a process that changed
+ * in between may not agree with itself.
+ */
+static bool proc_consistent(const struct mtnl_proc *p)
+{
+	uint64_t total = 0, fds = 0;
+	size_t i;
+
+	if (p->changed || p->nbufs != p->nr_buffers)
+		return false;
+	for (i = 0; i < p->nbufs; i++) {
+		total += p->bufs[i].size;
+		fds += p->bufs[i].fds;
+	}
+	return total == p->total && fds == p->nr_fds;
+}
+
+/* How many times a process whose two halves disagree is read again. */
+#define MTNL_PROC_TRIES 4
+
+/* Read one process, figures and buffers, until they agree. */
+static int proc_read(struct mtnl *h, uint32_t pid, const char *tag,
+		     const char *exporter, struct mtnl_proc *p)
+{
+	struct nl_msg *msg;
+	unsigned int tries;
+	int ret;
+
+	for (tries = 0; tries < MTNL_PROC_TRIES; tries++) {
+		mtnl__proc_reset(p);
+		msg = proc_request(h, MEMTRACK_CMD_PROC_GET, 0, pid, tag, exporter);
+		if (!msg)
+			return -ENOMEM;
+		h->single = p;
+		ret = transact(h, msg, proc_msg_cb);
+		if (!ret && !p->pid) {
+			set_error(h, -EPROTO, "the kernel sent no reply");
+			ret = -EPROTO;
+		}
+		if (!ret) {
+			msg = proc_request(h, MEMTRACK_CMD_PROC_BUFFER_GET,
+					   NLM_F_DUMP, pid, tag, exporter);
+			ret = msg ? transact(h, msg, pair_msg_cb) : -ENOMEM;
+		}
+		h->single = NULL;
+		if (ret)
+			return ret;
+		if (proc_consistent(p))
+			return 0;
+	}
+	set_error(h, -EAGAIN, "process %u kept changing while it was read", pid);
+	return -EAGAIN;
 }
 
 int mtnl_proc_get(struct mtnl *h, uint32_t pid, struct mtnl_proc **out)
 {
 	struct mtnl_proc *p;
-	struct nl_msg *msg;
 	int ret;
 
 	if (!h || !out)
 		return -EINVAL;
 	*out = NULL;
 	p = calloc(1, sizeof(*p));
-	msg = p ? new_request(h, MEMTRACK_CMD_PROC_GET, 0) : NULL;
-	if (!msg || nla_put_u32(msg, MEMTRACK_A_PROC_PID, pid) < 0) {
-		nlmsg_free(msg);
-		free(p);
+	if (!p) {
 		set_error(h, -ENOMEM, "out of memory");
 		return -ENOMEM;
 	}
-	h->single = p;
-	ret = transact(h, msg, proc_msg_cb);
-	h->single = NULL;
-	if (!ret && !p->pid) {
-		set_error(h, -EPROTO, "the kernel sent no reply");
-		ret = -EPROTO;
-	}
+	ret = proc_read(h, pid, NULL, NULL, p);
 	if (ret) {
 		mtnl_proc_free(p);
 		return ret;
@@ -423,6 +578,59 @@ void mtnl_proc_free(struct mtnl_proc *p)
 		return;
 	mtnl__proc_reset(p);
 	free(p);
+}
+
+/*
+ * Deliver the processes of a dump, reading again the ones whose figures
+ * and buffers disagree.  Returns 0, the callback's value, -EINTR when a
+ * process kept changing (delivered as last read), or -errno.
+ */
+static int procs_deliver(struct mtnl *h, const struct mtnl_dump_opts *o,
+			 mtnl_proc_cb cb, void *arg)
+{
+	bool intr = false;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < h->nprocs; i++) {
+		struct mtnl_proc *p = &h->procs[i];
+
+		if (!proc_consistent(p)) {
+			struct mtnl_proc again = { 0 };
+
+			ret = proc_read(h, p->pid, o->tag, o->exporter, &again);
+			if (ret == -ESRCH || ret == -EACCES) {
+				/* Gone meanwhile, or exec'd out of reach. */
+				mtnl__proc_reset(&again);
+				continue;
+			}
+			if (ret == -EAGAIN) {
+				intr = true;
+				mtnl__proc_reset(&again);
+			} else if (ret) {
+				mtnl__proc_reset(&again);
+				return ret;
+			} else {
+				mtnl__proc_reset(p);
+				*p = again;
+				if (p->generation > h->generation)
+					h->generation = p->generation;
+				/* A filtered dump lists only processes with a match. */
+				if (!p->nr_buffers && (o->tag || o->exporter))
+					continue;
+			}
+		}
+		if (cb) {
+			ret = cb(p, arg);
+			if (ret)
+				return ret;
+		}
+	}
+	if (intr) {
+		set_error(h, -EINTR, "a process kept changing while it was read");
+		return -EINTR;
+	}
+	return 0;
 }
 
 int mtnl_proc_dump(struct mtnl *h, const struct mtnl_dump_opts *opts,
@@ -444,32 +652,23 @@ int mtnl_proc_dump(struct mtnl *h, const struct mtnl_dump_opts *opts,
 		}
 		memcpy(&o, opts, n);
 	}
-	msg = new_request(h, MEMTRACK_CMD_PROC_GET, NLM_F_DUMP);
-	if (!msg || (o.pid && nla_put_u32(msg, MEMTRACK_A_PROC_PID, o.pid) < 0) ||
-	    (o.tag && nla_put_string(msg, MEMTRACK_A_PROC_FILTER_NAME, o.tag) < 0) ||
-	    (o.exporter && nla_put_string(msg, MEMTRACK_A_PROC_FILTER_EXPORTER,
-					  o.exporter) < 0)) {
-		nlmsg_free(msg);
-		set_error(h, -ENOMEM, "out of memory");
-		return -ENOMEM;
-	}
-	h->proc_cb = cb;
-	h->cb_arg = arg;
 	h->generation = 0;
-	ret = transact(h, msg, proc_msg_cb);
+	procs_free(h);
+	/* The figures of every process, then every (process, buffer) pair. */
+	msg = proc_request(h, MEMTRACK_CMD_PROC_GET, NLM_F_DUMP, o.pid, o.tag,
+			   o.exporter);
+	ret = msg ? transact(h, msg, proc_msg_cb) : -ENOMEM;
+	if (!ret) {
+		msg = proc_request(h, MEMTRACK_CMD_PROC_BUFFER_GET, NLM_F_DUMP,
+				   o.pid, o.tag, o.exporter);
+		h->next_proc = 0;
+		ret = msg ? transact(h, msg, pair_msg_cb) : -ENOMEM;
+	}
 	if (!ret)
-		flush_proc(h);	/* the last process */
-	mtnl__proc_reset(&h->cur);
-	h->have_cur = false;
-	h->proc_cb = NULL;
+		ret = procs_deliver(h, &o, cb, arg);
+	procs_free(h);
 	if (generation)
 		*generation = h->generation;
-	if (!ret && h->cb_ret)
-		return h->cb_ret;
-	if (!ret && h->dump_intr) {
-		set_error(h, -EINTR, "the accounting changed during the dump");
-		return -EINTR;
-	}
 	return ret;
 }
 
@@ -523,7 +722,7 @@ int mtnl_buffer_get(struct mtnl *h, uint64_t id, struct mtnl_buffer **out)
 		ret = -EPROTO;
 	}
 	if (ret) {
-		free(b);
+		mtnl_buffer_free(b);
 		return ret;
 	}
 	*out = b;
@@ -532,6 +731,9 @@ int mtnl_buffer_get(struct mtnl *h, uint64_t id, struct mtnl_buffer **out)
 
 void mtnl_buffer_free(struct mtnl_buffer *b)
 {
+	if (!b)
+		return;
+	mtnl__buffer_reset(b);
 	free(b);
 }
 
@@ -622,3 +824,18 @@ const char *mtnl_buffer_name(const struct mtnl_buffer *b) { return b->name; }
 uint32_t mtnl_buffer_fds(const struct mtnl_buffer *b) { return b->fds; }
 int64_t mtnl_buffer_holders(const struct mtnl_buffer *b) { return b->holders; }
 uint64_t mtnl_buffer_mapped(const struct mtnl_buffer *b) { return b->mapped; }
+size_t mtnl_buffer_holder_count(const struct mtnl_buffer *b) { return b->nholders; }
+
+const struct mtnl_holder *mtnl_buffer_holder(const struct mtnl_buffer *b, size_t i)
+{
+	if (i >= b->nholders) {
+		errno = ERANGE;
+		return NULL;
+	}
+	return &b->holder_list[i];
+}
+
+uint32_t mtnl_holder_pid(const struct mtnl_holder *ho) { return ho->pid; }
+const char *mtnl_holder_comm(const struct mtnl_holder *ho) { return ho->comm; }
+uint32_t mtnl_holder_fds(const struct mtnl_holder *ho) { return ho->fds; }
+uint64_t mtnl_holder_mapped(const struct mtnl_holder *ho) { return ho->mapped; }

@@ -121,9 +121,43 @@ static int get_str(const struct attr *a, char *dst, size_t size, char *why,
 	return 0;
 }
 
+/*
+ * The attribute types of a buffer's own attributes: in a buffer message
+ * or event (the buffer set), or in a process's pair (the proc-buffer set,
+ * which adds the process's side: pid, fds, mapped).
+ */
+struct buf_types {
+	uint16_t id, size, exporter, name, holders;
+	uint16_t pid, fds, mapped;	/* 0: not in this set */
+};
+
+static const struct buf_types buffer_types = {
+	.id = MEMTRACK_A_BUFFER_ID,
+	.size = MEMTRACK_A_BUFFER_SIZE,
+	.exporter = MEMTRACK_A_BUFFER_EXPORTER,
+	.name = MEMTRACK_A_BUFFER_NAME,
+	.holders = MEMTRACK_A_BUFFER_HOLDERS,
+};
+
+static const struct buf_types pair_types = {
+	.id = MEMTRACK_A_PROC_BUFFER_ID,
+	.size = MEMTRACK_A_PROC_BUFFER_SIZE,
+	.exporter = MEMTRACK_A_PROC_BUFFER_EXPORTER,
+	.name = MEMTRACK_A_PROC_BUFFER_NAME,
+	.holders = MEMTRACK_A_PROC_BUFFER_HOLDERS,
+	.pid = MEMTRACK_A_PROC_BUFFER_PID,
+	.fds = MEMTRACK_A_PROC_BUFFER_FDS,
+	.mapped = MEMTRACK_A_PROC_BUFFER_MAPPED,
+};
+
+/*
+ * Parse a buffer's attributes of types @t into @b (and the pid of a pair
+ * into *@pid).  Attributes of other types are skipped: a newer kernel's,
+ * or the holder list, which mtnl__parse_buffer() reads.
+ */
 static int parse_buffer_attrs(const void *attrs, size_t len,
-			      struct mtnl_buffer *b, bool in_proc,
-			      char *why, size_t wl)
+			      const struct buf_types *t, struct mtnl_buffer *b,
+			      uint32_t *pid, char *why, size_t wl)
 {
 	const char *pos = attrs, *end = (const char *)attrs + len;
 	bool truncated = false, has_id = false, has_size = false;
@@ -134,40 +168,31 @@ static int parse_buffer_attrs(const void *attrs, size_t len,
 	memset(b, 0, sizeof(*b));
 	b->holders = -1;
 	while (!ret && next_attr(&pos, end, &a, &truncated)) {
-		switch (a.type) {
-		case MEMTRACK_A_BUFFER_ID:
+		if (a.type == t->id) {
 			ret = get_uint(&a, &b->id, why, wl, "buffer id");
 			has_id = true;
-			break;
-		case MEMTRACK_A_BUFFER_SIZE:
+		} else if (a.type == t->size) {
 			ret = get_uint(&a, &b->size, why, wl, "buffer size");
 			has_size = true;
-			break;
-		case MEMTRACK_A_BUFFER_EXPORTER:
+		} else if (a.type == t->exporter) {
 			ret = get_str(&a, b->exporter, sizeof(b->exporter), why, wl,
 				      "buffer exporter");
 			has_exp = true;
-			break;
-		case MEMTRACK_A_BUFFER_NAME:
+		} else if (a.type == t->name) {
 			ret = get_str(&a, b->name, sizeof(b->name), why, wl,
 				      "buffer name");
-			break;
-		case MEMTRACK_A_BUFFER_FDS:
-			ret = get_count(&a, &b->fds, why, wl, "buffer fds");
-			has_fds = true;
-			break;
-		case MEMTRACK_A_BUFFER_MAPPED:
-			ret = get_uint(&a, &b->mapped, why, wl, "buffer mapped");
-			break;
-		case MEMTRACK_A_BUFFER_HOLDERS: {
+		} else if (a.type == t->holders) {
 			uint32_t h = 0;
 
 			ret = get_count(&a, &h, why, wl, "buffer holders");
 			b->holders = h;
-			break;
-		}
-		default:
-			break;	/* newer kernel */
+		} else if (t->pid && a.type == t->pid) {
+			ret = get_u32(&a, pid, why, wl, "pid");
+		} else if (t->fds && a.type == t->fds) {
+			ret = get_count(&a, &b->fds, why, wl, "buffer fds");
+			has_fds = true;
+		} else if (t->mapped && a.type == t->mapped) {
+			ret = get_uint(&a, &b->mapped, why, wl, "buffer mapped");
 		}
 	}
 	if (ret)
@@ -177,32 +202,103 @@ static int parse_buffer_attrs(const void *attrs, size_t len,
 	if (!has_id || !has_size || !has_exp)
 		return bad(why, wl, "buffer without %s",
 			   !has_id ? "an id" : !has_size ? "a size" : "an exporter");
-	if (in_proc && !has_fds)
+	if (t->pid && !*pid)
+		return bad(why, wl, "process buffer without a pid");
+	if (t->fds && !has_fds)
 		return bad(why, wl, "process buffer %llu without an fd count",
 			   (unsigned long long)b->id);
-	if (!in_proc && b->holders < 0)
+	if (!t->pid && b->holders < 0)
 		return bad(why, wl, "buffer %llu without a holder count",
 			   (unsigned long long)b->id);
 	return 0;
 }
 
-int mtnl__parse_buffer(const void *attrs, size_t len, struct mtnl_buffer *b,
-		       char *why, size_t whylen)
+void mtnl__buffer_reset(struct mtnl_buffer *b)
 {
-	return parse_buffer_attrs(attrs, len, b, false, why, whylen);
+	free(b->holder_list);
+	memset(b, 0, sizeof(*b));
 }
 
-uint32_t mtnl__proc_msg_pid(const void *attrs, size_t len)
+static int parse_holder(const void *attrs, size_t len, struct mtnl_holder *h,
+			char *why, size_t wl)
+{
+	const char *pos = attrs, *end = (const char *)attrs + len;
+	bool truncated = false, has_fds = false;
+	struct attr a;
+	int ret = 0;
+
+	memset(h, 0, sizeof(*h));
+	while (!ret && next_attr(&pos, end, &a, &truncated)) {
+		switch (a.type) {
+		case MEMTRACK_A_HOLDER_PID:
+			ret = get_u32(&a, &h->pid, why, wl, "holder pid");
+			break;
+		case MEMTRACK_A_HOLDER_COMM:
+			ret = get_str(&a, h->comm, sizeof(h->comm), why, wl,
+				      "holder comm");
+			break;
+		case MEMTRACK_A_HOLDER_FDS:
+			ret = get_count(&a, &h->fds, why, wl, "holder fds");
+			has_fds = true;
+			break;
+		case MEMTRACK_A_HOLDER_MAPPED:
+			ret = get_uint(&a, &h->mapped, why, wl, "holder mapped");
+			break;
+		default:
+			break;
+		}
+	}
+	if (ret)
+		return ret;
+	if (truncated)
+		return bad(why, wl, "truncated holder attribute");
+	if (!h->pid || !has_fds)
+		return bad(why, wl, "holder without %s", h->pid ? "an fd count" : "a pid");
+	return 0;
+}
+
+int mtnl__parse_buffer(const void *attrs, size_t len, struct mtnl_buffer *b,
+		       char *why, size_t wl)
 {
 	const char *pos = attrs, *end = (const char *)attrs + len;
 	bool truncated = false;
 	struct attr a;
-	uint32_t pid = 0;
+	int ret;
 
-	while (next_attr(&pos, end, &a, &truncated))
-		if (a.type == MEMTRACK_A_PROC_PID && a.len == sizeof(pid))
-			memcpy(&pid, a.data, sizeof(pid));
-	return pid;
+	ret = parse_buffer_attrs(attrs, len, &buffer_types, b, NULL, why, wl);
+	if (ret)
+		return ret;
+	/* The holders, in a reply about one buffer. */
+	while (!ret && next_attr(&pos, end, &a, &truncated)) {
+		struct mtnl_holder h, *nh;
+
+		if (a.type != MEMTRACK_A_BUFFER_HOLDER)
+			continue;
+		ret = parse_holder(a.data, a.len, &h, why, wl);
+		if (ret)
+			break;
+		if (b->nholders && h.pid <= b->holder_list[b->nholders - 1].pid) {
+			ret = bad(why, wl, "holder %u out of order", h.pid);
+			break;
+		}
+		nh = realloc(b->holder_list, (b->nholders + 1) * sizeof(*nh));
+		if (!nh) {
+			ret = -ENOMEM;
+			break;
+		}
+		b->holder_list = nh;
+		b->holder_list[b->nholders++] = h;
+	}
+	if (ret)
+		mtnl__buffer_reset(b);
+	return ret;
+}
+
+int mtnl__parse_proc_buffer(const void *attrs, size_t len, uint32_t *pid,
+			    struct mtnl_buffer *b, char *why, size_t wl)
+{
+	*pid = 0;
+	return parse_buffer_attrs(attrs, len, &pair_types, b, pid, why, wl);
 }
 
 void mtnl__proc_reset(struct mtnl_proc *p)
@@ -211,7 +307,7 @@ void mtnl__proc_reset(struct mtnl_proc *p)
 	memset(p, 0, sizeof(*p));
 }
 
-static int add_buffer(struct mtnl_proc *p, const struct mtnl_buffer *b)
+int mtnl__proc_add_buffer(struct mtnl_proc *p, const struct mtnl_buffer *b)
 {
 	if (p->nbufs == p->cap) {
 		size_t cap = p->cap ? 2 * p->cap : 16;
@@ -222,12 +318,14 @@ static int add_buffer(struct mtnl_proc *p, const struct mtnl_buffer *b)
 		p->bufs = nb;
 		p->cap = cap;
 	}
+	if (p->nbufs && b->id <= p->bufs[p->nbufs - 1].id)
+		return -EBADMSG;
 	p->bufs[p->nbufs++] = *b;
 	return 0;
 }
 
 int mtnl__parse_proc(const void *attrs, size_t len, struct mtnl_proc *p,
-		     bool append, char *why, size_t wl)
+		     char *why, size_t wl)
 {
 	const char *pos = attrs, *end = (const char *)attrs + len;
 	bool truncated = false, has_pid = false, has_total = false;
@@ -277,22 +375,6 @@ int mtnl__parse_proc(const void *attrs, size_t len, struct mtnl_proc *p,
 				ret = bad(why, wl, "incomplete: a flag carries no data");
 			hdr.incomplete = true;
 			break;
-		case MEMTRACK_A_PROC_BUFFER: {
-			struct mtnl_buffer b;
-			uint64_t last;
-
-			ret = parse_buffer_attrs(a.data, a.len, &b, true, why, wl);
-			if (ret)
-				break;
-			last = p->nbufs ? p->bufs[p->nbufs - 1].id : 0;
-			if (p->nbufs && b.id <= last) {
-				ret = bad(why, wl, "buffer %llu out of order",
-					  (unsigned long long)b.id);
-				break;
-			}
-			ret = add_buffer(p, &b);
-			break;
-		}
 		default:
 			break;
 		}
@@ -304,10 +386,6 @@ int mtnl__parse_proc(const void *attrs, size_t len, struct mtnl_proc *p,
 	if (!has_pid || !hdr.pid || !has_total)
 		return bad(why, wl, "process message without %s",
 			   !has_pid || !hdr.pid ? "a pid" : "a total");
-	if (append && hdr.pid != p->pid)
-		return bad(why, wl, "continuation of pid %u carries pid %u",
-			   p->pid, hdr.pid);
-	/* The latest header wins: a continuation may be newer. */
 	p->pid = hdr.pid;
 	memcpy(p->comm, hdr.comm, sizeof(p->comm));
 	p->nr_buffers = hdr.nr_buffers;
@@ -415,8 +493,8 @@ int mtnl__parse_event(uint8_t cmd, const void *attrs, size_t len,
 			ret = get_u32(&a, &ev->parent_pid, why, wl, "parent-pid");
 			break;
 		case MEMTRACK_A_EVENT_BUFFER:
-			ret = parse_buffer_attrs(a.data, a.len, &ev->buffer,
-						 false, why, wl);
+			ret = parse_buffer_attrs(a.data, a.len, &buffer_types,
+						 &ev->buffer, NULL, why, wl);
 			ev->has_buffer = true;
 			break;
 		default:

@@ -19,6 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mtnl_buffer b;
 	struct mtnl_event ev;
 	char why[160];
+	uint32_t pid;
 	size_t half;
 
 	if (!size)
@@ -27,11 +28,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mtnl__parse_event(data[0] % 8, data + 1, size - 1, &ev, why, sizeof(why));
 	mtnl__parse_buffer(data, size, &b, why, sizeof(why));
 	mtnl__parse_stats(data, size, &st, why, sizeof(why));
-	mtnl__proc_msg_pid(data, size);
-	/* A message, then the rest as its continuation. */
+	mtnl__parse_proc(data, size, &p, why, sizeof(why));
+	/* Two pairs of one process: the second must follow the first. */
 	half = size / 2;
-	if (mtnl__parse_proc(data, half, &p, false, why, sizeof(why)) == 0)
-		mtnl__parse_proc(data + half, size - half, &p, true, why, sizeof(why));
+	if (mtnl__parse_proc_buffer(data, half, &pid, &b, why, sizeof(why)) == 0 &&
+	    mtnl__proc_add_buffer(&p, &b) == 0 &&
+	    mtnl__parse_proc_buffer(data + half, size - half, &pid, &b, why,
+				    sizeof(why)) == 0)
+		mtnl__proc_add_buffer(&p, &b);
 	mtnl__proc_reset(&p);
 	return 0;
 }

@@ -155,6 +155,18 @@ static void test_queries(struct mtnl *h)
 	if (!ret) {
 		CHECK(mtnl_buffer_holders(one) == 1, "holders");
 		CHECK(!strcmp(mtnl_buffer_name(one), "lib-a"), "name");
+		/* Who holds it: this process, through its two fds. */
+		CHECK(mtnl_buffer_holder_count(one) == 1, "holder list of %zu",
+		      mtnl_buffer_holder_count(one));
+		if (mtnl_buffer_holder_count(one) == 1) {
+			const struct mtnl_holder *ho = mtnl_buffer_holder(one, 0);
+
+			CHECK(mtnl_holder_pid(ho) == (uint32_t)getpid(), "holder pid");
+			CHECK(mtnl_holder_fds(ho) == 2, "holder fds %u", mtnl_holder_fds(ho));
+			CHECK(mtnl_holder_comm(ho)[0], "holder comm");
+		}
+		CHECK(mtnl_buffer_holder(one, 1) == NULL && errno == ERANGE,
+		      "holder out of range");
 		mtnl_buffer_free(one);
 	}
 	CHECK(mtnl_stats_get(h, &st) == 0, "stats");

@@ -2,7 +2,9 @@
 /*
  * memtrack dump selftests: resumption across many recv() calls with a
  * small receive buffer, over 1,000 processes and over one process whose
- * buffers span several messages, checked against /proc/PID/fdinfo.
+ * buffers span several rounds, checked against /proc/PID/fdinfo; the
+ * cost of one process independent of the rest; NLM_F_DUMP_INTR scoped
+ * to the process that changed.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -136,7 +138,12 @@ TEST_F_TIMEOUT(dump, resumes_over_1000_processes, 900)
 	free(pids);
 }
 
-TEST_F_TIMEOUT(dump, splits_a_large_process_across_messages, 300)
+/*
+ * A process holding 300 buffers: its proc-get reply is one small message
+ * (figures only), and its buffers come from proc-buffer-get, one message
+ * each, over several receive rounds, resumed in order.
+ */
+TEST_F_TIMEOUT(dump, large_process_is_one_small_reply_and_a_resumable_list, 300)
 {
 	struct mt_proc_list l;
 	struct mt_proc truth, single;
@@ -155,15 +162,19 @@ TEST_F_TIMEOUT(dump, splits_a_large_process_across_messages, 300)
 	ASSERT_EQ(0, mt_proc_dump(&self->nl, getpid(), SMALL_RECV, &l))
 		TH_LOG("dump: %s", self->nl.extack);
 	ASSERT_EQ(1, l.n);
-	TH_LOG("%u buffers in %u messages", l.procs[0].nbufs, l.procs[0].messages);
-	EXPECT_GT(l.procs[0].messages, 1);
+	TH_LOG("%u buffers over %u recv() calls; process message %u bytes",
+	       l.procs[0].nbufs, self->nl.recvs, l.max_proc_len);
+	EXPECT_EQ(1, l.procs[0].messages);
+	EXPECT_LT(l.max_proc_len, 256);
+	EXPECT_GT(self->nl.recvs, 1);
+	EXPECT_FALSE(self->nl.dump_intr);
 	EXPECT_FALSE(l.bad_order);
 	EXPECT_EQ(NR_SPLIT_BUFFERS, l.procs[0].nbufs);
+	EXPECT_EQ(NR_SPLIT_BUFFERS, l.procs[0].nr_buffers);
 	ASSERT_EQ(0, mt_truth_read(getpid(), &truth));
 	why = mt_proc_diff(&l.procs[0], &truth);
 	EXPECT_TRUE(!why) TH_LOG("dump: %s", why);
 
-	/* The do reply carries them all in one message. */
 	ASSERT_EQ(0, mt_proc_get(&self->nl, getpid(), &single));
 	EXPECT_EQ(1, single.messages);
 	why = mt_proc_diff(&single, &truth);
@@ -171,6 +182,166 @@ TEST_F_TIMEOUT(dump, splits_a_large_process_across_messages, 300)
 	mt_proc_free(&single);
 	mt_proc_free(&truth);
 	mt_proc_list_free(&l);
+}
+
+/*
+ * Rounds of a pair dump end inside processes, not only between them:
+ * 60 processes with 5 buffers each, read in 8 KiB rounds, are listed
+ * with every buffer exactly once.
+ */
+TEST_F_TIMEOUT(dump, pairs_resume_inside_a_process, 300)
+{
+	int ready[2], go[2], i, j;
+	struct mt_proc_list l;
+	pid_t pids[60];
+	char c;
+
+	ASSERT_EQ(0, pipe2(ready, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
+	for (i = 0; i < 60; i++) {
+		pids[i] = fork();
+		ASSERT_GE(pids[i], 0);
+		if (pids[i] == 0) {
+			close(go[1]);
+			for (j = 0; j < 5; j++)
+				if (mt_heap_alloc(4096) < 0)
+					_exit(1);
+			if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) < 0)
+				_exit(2);
+			_exit(0);
+		}
+	}
+	close(ready[1]);
+	close(go[0]);
+	for (i = 0; i < 60; i++)
+		ASSERT_EQ(1, read(ready[0], &c, 1));
+
+	ASSERT_EQ(0, mt_proc_dump(&self->nl, 0, SMALL_RECV, &l));
+	EXPECT_GT(self->nl.recvs, 2);
+	EXPECT_FALSE(l.bad_order);
+	for (i = 0; i < 60; i++) {
+		const struct mt_proc *p = find_pid(&l, pids[i]);
+
+		ASSERT_NE(NULL, p);
+		EXPECT_EQ(5, p->nr_buffers);
+		EXPECT_EQ(5, p->nbufs) TH_LOG("pid %d listed %u buffers", pids[i], p->nbufs);
+	}
+	mt_proc_list_free(&l);
+	close(go[1]);
+	for (i = 0; i < 60; i++)
+		ASSERT_EQ(pids[i], waitpid(pids[i], NULL, 0));
+}
+
+/* Query one process: its proc-get message length and how many pairs. */
+static int query_one(struct mt_nl *nl, pid_t pid, unsigned int *len,
+		     unsigned int *pairs, unsigned int *recvs)
+{
+	struct mt_proc_list l;
+	int ret = mt_proc_query(nl, false, pid, NULL, NULL, &l);
+
+	if (ret)
+		return ret;
+	*len = l.max_proc_len;
+	*pairs = l.n == 1 ? l.procs[0].nbufs : ~0U;
+	*recvs = nl->recvs;
+	mt_proc_list_free(&l);
+	return 0;
+}
+
+/*
+ * What one process costs to read depends on that process only: another
+ * process taking 900 more buffers changes neither the size of its
+ * figures nor the messages that list its buffers.
+ */
+TEST_F_TIMEOUT(dump, one_process_reply_does_not_grow_with_the_system, 300)
+{
+	unsigned int len1, pairs1, recvs1, len2, pairs2, recvs2;
+	int ready[2], go[2], fd;
+	pid_t other;
+	char c;
+
+	fd = mt_heap_alloc(4096);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, query_one(&self->nl, getpid(), &len1, &pairs1, &recvs1));
+	ASSERT_EQ(1, pairs1);
+
+	ASSERT_EQ(0, pipe2(ready, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
+	other = fork();
+	ASSERT_GE(other, 0);
+	if (other == 0) {
+		close(go[1]);
+		close(ready[0]);
+		for (int i = 0; i < 900; i++)
+			if (mt_heap_alloc(4096) < 0)
+				_exit(1);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) < 0)
+			_exit(2);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	ASSERT_EQ(1, read(ready[0], &c, 1)) TH_LOG("the other process failed");
+
+	ASSERT_EQ(0, query_one(&self->nl, getpid(), &len2, &pairs2, &recvs2));
+	EXPECT_EQ(len1, len2);
+	EXPECT_EQ(1, pairs2);
+	EXPECT_EQ(recvs1, recvs2);
+
+	close(go[1]);
+	ASSERT_EQ(other, waitpid(other, NULL, 0));
+	close(fd);
+}
+
+/*
+ * NLM_F_DUMP_INTR is scoped to what the dump returns: a process whose
+ * buffers span rounds and that changes in between is flagged; churn in
+ * another process is not.
+ */
+TEST_F_TIMEOUT(dump, dump_intr_follows_only_the_listed_process, 300)
+{
+	int i, fds[200], ready[2], stop[2];
+	struct mt_proc_list l;
+	pid_t churn;
+	char c;
+
+	for (i = 0; i < 200; i++) {
+		fds[i] = mt_heap_alloc(4096);
+		ASSERT_GE(fds[i], 0);
+	}
+	ASSERT_EQ(0, pipe2(ready, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(stop, O_CLOEXEC));
+	churn = fork();
+	ASSERT_GE(churn, 0);
+	if (churn == 0) {
+		/* Allocate and close buffers until told to stop. */
+		fcntl(stop[0], F_SETFL, O_NONBLOCK);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		while (read(stop[0], &c, 1) < 0) {
+			int fd = mt_heap_alloc(4096);
+
+			if (fd < 0)
+				_exit(2);
+			close(fd);
+		}
+		_exit(0);
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+
+	/* Our 200 buffers take several rounds, while the churn runs. */
+	for (i = 0; i < 5; i++) {
+		ASSERT_EQ(0, mt_proc_dump(&self->nl, getpid(), SMALL_RECV, &l));
+		EXPECT_FALSE(self->nl.dump_intr);
+		EXPECT_GT(self->nl.recvs, 2);
+		ASSERT_EQ(1, l.n);
+		EXPECT_EQ(200, l.procs[0].nbufs);
+		mt_proc_list_free(&l);
+	}
+	ASSERT_EQ(1, write(stop[1], "s", 1));
+	ASSERT_EQ(churn, waitpid(churn, NULL, 0));
+	for (i = 0; i < 200; i++)
+		close(fds[i]);
 }
 
 TEST_F(dump, abandoned_and_interrupted_dumps_are_harmless)
@@ -199,14 +370,14 @@ TEST_F(dump, abandoned_and_interrupted_dumps_are_harmless)
 		mt_nl_close(&nl);
 	}
 	/*
-	 * Changes between rounds are flagged with NLM_F_DUMP_INTR.  Reading
-	 * the first round runs the second, so the change lands before the
-	 * third.
+	 * A process that changes while its buffers are listed over several
+	 * rounds is flagged with NLM_F_DUMP_INTR.  Reading the first round
+	 * runs the second, so the change lands before the third.
 	 */
 	self->nl.seq++;
 	mt_msg_init(&m, &self->nl, self->nl.family, NLM_F_DUMP,
-		    MEMTRACK_CMD_PROC_GET);
-	mt_put_u32(&m, MEMTRACK_A_PROC_PID, getpid());
+		    MEMTRACK_CMD_PROC_BUFFER_GET);
+	mt_put_u32(&m, MEMTRACK_A_PROC_BUFFER_PID, getpid());
 	ASSERT_EQ(0, mt_nl_send(&self->nl, &m));
 	ASSERT_LT(0, recv(self->nl.fd, buf, 2048, 0));	/* first round */
 	close(fds[199]);

@@ -3,13 +3,14 @@
  * memtrack event selftests: exact event sequences for install, close,
  * fork, exec, exit, threads and SCM_RIGHTS; sequence numbers that step by
  * one and match the generation of dumps; forced loss (ENOBUFS) detected
- * and repaired by a dump equal to ground truth; and the privilege rule
- * for subscribing.
+ * and repaired by a dump equal to ground truth; the privilege rule for
+ * subscribing; and subscribers in other network namespaces.
  */
 #define _GNU_SOURCE
 #include <grp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 
 #include "mt_lib.h"
@@ -496,6 +497,62 @@ TEST(subscribing_needs_cap_net_admin)
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/*
+ * Events describe the whole system, so they are sent in the initial
+ * network namespace only: a subscriber in another network namespace
+ * (root here; an unprivileged user can make one with a user namespace)
+ * receives none, while one in the initial namespace receives them.
+ */
+TEST(events_stay_in_the_initial_network_namespace)
+{
+	int ready[2], go[2], status, fd, buf;
+	struct mt_events *es;
+	pid_t child;
+	char c;
+
+	ASSERT_EQ(0, pipe2(ready, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		struct pollfd p;
+
+		if (unshare(CLONE_NEWNET))
+			_exit(10);
+		fd = mt_events_open(0);
+		if (fd < 0)
+			_exit(11);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(12);
+		/* The parent's install and uninstall were sent by now. */
+		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		_exit(poll(&p, 1, 500) == 0 ? 0 : 13);
+	}
+	close(ready[1]);
+	close(go[0]);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+
+	es = calloc(1, sizeof(*es));
+	ASSERT_NE(NULL, es);
+	es->fd = mt_events_open(0);
+	ASSERT_GE(es->fd, 0);
+	buf = mt_heap_alloc(4 * KiB);
+	ASSERT_GE(buf, 0);
+	close(buf);
+	events_read(es, 1000);
+	/* The initial namespace saw the install and the uninstall. */
+	EXPECT_NE(NULL, find_event(es, MEMTRACK_CMD_PROC_BUFFER_ADD_NTF, getpid()));
+	EXPECT_NE(NULL, find_event(es, MEMTRACK_CMD_PROC_BUFFER_DEL_NTF, getpid()));
+
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("the child namespace's subscriber (step %d)",
+		       WEXITSTATUS(status));
+	close(es->fd);
+	free(es);
 }
 
 int main(int argc, char **argv)

@@ -843,6 +843,138 @@ TEST_F(mt, buffer_get_by_id)
 	EXPECT_STRNE("", self->nl.extack);
 }
 
+/* Child step: unmap the inherited mapping at @arg (8 KiB). */
+static int unmap_step(int step, void *arg)
+{
+	if (step)
+		return 20;
+	return munmap(arg, 8 * KiB) ? 21 : 0;
+}
+
+/* The holder entries of a buffer-get reply. */
+struct holder {
+	uint32_t pid;
+	char comm[16];
+	uint64_t fds, mapped;
+};
+
+struct holder_list {
+	struct holder h[8];
+	unsigned int n;
+	uint64_t holders;	/* the buffer's holders attribute */
+};
+
+static int holders_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct genlmsghdr *g = NLMSG_DATA(nlh);
+	struct holder_list *l = arg;
+	const struct nlattr *a, *ha;
+
+	mt_for_each_attr(a, (char *)g + GENL_HDRLEN,
+			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
+		if (mt_type(a) == MEMTRACK_A_BUFFER_HOLDERS)
+			l->holders = mt_attr_uint(a);
+		if (mt_type(a) != MEMTRACK_A_BUFFER_HOLDER ||
+		    l->n == ARRAY_SIZE(l->h))
+			continue;
+		mt_for_each_attr(ha, mt_attr_data(a), mt_attr_len(a)) {
+			struct holder *h = &l->h[l->n];
+
+			switch (mt_type(ha)) {
+			case MEMTRACK_A_HOLDER_PID:
+				h->pid = *(uint32_t *)mt_attr_data(ha);
+				break;
+			case MEMTRACK_A_HOLDER_COMM:
+				mt_attr_str(ha, h->comm, sizeof(h->comm));
+				break;
+			case MEMTRACK_A_HOLDER_FDS:
+				h->fds = mt_attr_uint(ha);
+				break;
+			case MEMTRACK_A_HOLDER_MAPPED:
+				h->mapped = mt_attr_uint(ha);
+				break;
+			}
+		}
+		l->n++;
+	}
+	return 0;
+}
+
+/* Ground truth of one process's holding of buffer @id: fds and bytes mapped. */
+static void truth_of(pid_t pid, uint64_t id, uint64_t *fds, uint64_t *mapped)
+{
+	struct mt_proc t;
+	const struct mt_buf *b;
+
+	*fds = *mapped = ~0ULL;
+	if (mt_truth_read(pid, &t))
+		return;
+	b = mt_proc_find(&t, id);
+	*fds = b ? b->fds : 0;
+	*mapped = b ? b->mapped : 0;
+	mt_proc_free(&t);
+}
+
+/*
+ * "Who holds this buffer?": buffer-get of one id lists its holders with
+ * their fds and bytes mapped, and a proc-buffer-get dump filtered by the
+ * id lists the same processes with their comm; both match fdinfo and
+ * maps of each holder.
+ */
+TEST_F(mt, holders_of_one_buffer)
+{
+	int a = mt_heap_alloc(64 * KiB), other = mt_heap_alloc(4 * KiB);
+	struct holder_list hl = { 0 };
+	struct mt_proc_list pl = { 0 };
+	uint64_t id = mt_fd_ino(a), fds, mapped;
+	struct mt_child c;
+	struct mt_msg m;
+	unsigned int i;
+	void *map;
+
+	ASSERT_GE(a, 0);
+	ASSERT_GE(other, 0);
+	ASSERT_LE(0, dup(a));
+	map = mmap(NULL, 8 * KiB, PROT_READ, MAP_SHARED, a, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	/* The child inherits both fds and the mapping, then unmaps. */
+	ASSERT_EQ(0, child_start(&c, unmap_step, map, 0));
+
+	self->nl.seq++;
+	mt_msg_init(&m, &self->nl, self->nl.family, 0, MEMTRACK_CMD_BUFFER_GET);
+	mt_put_u64(&m, MEMTRACK_A_BUFFER_ID, id);
+	ASSERT_EQ(0, mt_nl_send(&self->nl, &m));
+	ASSERT_EQ(0, mt_nl_recv_loop(&self->nl, holders_cb, &hl, 65536));
+	EXPECT_EQ(2, hl.holders);
+	ASSERT_EQ(2, hl.n);
+	EXPECT_LT(hl.h[0].pid, hl.h[1].pid);
+	for (i = 0; i < hl.n; i++) {
+		truth_of(hl.h[i].pid, id, &fds, &mapped);
+		EXPECT_TRUE(hl.h[i].pid == (uint32_t)getpid() ||
+			    hl.h[i].pid == (uint32_t)c.pid);
+		EXPECT_EQ(fds, hl.h[i].fds) TH_LOG("holder %u", hl.h[i].pid);
+		EXPECT_EQ(mapped, hl.h[i].mapped) TH_LOG("holder %u", hl.h[i].pid);
+		EXPECT_STRNE("", hl.h[i].comm);
+	}
+
+	/* The same holders from a dump filtered by the buffer id. */
+	ASSERT_EQ(0, mt_proc_buffers(&self->nl, 0, id, NULL, NULL, 65536, &pl));
+	ASSERT_EQ(2, pl.n);
+	for (i = 0; i < pl.n; i++) {
+		ASSERT_EQ(1, pl.procs[i].nbufs);
+		EXPECT_EQ(id, pl.procs[i].bufs[0].id);
+		EXPECT_EQ(hl.h[i].pid, pl.procs[i].pid);
+		EXPECT_EQ(hl.h[i].fds, pl.procs[i].bufs[0].fds);
+		EXPECT_EQ(hl.h[i].mapped, pl.procs[i].bufs[0].mapped);
+		EXPECT_STREQ(hl.h[i].comm, pl.procs[i].comm);
+	}
+	mt_proc_list_free(&pl);
+
+	EXPECT_EQ(0, mt_child_finish(&c));
+	munmap(map, 8 * KiB);
+	close(other);
+}
+
 /* Requests the policy or the handlers must refuse, with a reason. */
 TEST_F(mt, bad_requests_get_clean_errors)
 {
@@ -897,6 +1029,27 @@ TEST_F(mt, bad_requests_get_clean_errors)
 	ASSERT_EQ(0, mt_nl_send(&self->nl, &m));
 	EXPECT_EQ(-EINVAL, mt_nl_recv_loop(&self->nl, NULL, NULL, 8192));
 	EXPECT_EQ(MEMTRACK_A_BUFFER_ID, self->nl.miss_type);
+
+	/* proc-buffer-get is a dump only; its pid has the same range. */
+	self->nl.seq++;
+	mt_msg_init(&m, &self->nl, self->nl.family, 0,
+		    MEMTRACK_CMD_PROC_BUFFER_GET);
+	ASSERT_EQ(0, mt_nl_send(&self->nl, &m));
+	EXPECT_EQ(-EOPNOTSUPP, mt_nl_recv_loop(&self->nl, NULL, NULL, 8192));
+	self->nl.seq++;
+	mt_msg_init(&m, &self->nl, self->nl.family, NLM_F_DUMP,
+		    MEMTRACK_CMD_PROC_BUFFER_GET);
+	mt_put_u32(&m, MEMTRACK_A_PROC_BUFFER_PID, 0);
+	ASSERT_EQ(0, mt_nl_send(&self->nl, &m));
+	EXPECT_EQ(-ERANGE, mt_nl_recv_loop(&self->nl, NULL, NULL, 8192));
+	EXPECT_STRNE("", self->nl.extack);
+	/* An attribute of the process figures is not a filter here. */
+	self->nl.seq++;
+	mt_msg_init(&m, &self->nl, self->nl.family, NLM_F_DUMP,
+		    MEMTRACK_CMD_PROC_BUFFER_GET);
+	mt_put_u64(&m, MEMTRACK_A_PROC_BUFFER_MAPPED, 1);
+	ASSERT_EQ(0, mt_nl_send(&self->nl, &m));
+	EXPECT_EQ(-EINVAL, mt_nl_recv_loop(&self->nl, NULL, NULL, 8192));
 
 	/* A dump filtered on a pid that does not exist is empty. */
 	EXPECT_EQ(0, mt_proc_dump(&self->nl, 4194303, 8192, &empty));

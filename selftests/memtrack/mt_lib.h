@@ -69,8 +69,8 @@ struct mt_proc {
 	uint64_t generation;
 	bool incomplete;
 	unsigned int nbufs;
-	unsigned int messages;	/* messages this process was spread over */
-	struct mt_buf *bufs;
+	unsigned int messages;	/* proc-get messages about this process */
+	struct mt_buf *bufs;	/* from proc-buffer-get, one message each */
 };
 
 struct mt_nl {
@@ -371,7 +371,9 @@ struct mt_proc_list {
 	unsigned int n;
 	unsigned int cap;
 	unsigned int messages;
+	unsigned int max_proc_len;	/* longest proc-get message, bytes */
 	bool bad_order;		/* pids or buffer ids went backwards */
+	uint32_t last_pair_pid;	/* of the last proc-buffer-get message */
 };
 
 static inline void mt_proc_list_free(struct mt_proc_list *l)
@@ -403,25 +405,64 @@ static inline int mt_parse_buf(const struct nlattr *nest, struct mt_buf *b)
 		case MEMTRACK_A_BUFFER_NAME:
 			mt_attr_str(a, b->name, sizeof(b->name));
 			break;
-		case MEMTRACK_A_BUFFER_FDS:
-			b->fds = mt_attr_uint(a);
-			b->has_fds = true;
-			break;
 		case MEMTRACK_A_BUFFER_HOLDERS:
 			b->holders = mt_attr_uint(a);
 			b->has_holders = true;
-			break;
-		case MEMTRACK_A_BUFFER_MAPPED:
-			b->mapped = mt_attr_uint(a);
 			break;
 		}
 	}
 	return b->id ? 0 : -EINVAL;
 }
 
-/* Parse a process message, appending to @p (a continuation adds buffers). */
-static inline int mt_parse_proc(const struct nlmsghdr *nlh, struct mt_proc *p,
-				bool *order_ok)
+/* Parse a proc-buffer-get message: one buffer of process *@pid. */
+static inline int mt_parse_pair(const struct nlmsghdr *nlh, uint32_t *pid,
+				char *comm, size_t comm_len, struct mt_buf *b)
+{
+	const struct genlmsghdr *g = NLMSG_DATA(nlh);
+	const struct nlattr *a;
+
+	memset(b, 0, sizeof(*b));
+	*pid = 0;
+	mt_for_each_attr(a, (char *)g + GENL_HDRLEN,
+			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
+		switch (mt_type(a)) {
+		case MEMTRACK_A_PROC_BUFFER_PID:
+			*pid = *(uint32_t *)mt_attr_data(a);
+			break;
+		case MEMTRACK_A_PROC_BUFFER_COMM:
+			if (comm)
+				mt_attr_str(a, comm, comm_len);
+			break;
+		case MEMTRACK_A_PROC_BUFFER_ID:
+			b->id = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_PROC_BUFFER_SIZE:
+			b->size = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_PROC_BUFFER_EXPORTER:
+			mt_attr_str(a, b->exporter, sizeof(b->exporter));
+			break;
+		case MEMTRACK_A_PROC_BUFFER_NAME:
+			mt_attr_str(a, b->name, sizeof(b->name));
+			break;
+		case MEMTRACK_A_PROC_BUFFER_FDS:
+			b->fds = mt_attr_uint(a);
+			b->has_fds = true;
+			break;
+		case MEMTRACK_A_PROC_BUFFER_HOLDERS:
+			b->holders = mt_attr_uint(a);
+			b->has_holders = true;
+			break;
+		case MEMTRACK_A_PROC_BUFFER_MAPPED:
+			b->mapped = mt_attr_uint(a);
+			break;
+		}
+	}
+	return *pid && b->id ? 0 : -EINVAL;
+}
+
+/* Parse a proc-get message into @p. */
+static inline int mt_parse_proc(const struct nlmsghdr *nlh, struct mt_proc *p)
 {
 	const struct genlmsghdr *g = NLMSG_DATA(nlh);
 	const struct nlattr *a;
@@ -463,72 +504,87 @@ static inline int mt_parse_proc(const struct nlmsghdr *nlh, struct mt_proc *p,
 		case MEMTRACK_A_PROC_INCOMPLETE:
 			p->incomplete = true;
 			break;
-		case MEMTRACK_A_PROC_BUFFER: {
-			struct mt_buf *nb = realloc(p->bufs, (p->nbufs + 1) * sizeof(*nb));
-
-			if (!nb)
-				return -ENOMEM;
-			p->bufs = nb;
-			if (mt_parse_buf(a, &p->bufs[p->nbufs]))
-				return -EINVAL;
-			if (p->nbufs && p->bufs[p->nbufs].id <= p->bufs[p->nbufs - 1].id)
-				*order_ok = false;
-			p->nbufs++;
-			break;
-		}
 		}
 	}
 	return 0;
 }
 
-static inline int mt_proc_list_cb(const struct nlmsghdr *nlh, void *arg)
+static inline struct mt_proc *mt_proc_list_add(struct mt_proc_list *l,
+					       uint32_t pid)
 {
-	struct mt_proc_list *l = arg;
-	const struct genlmsghdr *g = NLMSG_DATA(nlh);
-	struct mt_proc tmp = { 0 };
-	bool order_ok = true;
-	const struct nlattr *a;
-	uint32_t pid = 0;
-
-	l->messages++;
-	mt_for_each_attr(a, (char *)g + GENL_HDRLEN,
-			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN))
-		if (mt_type(a) == MEMTRACK_A_PROC_PID)
-			pid = *(uint32_t *)mt_attr_data(a);
-	if (!pid)
-		return -EINVAL;
-
-	/* A continuation of the previous process repeats its pid. */
-	if (l->n && l->procs[l->n - 1].pid == pid) {
-		struct mt_proc *p = &l->procs[l->n - 1];
-		uint64_t last = p->nbufs ? p->bufs[p->nbufs - 1].id : 0;
-		unsigned int first = p->nbufs;
-		int ret = mt_parse_proc(nlh, p, &order_ok);
-
-		if (first < p->nbufs && p->bufs[first].id <= last)
-			l->bad_order = true;
-		if (!order_ok)
-			l->bad_order = true;
-		return ret;
-	}
-	if (l->n && l->procs[l->n - 1].pid > pid)
-		l->bad_order = true;
 	if (l->n == l->cap) {
 		struct mt_proc *np;
 
 		l->cap = l->cap ? 2 * l->cap : 64;
 		np = realloc(l->procs, l->cap * sizeof(*np));
 		if (!np)
-			return -ENOMEM;
+			return NULL;
 		l->procs = np;
 	}
-	if (mt_parse_proc(nlh, &tmp, &order_ok)) {
-		mt_proc_free(&tmp);
-		return -EINVAL;
+	memset(&l->procs[l->n], 0, sizeof(l->procs[0]));
+	l->procs[l->n].pid = pid;
+	return &l->procs[l->n++];
+}
+
+static inline struct mt_proc *mt_proc_list_find(struct mt_proc_list *l,
+						uint32_t pid)
+{
+	unsigned int i;
+
+	for (i = l->n; i > 0; i--)
+		if (l->procs[i - 1].pid == pid)
+			return &l->procs[i - 1];
+	return NULL;
+}
+
+/*
+ * Collect proc-get messages (a process's figures) and proc-buffer-get
+ * messages (one buffer of a process) into @arg, a struct mt_proc_list.
+ */
+static inline int mt_proc_list_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct genlmsghdr *g = NLMSG_DATA(nlh);
+	struct mt_proc_list *l = arg;
+	struct mt_proc *p;
+
+	l->messages++;
+	if (g->cmd == MEMTRACK_CMD_PROC_BUFFER_GET) {
+		char comm[sizeof(l->procs[0].comm)] = "";
+		struct mt_buf b, *nb;
+		uint32_t pid;
+
+		if (mt_parse_pair(nlh, &pid, comm, sizeof(comm), &b))
+			return -EINVAL;
+		if (l->last_pair_pid > pid)
+			l->bad_order = true;
+		l->last_pair_pid = pid;
+		p = mt_proc_list_find(l, pid);
+		if (!p)
+			p = mt_proc_list_add(l, pid);
+		if (!p)
+			return -ENOMEM;
+		if (comm[0])
+			memcpy(p->comm, comm, sizeof(comm));
+		if (p->nbufs && b.id <= p->bufs[p->nbufs - 1].id)
+			l->bad_order = true;
+		nb = realloc(p->bufs, (p->nbufs + 1) * sizeof(*nb));
+		if (!nb)
+			return -ENOMEM;
+		p->bufs = nb;
+		p->bufs[p->nbufs++] = b;
+		return 0;
 	}
-	if (!order_ok)
+	if (g->cmd != MEMTRACK_CMD_PROC_GET)
+		return -EINVAL;
+	if (nlh->nlmsg_len > l->max_proc_len)
+		l->max_proc_len = nlh->nlmsg_len;
+	p = mt_proc_list_add(l, 0);
+	if (!p)
+		return -ENOMEM;
+	if (mt_parse_proc(nlh, p) || !p->pid)
+		return -EINVAL;
+	if (l->n > 1 && l->procs[l->n - 2].pid >= p->pid)
 		l->bad_order = true;
-	l->procs[l->n++] = tmp;
 	return 0;
 }
 
@@ -597,22 +653,51 @@ static inline int mt_hwm_reset(struct mt_nl *nl)
 	return ret ? ret : mt_nl_recv_loop(nl, NULL, NULL, 8192);
 }
 
-/*
- * A process query (do, or dump with @dump) with optional tag and exporter
- * filters (NULL: none).
- */
-static inline int mt_proc_query(struct mt_nl *nl, bool dump, uint32_t pid,
-				const char *tag, const char *exporter,
-				struct mt_proc_list *out)
+/* Send a proc-buffer-get dump request and collect its messages into @out. */
+static inline int mt_proc_buffers(struct mt_nl *nl, uint32_t pid, uint64_t id,
+				  const char *tag, const char *exporter,
+				  size_t bufsize, struct mt_proc_list *out)
 {
 	struct mt_msg m;
+	int ret;
+
+	nl->seq++;
+	mt_msg_init(&m, nl, nl->family, NLM_F_DUMP,
+		    MEMTRACK_CMD_PROC_BUFFER_GET);
+	if (pid)
+		mt_put_u32(&m, MEMTRACK_A_PROC_BUFFER_PID, pid);
+	if (id)
+		mt_put_u64(&m, MEMTRACK_A_PROC_BUFFER_ID, id);
+	if (tag)
+		mt_put(&m, MEMTRACK_A_PROC_BUFFER_FILTER_NAME, tag,
+		       strlen(tag) + 1);
+	if (exporter)
+		mt_put(&m, MEMTRACK_A_PROC_BUFFER_FILTER_EXPORTER, exporter,
+		       strlen(exporter) + 1);
+	ret = mt_nl_send(nl, &m);
+	return ret ? ret : mt_nl_recv_loop(nl, mt_proc_list_cb, out, bufsize);
+}
+
+/*
+ * A process query (do, or dump with @dump) with optional tag and exporter
+ * filters (NULL: none): the figures from proc-get, then the buffers from
+ * a proc-buffer-get dump with the same pid and filters.  Callers query
+ * processes at quiescent points, where the two agree.
+ */
+static inline int mt_proc_query_sized(struct mt_nl *nl, bool dump,
+				      uint32_t pid, const char *tag,
+				      const char *exporter, size_t bufsize,
+				      struct mt_proc_list *out)
+{
+	struct mt_msg m;
+	bool intr;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
 	nl->seq++;
 	mt_msg_init(&m, nl, nl->family, dump ? NLM_F_DUMP : 0,
 		    MEMTRACK_CMD_PROC_GET);
-	if (pid)
+	if (pid || !dump)
 		mt_put_u32(&m, MEMTRACK_A_PROC_PID, pid);
 	if (tag)
 		mt_put(&m, MEMTRACK_A_PROC_FILTER_NAME, tag, strlen(tag) + 1);
@@ -620,23 +705,31 @@ static inline int mt_proc_query(struct mt_nl *nl, bool dump, uint32_t pid,
 		mt_put(&m, MEMTRACK_A_PROC_FILTER_EXPORTER, exporter,
 		       strlen(exporter) + 1);
 	ret = mt_nl_send(nl, &m);
-	return ret ? ret : mt_nl_recv_loop(nl, mt_proc_list_cb, out, 65536);
+	if (!ret)
+		ret = mt_nl_recv_loop(nl, mt_proc_list_cb, out, bufsize);
+	if (ret)
+		return ret;
+	intr = nl->dump_intr;
+	ret = mt_proc_buffers(nl, pid, 0, tag, exporter, bufsize, out);
+	nl->dump_intr |= intr;
+	return ret;
+}
+
+static inline int mt_proc_query(struct mt_nl *nl, bool dump, uint32_t pid,
+				const char *tag, const char *exporter,
+				struct mt_proc_list *out)
+{
+	return mt_proc_query_sized(nl, dump, pid, tag, exporter, 65536, out);
 }
 
 /* One process by pid.  Returns 0 or -errno (nl->extack explains). */
 static inline int mt_proc_get(struct mt_nl *nl, uint32_t pid, struct mt_proc *out)
 {
-	struct mt_proc_list l = { 0 };
-	struct mt_msg m;
+	struct mt_proc_list l;
 	int ret;
 
-	nl->seq++;
-	mt_msg_init(&m, nl, nl->family, 0, MEMTRACK_CMD_PROC_GET);
-	mt_put_u32(&m, MEMTRACK_A_PROC_PID, pid);
-	ret = mt_nl_send(nl, &m);
-	if (!ret)
-		ret = mt_nl_recv_loop(nl, mt_proc_list_cb, &l, 1 << 20);
-	if (!ret && l.n != 1)
+	ret = mt_proc_query(nl, false, pid, NULL, NULL, &l);
+	if (!ret && (l.n != 1 || l.procs[0].pid != pid))
 		ret = -EPROTO;
 	if (!ret) {
 		*out = l.procs[0];
@@ -653,18 +746,7 @@ static inline int mt_proc_get(struct mt_nl *nl, uint32_t pid, struct mt_proc *ou
 static inline int mt_proc_dump(struct mt_nl *nl, uint32_t pid, size_t bufsize,
 			       struct mt_proc_list *out)
 {
-	struct mt_msg m;
-	int ret;
-
-	memset(out, 0, sizeof(*out));
-	nl->seq++;
-	mt_msg_init(&m, nl, nl->family, NLM_F_DUMP, MEMTRACK_CMD_PROC_GET);
-	if (pid)
-		mt_put_u32(&m, MEMTRACK_A_PROC_PID, pid);
-	ret = mt_nl_send(nl, &m);
-	if (!ret)
-		ret = mt_nl_recv_loop(nl, mt_proc_list_cb, out, bufsize);
-	return ret;
+	return mt_proc_query_sized(nl, true, pid, NULL, NULL, bufsize, out);
 }
 
 struct mt_buf_list {

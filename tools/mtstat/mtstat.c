@@ -32,7 +32,7 @@ static void usage(FILE *out)
 "\n"
 "options:\n"
 "  -p, --pid PID[,PID...]   show these processes\n"
-"  -b, --buffers            list system-wide buffers (needs CAP_NET_ADMIN)\n"
+"  -b, --buffers            list system-wide buffers (needs CAP_SYS_ADMIN)\n"
 "  -t, --tag TAG            only buffers named TAG\n"
 "  -e, --exporter NAME      only buffers from exporter NAME\n"
 "  -u, --user USER          only processes of USER (name or uid)\n"
@@ -132,7 +132,7 @@ static const char *advice(int code)
 	case MTSTAT_EPERM:
 		return "memtrack shows a process to callers that may read its "
 		       "/proc/PID/fdinfo (ptrace read access: same user and dumpable, "
-		       "or CAP_SYS_PTRACE); the buffer list needs CAP_NET_ADMIN. "
+		       "or CAP_SYS_PTRACE); the buffer list needs CAP_SYS_ADMIN and CAP_NET_ADMIN. "
 		       "Run as that user or as root.";
 	case MTSTAT_EUNAVAIL:
 		return "boot a kernel with CONFIG_MEMTRACK=y (and without memtrack=off), "
@@ -347,7 +347,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (buffers && !snap.has_system) {
-			fprintf(stderr, "mtstat: listing every buffer needs CAP_NET_ADMIN\n");
+			fprintf(stderr, "mtstat: listing every buffer needs CAP_SYS_ADMIN and CAP_NET_ADMIN\n");
 			mt_snapshot_free(&snap);
 			ret = MTSTAT_EPERM;
 			break;

@@ -109,7 +109,7 @@ check "bad sort field exits 1" status_is 1 mtstat -s nonsense
 check "-c without -i exits 1" status_is 1 mtstat -c 3
 check "unknown option exits 1" status_is 1 mtstat --frobnicate
 check "an unprivileged -b exits 3 and says why" sh -c \
-	"su -s /bin/sh mtuser -c 'mtstat -b' >/dev/null 2>/tmp/err; [ \$? = 3 ] && grep -q CAP_NET_ADMIN /tmp/err"
+	"su -s /bin/sh mtuser -c 'mtstat -b' >/dev/null 2>/tmp/err; [ \$? = 3 ] && grep -q CAP_SYS_ADMIN /tmp/err"
 check "an unprivileged -p of root's process exits 3" sh -c \
 	"su -s /bin/sh mtuser -c 'mtstat -p $camera' >/dev/null 2>/tmp/err; [ \$? = 3 ] && grep -q 'permission denied' /tmp/err"
 check "an unprivileged --watch exits 3" sh -c \
