@@ -24,9 +24,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!size)
 		return 0;
-	/* The first byte picks the event command, the rest is attributes. */
-	mtnl__parse_event(data[0] % 8, data + 1, size - 1, &ev, why, sizeof(why));
-	mtnl__parse_buffer(data, size, &b, why, sizeof(why));
+	/*
+	 * The first byte picks the command, known or not (the highest is
+	 * MEMTRACK_CMD_MAX), the rest is attributes.
+	 */
+	mtnl__parse_event(data[0] % (MEMTRACK_CMD_MAX + 2), data + 1, size - 1,
+			  &ev, why, sizeof(why));
+	/* A buffer with its holders owns their list. */
+	if (mtnl__parse_buffer(data, size, &b, why, sizeof(why)) == 0)
+		mtnl__buffer_reset(&b);
 	mtnl__parse_stats(data, size, &st, why, sizeof(why));
 	mtnl__parse_proc(data, size, &p, why, sizeof(why));
 	/* Two pairs of one process: the second must follow the first. */
