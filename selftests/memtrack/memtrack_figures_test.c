@@ -672,7 +672,8 @@ static int read_dump_unprivileged(struct mt_nl *nl, const struct holders *h)
  * reads it, and one that an unprivileged process started never lists
  * them, even when root reads it.
  */
-TEST_F(fig, dump_keeps_the_requesters_credentials)
+/* 200 processes: minutes under KASAN. */
+TEST_F_TIMEOUT(fig, dump_keeps_the_requesters_credentials, 600)
 {
 	int status, sock[2], ready[2], go[2], fd, rr, rg;
 	struct mt_proc_list l;
