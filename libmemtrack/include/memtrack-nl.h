@@ -127,7 +127,9 @@ typedef int (*mtnl_proc_cb)(const struct mtnl_proc *p, void *arg);
  * @cb: called for each process, in increasing pid order
  * @arg: passed to @cb
  * @generation: if not NULL, receives the highest accounting generation
- *	seen in the dump
+ *	seen in the dump; 0 if the kernel reports none, which it does only
+ *	to callers that may subscribe to events (CAP_NET_ADMIN and
+ *	CAP_SYS_ADMIN)
  *
  * Processes the caller may not read are skipped by the kernel.  The
  * figures of every process come from one dump (proc-get) and the buffers
@@ -165,7 +167,11 @@ MTNL_API uint64_t mtnl_proc_hwm(const struct mtnl_proc *p);
  * account mappings.
  */
 MTNL_API uint64_t mtnl_proc_mapped(const struct mtnl_proc *p);
-/* Accounting generation the report was built at. */
+/*
+ * Accounting generation the report was built at: the seq of the last event
+ * it reflects.  0 for callers that may not subscribe to events, to whom the
+ * kernel does not report it.
+ */
 MTNL_API uint64_t mtnl_proc_generation(const struct mtnl_proc *p);
 /* True when the kernel could not track every reference (out of memory). */
 MTNL_API bool mtnl_proc_incomplete(const struct mtnl_proc *p);
@@ -206,7 +212,9 @@ MTNL_API int mtnl_buffer_dump(struct mtnl *h, mtnl_buffer_cb cb, void *arg);
  *
  * The buffer comes with the processes that hold it (see
  * mtnl_buffer_holder()), those of the caller's pid namespace that the
- * caller may read, in increasing pid order.
+ * caller may read, in increasing pid order, and with the devices attached
+ * to it (see mtnl_buffer_importer()), which keep alive a buffer that no
+ * process holds.
  *
  * Return: 0; -ENOENT for an unknown id; -EPERM without CAP_SYS_ADMIN and CAP_NET_ADMIN.
  */
@@ -248,6 +256,18 @@ MTNL_API size_t mtnl_buffer_holder_count(const struct mtnl_buffer *b);
 /* Holder @i (< mtnl_buffer_holder_count()); owned by @b.  Since MEMTRACK_NL_1.2. */
 MTNL_API const struct mtnl_holder *mtnl_buffer_holder(const struct mtnl_buffer *b,
 						     size_t i);
+/*
+ * Devices attached to a buffer from mtnl_buffer_get(), one per attachment
+ * (dev_name() of the importing device, e.g. "memtrack_test"); 0 for
+ * buffers from a dump or a process, and for exporters that do not report
+ * them.  Since MEMTRACK_NL_1.2.
+ */
+MTNL_API size_t mtnl_buffer_importer_count(const struct mtnl_buffer *b);
+/*
+ * Device name of attachment @i (< mtnl_buffer_importer_count()), owned by
+ * @b; NULL with errno ERANGE beyond.  Since MEMTRACK_NL_1.2.
+ */
+MTNL_API const char *mtnl_buffer_importer(const struct mtnl_buffer *b, size_t i);
 /* Holder accessors (since MEMTRACK_NL_1.2): pid in the caller's namespace, */
 MTNL_API uint32_t mtnl_holder_pid(const struct mtnl_holder *ho);
 /* its command name (owned by the buffer), */
@@ -265,7 +285,8 @@ MTNL_API uint64_t mtnl_holder_mapped(const struct mtnl_holder *ho);
  * @held: bytes of buffers some descriptor table holds
  * @kernel_only: bytes of buffers no descriptor table holds
  * @hwm: largest @total since boot or the last reset
- * @generation: accounting generation the figures were read at
+ * @generation: accounting generation the figures were read at; 0 for
+ *	callers that may not subscribe to events
  */
 struct mtnl_stats {
 	size_t sz;

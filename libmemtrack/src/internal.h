@@ -35,6 +35,9 @@ struct mtnl_buffer {
 	/* The processes holding it: only in a reply to mtnl_buffer_get(). */
 	struct mtnl_holder *holder_list;
 	size_t nholders;
+	/* The devices attached to it: only in a reply to mtnl_buffer_get(). */
+	char **importer_list;
+	size_t nimporters;
 };
 
 struct mtnl_proc {

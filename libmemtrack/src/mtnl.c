@@ -835,6 +835,17 @@ const struct mtnl_holder *mtnl_buffer_holder(const struct mtnl_buffer *b, size_t
 	return &b->holder_list[i];
 }
 
+size_t mtnl_buffer_importer_count(const struct mtnl_buffer *b) { return b->nimporters; }
+
+const char *mtnl_buffer_importer(const struct mtnl_buffer *b, size_t i)
+{
+	if (i >= b->nimporters) {
+		errno = ERANGE;
+		return NULL;
+	}
+	return b->importer_list[i];
+}
+
 uint32_t mtnl_holder_pid(const struct mtnl_holder *ho) { return ho->pid; }
 const char *mtnl_holder_comm(const struct mtnl_holder *ho) { return ho->comm; }
 uint32_t mtnl_holder_fds(const struct mtnl_holder *ho) { return ho->fds; }

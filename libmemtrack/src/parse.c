@@ -215,8 +215,37 @@ static int parse_buffer_attrs(const void *attrs, size_t len,
 
 void mtnl__buffer_reset(struct mtnl_buffer *b)
 {
+	size_t i;
+
 	free(b->holder_list);
+	for (i = 0; i < b->nimporters; i++)
+		free(b->importer_list[i]);
+	free(b->importer_list);
 	memset(b, 0, sizeof(*b));
+}
+
+/* Append the device name of an importer attribute to @b's list. */
+static int add_importer(struct mtnl_buffer *b, const struct attr *a,
+			char *why, size_t wl)
+{
+	const char *nul = a->len ? memchr(a->data, '\0', a->len) : NULL;
+	char **nl;
+	char *name;
+
+	if (!nul)
+		return bad(why, wl, "buffer importer: string is not NUL-terminated");
+	name = malloc((size_t)(nul - (const char *)a->data) + 1);
+	if (!name)
+		return -ENOMEM;
+	memcpy(name, a->data, (size_t)(nul - (const char *)a->data) + 1);
+	nl = realloc(b->importer_list, (b->nimporters + 1) * sizeof(*nl));
+	if (!nl) {
+		free(name);
+		return -ENOMEM;
+	}
+	b->importer_list = nl;
+	b->importer_list[b->nimporters++] = name;
+	return 0;
 }
 
 static int parse_holder(const void *attrs, size_t len, struct mtnl_holder *h,
@@ -268,10 +297,14 @@ int mtnl__parse_buffer(const void *attrs, size_t len, struct mtnl_buffer *b,
 	ret = parse_buffer_attrs(attrs, len, &buffer_types, b, NULL, why, wl);
 	if (ret)
 		return ret;
-	/* The holders, in a reply about one buffer. */
+	/* The holders and the importers, in a reply about one buffer. */
 	while (!ret && next_attr(&pos, end, &a, &truncated)) {
 		struct mtnl_holder h, *nh;
 
+		if (a.type == MEMTRACK_A_BUFFER_IMPORTER) {
+			ret = add_importer(b, &a, why, wl);
+			continue;
+		}
 		if (a.type != MEMTRACK_A_BUFFER_HOLDER)
 			continue;
 		ret = parse_holder(a.data, a.len, &h, why, wl);

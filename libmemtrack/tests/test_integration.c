@@ -13,9 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/memtrack_test.h>
 #include <memtrack-nl.h>
 
 /* The selftests' dma-buf and fdinfo helpers. */
@@ -167,7 +169,32 @@ static void test_queries(struct mtnl *h)
 		}
 		CHECK(mtnl_buffer_holder(one, 1) == NULL && errno == ERANGE,
 		      "holder out of range");
+		CHECK(mtnl_buffer_importer_count(one) == 0, "importers of a buffer attached to nothing");
 		mtnl_buffer_free(one);
+	}
+	/* Attached to a device (the test exporter's), it names the device. */
+	{
+		int dev = open("/dev/memtrack_test", O_RDWR | O_CLOEXEC);
+		struct memtrack_test_attach at = { .fd = a };
+
+		if (dev >= 0) {
+			CHECK(ioctl(dev, MEMTRACK_TEST_IOC_ATTACH, &at) == 0, "attach");
+			ret = mtnl_buffer_get(h, mt_fd_ino(a), &one);
+			CHECK(ret == 0, "buffer_get: %s", mtnl_last_error(h));
+			if (!ret) {
+				CHECK(mtnl_buffer_importer_count(one) == 1, "importers: %zu",
+				      mtnl_buffer_importer_count(one));
+				CHECK(mtnl_buffer_importer_count(one) == 1 &&
+				      !strcmp(mtnl_buffer_importer(one, 0), "memtrack_test"),
+				      "importer name");
+				CHECK(mtnl_buffer_importer(one, 1) == NULL && errno == ERANGE,
+				      "importer out of range");
+				mtnl_buffer_free(one);
+			}
+			close(dev);
+		} else {
+			printf("# no /dev/memtrack_test: importers not checked\n");
+		}
 	}
 	CHECK(mtnl_stats_get(h, &st) == 0, "stats");
 	CHECK(st.total == st.held + st.kernel_only && st.nr_buffers >= 2, "stats add up");

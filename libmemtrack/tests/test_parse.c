@@ -301,6 +301,24 @@ static void test_system_buffer(void)
 
 	/* Empty input. */
 	CHECK(mtnl__parse_buffer(b.data, 0, &mb, why, sizeof(why)) == -EBADMSG, "empty");
+
+	/* The devices attached to it, in the reply about one buffer. */
+	memset(&b, 0, sizeof(b));
+	put_u64(&b, MEMTRACK_A_BUFFER_ID, 9);
+	put_u64(&b, MEMTRACK_A_BUFFER_SIZE, 8192);
+	put_str(&b, MEMTRACK_A_BUFFER_EXPORTER, "system");
+	put_u32(&b, MEMTRACK_A_BUFFER_HOLDERS, 0);
+	put_str(&b, MEMTRACK_A_BUFFER_IMPORTER, "0000:00:02.0");
+	put_str(&b, MEMTRACK_A_BUFFER_IMPORTER, "memtrack_test");
+	CHECK(mtnl__parse_buffer(b.data, b.len, &mb, why, sizeof(why)) == 0, "%s", why);
+	CHECK(mb.nimporters == 2 && !strcmp(mb.importer_list[0], "0000:00:02.0") &&
+	      !strcmp(mb.importer_list[1], "memtrack_test"), "importers");
+	mtnl__buffer_reset(&mb);
+	/* An importer name without its NUL is refused, and leaks nothing. */
+	put(&b, MEMTRACK_A_BUFFER_IMPORTER, "gpu", 3);
+	CHECK(mtnl__parse_buffer(b.data, b.len, &mb, why, sizeof(why)) == -EBADMSG,
+	      "unterminated importer");
+	CHECK(mb.nimporters == 0 && !mb.importer_list, "importers freed on error");
 }
 
 int main(void)

@@ -4,10 +4,11 @@
  * fork, exec, exit, threads and SCM_RIGHTS; sequence numbers that step by
  * one and match the generation of dumps; forced loss (ENOBUFS) detected
  * and repaired by a dump equal to ground truth; the privilege rule for
- * subscribing; and subscribers in other network namespaces.
+ * subscribing; and subscribers in other network and pid namespaces.
  */
 #define _GNU_SOURCE
 #include <grp.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -480,23 +481,156 @@ TEST_F_TIMEOUT(ev, loss_is_detected_and_a_dump_resyncs, 300)
 	free(small);
 }
 
-TEST(subscribing_needs_cap_net_admin)
+/* Drop @cap from the effective set; 0 or -1. */
+static int drop_cap(int cap)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[CAP_TO_INDEX(cap)].effective &= ~CAP_TO_MASK(cap);
+	return syscall(SYS_capset, &hdr, data) ? -1 : 0;
+}
+
+/* What subscribing returns in a child that first runs @drop. */
+static int subscribe_after(int (*drop)(void))
 {
 	int status;
 	pid_t pid = fork();
 
-	ASSERT_GE(pid, 0);
+	if (pid < 0)
+		return -1000;
 	if (pid == 0) {
 		int fd;
 
-		if (setgroups(0, NULL) || setresgid(1000, 1000, 1000) ||
-		    setresuid(1000, 1000, 1000))
-			_exit(10);
+		if (drop())
+			_exit(100);
 		fd = mt_events_open(0);
-		_exit(fd == -EPERM ? 0 : 11);
+		if (fd >= 0)
+			_exit(0);
+		_exit(-fd < 100 ? -fd : 101);
 	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_EQ(0, WEXITSTATUS(status));
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1001;
+	return -WEXITSTATUS(status);
+}
+
+static int drop_to_user(void)
+{
+	return setgroups(0, NULL) || setresgid(1000, 1000, 1000) ||
+	       setresuid(1000, 1000, 1000);
+}
+
+static int drop_net_admin(void)
+{
+	return drop_cap(CAP_NET_ADMIN);
+}
+
+static int drop_sys_admin(void)
+{
+	return drop_cap(CAP_SYS_ADMIN);
+}
+
+static int drop_nothing(void)
+{
+	return 0;
+}
+
+/*
+ * Events describe every process: the group asks for CAP_NET_ADMIN
+ * (admin-perm) and CAP_SYS_ADMIN (sys-admin-perm) of the subscriber.
+ */
+TEST(subscribing_needs_cap_net_admin_and_cap_sys_admin)
+{
+	EXPECT_EQ(0, subscribe_after(drop_nothing));
+	EXPECT_EQ(-EPERM, subscribe_after(drop_to_user));
+	EXPECT_EQ(-EPERM, subscribe_after(drop_net_admin));
+	EXPECT_EQ(-EPERM, subscribe_after(drop_sys_admin));
+}
+
+/*
+ * A subscriber in a child pid namespace (root of the initial user and
+ * network namespaces, as subscribing requires) receives the pids of the
+ * initial pid namespace, as documented: one multicast message cannot be
+ * translated for each subscriber.  A dump from the same place is
+ * translated, so the process that is invisible there is not listed.
+ */
+TEST(child_pid_namespace_subscriber_gets_initial_pids)
+{
+	int ready[2], go[2], status, buf, keep;
+	pid_t child;
+	char c;
+
+	ASSERT_EQ(0, pipe2(ready, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
+	keep = mt_heap_alloc(4 * KiB);
+	ASSERT_GE(keep, 0);
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		pid_t inner;
+
+		if (unshare(CLONE_NEWPID))
+			_exit(10);
+		inner = fork();
+		if (inner < 0)
+			_exit(11);
+		if (inner == 0) {
+			struct mt_proc_list l;
+			struct mt_events *es;
+			uint32_t parent;
+			struct mt_nl nl;
+			int own;
+
+			if (getpid() != 1)
+				_exit(20);
+			es = calloc(1, sizeof(*es));
+			if (!es)
+				_exit(21);
+			es->fd = mt_events_open(0);
+			if (es->fd < 0)
+				_exit(22);
+			if (write(ready[1], "r", 1) != 1 ||
+			    read(go[0], &parent, sizeof(parent)) != sizeof(parent))
+				_exit(23);
+			/* The parent's install and uninstall were sent by now. */
+			events_read(es, 1000);
+			if (!find_event(es, MEMTRACK_CMD_PROC_BUFFER_ADD_NTF, parent) ||
+			    !find_event(es, MEMTRACK_CMD_PROC_BUFFER_DEL_NTF, parent))
+				_exit(24);
+			/*
+			 * A dump names only what this namespace sees: this
+			 * process, as pid 1, and not the parent, which
+			 * holds a buffer too.
+			 */
+			own = mt_heap_alloc(4 * KiB);
+			if (own < 0 || mt_nl_open(&nl) ||
+			    mt_proc_query(&nl, true, 0, NULL, NULL, &l))
+				_exit(25);
+			if (l.n != 1 || l.procs[0].pid != 1)
+				_exit(26);
+			_exit(0);
+		}
+		_exit(waitpid(inner, &status, 0) == inner && WIFEXITED(status) ?
+		      WEXITSTATUS(status) : 12);
+	}
+	close(ready[1]);
+	close(go[0]);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+
+	buf = mt_heap_alloc(4 * KiB);
+	ASSERT_GE(buf, 0);
+	close(buf);
+	ASSERT_EQ(sizeof(uint32_t),
+		  write(go[1], &(uint32_t){ getpid() }, sizeof(uint32_t)));
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("the child pid namespace's subscriber (step %d)",
+		       WEXITSTATUS(status));
+	close(keep);
 }
 
 /*

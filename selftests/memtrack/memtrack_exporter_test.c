@@ -6,10 +6,12 @@
  * a buffer mapped through two different VMA operations, an exporter that
  * replaces vma->vm_file, an importer that fails after dma_buf_mmap() or
  * overwrites the VMA operations after it, a mapping that mremap() grows,
- * VMA operations memtrack cannot stand in for, and a mapping whose
- * accounting cannot be allocated.  Ground truth is what the test created,
- * /proc/PID/maps and the exporter's own counters (MEMTRACK_TEST_IOC_STATS),
- * which show that no buffer and no mapping reference leaks.  A kernel
+ * VMA operations memtrack cannot stand in for, a mapping whose
+ * accounting cannot be allocated, and buffers kept alive only by devices
+ * attached to them.  Ground truth is what the test created,
+ * /proc/PID/maps, debugfs's dma_buf/bufinfo and the exporter's own
+ * counters (MEMTRACK_TEST_IOC_STATS), which show that no buffer and no
+ * mapping reference leaks.  A kernel
  * warning fails the run (tools/vm/run).
  *
  * Skips without /dev/memtrack_test; the failslab case also skips without
@@ -86,6 +88,95 @@ static int buffer_lookup(struct mt_nl *nl, uint64_t id, struct mt_buf *out)
 		*out = *b;
 	free(l.bufs);
 	return !!b;
+}
+
+static int mtt_attach(int dev, int fd)
+{
+	struct memtrack_test_attach a = { .fd = fd };
+
+	return ioctl(dev, MEMTRACK_TEST_IOC_ATTACH, &a) ? -errno : 0;
+}
+
+#define MAX_IMPORTERS 8
+
+struct importers {
+	char name[MAX_IMPORTERS][64];
+	unsigned int n;		/* importer attributes in the reply */
+	uint64_t holders;
+	bool has_holders;
+};
+
+static int importers_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct genlmsghdr *g = NLMSG_DATA(nlh);
+	struct importers *im = arg;
+	const struct nlattr *a;
+
+	mt_for_each_attr(a, (char *)g + GENL_HDRLEN,
+			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
+		if (mt_type(a) == MEMTRACK_A_BUFFER_HOLDERS) {
+			im->holders = mt_attr_uint(a);
+			im->has_holders = true;
+		}
+		if (mt_type(a) != MEMTRACK_A_BUFFER_IMPORTER)
+			continue;
+		if (im->n < MAX_IMPORTERS)
+			mt_attr_str(a, im->name[im->n], sizeof(im->name[0]));
+		im->n++;
+	}
+	return 0;
+}
+
+/* buffer-get of @id: the devices attached to it; 0 or -errno. */
+static int importers_get(struct mt_nl *nl, uint64_t id, struct importers *im)
+{
+	struct mt_msg m;
+	int ret;
+
+	memset(im, 0, sizeof(*im));
+	nl->seq++;
+	mt_msg_init(&m, nl, nl->family, 0, MEMTRACK_CMD_BUFFER_GET);
+	mt_put_u64(&m, MEMTRACK_A_BUFFER_ID, id);
+	ret = mt_nl_send(nl, &m);
+	return ret ? ret : mt_nl_recv_loop(nl, importers_cb, im, 65536);
+}
+
+/*
+ * Ground truth from the dma-buf core: how many devices debugfs's bufinfo
+ * lists as attached to the buffer with inode @id; -1 if bufinfo cannot
+ * be read or does not list the buffer.
+ */
+static int bufinfo_attached(uint64_t id)
+{
+	FILE *f = fopen("/sys/kernel/debug/dma_buf/bufinfo", "re");
+	bool in = false, seen = false;
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long size, ino;
+		char exp[64];
+
+		if (sscanf(line, "%llu %*x %*x %*d %63s %llu", &size, exp,
+			   &ino) == 3) {
+			in = ino == id;
+			seen |= in;
+			continue;
+		}
+		if (!in)
+			continue;
+		if (!strncmp(line, "Total ", 6)) {
+			in = false;
+			continue;
+		}
+		/* Device names follow "Attached Devices:", one per line. */
+		if (line[0] == '\t' && !strchr(line, ':'))
+			n++;
+	}
+	fclose(f);
+	return seen ? n : -1;
 }
 
 FIXTURE(exporter)
@@ -586,6 +677,78 @@ TEST_F(exporter, mapping_accounting_failure_is_flagged_and_leaks_nothing)
 	ASSERT_EQ(0, close(fd));
 	EXPECT_STATS(0, 0, r.after.exporter_mmap_calls -
 			   self->start.exporter_mmap_calls);
+}
+
+/*
+ * A buffer that no process holds any more, kept alive by the devices
+ * attached to it, says which: buffer-get of its id lists each attachment
+ * (the test device, twice for two attachments), as debugfs's bufinfo
+ * does, for a system-heap buffer and for one of the test exporter, and a
+ * buffer without attachments lists none.  Detaching frees the buffers.
+ */
+TEST_F(exporter, kernel_only_buffer_names_its_importers)
+{
+	int heap = mt_heap_alloc(64 * 1024);
+	int own = mtt_create(self->dev, 16 * 1024, 0);
+	int plain = mt_heap_alloc(4 * 1024);
+	uint64_t heap_id, own_id, plain_id;
+	struct importers im;
+	struct mt_buf b;
+	unsigned int i;
+	int dev2, truth;
+
+	ASSERT_GE(heap, 0);
+	ASSERT_GE(own, 0);
+	ASSERT_GE(plain, 0);
+	heap_id = mt_fd_ino(heap);
+	own_id = mt_fd_ino(own);
+	plain_id = mt_fd_ino(plain);
+	dev2 = open(DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, dev2);
+	ASSERT_EQ(0, mtt_attach(dev2, heap));
+	ASSERT_EQ(0, mtt_attach(dev2, heap));
+	ASSERT_EQ(0, mtt_attach(dev2, own));
+	close(heap);
+	close(own);
+
+	/* Held by no process: only the attachments keep them. */
+	ASSERT_EQ(0, importers_get(&self->nl, heap_id, &im));
+	ASSERT_TRUE(im.has_holders);
+	EXPECT_EQ(0, im.holders);
+	ASSERT_EQ(2, im.n);
+	for (i = 0; i < im.n; i++)
+		EXPECT_STREQ("memtrack_test", im.name[i]);
+	/* As the dma-buf core's debugfs lists them (-1: no debugfs). */
+	truth = bufinfo_attached(heap_id);
+	EXPECT_TRUE(truth == -1 || truth == (int)im.n)
+		TH_LOG("debugfs bufinfo lists %d", truth);
+
+	ASSERT_EQ(0, importers_get(&self->nl, own_id, &im));
+	EXPECT_EQ(0, im.holders);
+	ASSERT_EQ(1, im.n);
+	EXPECT_STREQ("memtrack_test", im.name[0]);
+	truth = bufinfo_attached(own_id);
+	EXPECT_TRUE(truth == -1 || truth == (int)im.n)
+		TH_LOG("debugfs bufinfo lists %d", truth);
+
+	/* Held by this process, attached to nothing. */
+	ASSERT_EQ(0, importers_get(&self->nl, plain_id, &im));
+	EXPECT_EQ(1, im.holders);
+	EXPECT_EQ(0, im.n);
+
+	/* More attachments than one file takes are refused. */
+	for (i = 3; i < 16; i++)
+		ASSERT_EQ(0, mtt_attach(dev2, plain));
+	EXPECT_EQ(-ENOSPC, mtt_attach(dev2, plain));
+
+	/* Detached, the buffers no process holds are gone. */
+	close(dev2);
+	EXPECT_EQ(0, buffer_lookup(&self->nl, heap_id, &b));
+	EXPECT_EQ(0, buffer_lookup(&self->nl, own_id, &b));
+	EXPECT_EQ(1, buffer_lookup(&self->nl, plain_id, &b));
+	EXPECT_EQ(-ENOENT, importers_get(&self->nl, heap_id, &im));
+	close(plain);
+	EXPECT_STATS(0, 0, 0);
 }
 
 MT_HARNESS_MAIN

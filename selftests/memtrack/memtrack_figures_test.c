@@ -545,9 +545,13 @@ static int drop_sys_admin(void)
 
 static int net_admin_only_checks(void)
 {
+	struct mt_stats st = { 0 };
+	struct mt_proc_list l;
 	struct mt_buf_list bl;
+	struct mt_proc p;
 	struct mt_nl nl;
-	int fd;
+	unsigned int i;
+	int fd, buf;
 
 	if (drop_sys_admin())
 		return 50;
@@ -558,21 +562,34 @@ static int net_admin_only_checks(void)
 		return 52;
 	if (mt_hwm_reset(&nl) != -EPERM || !nl.extack[0])
 		return 53;
-	/* What needs no privilege still works. */
-	if (mt_stats_get(&nl, &(struct mt_stats){ 0 }))
+	/* What needs no privilege still works, without the generation. */
+	if (mt_stats_get(&nl, &st) || st.has_generation)
 		return 54;
-	/* The events group needs CAP_NET_ADMIN, which is kept. */
-	fd = mt_events_open(0);
-	if (fd < 0)
+	if (mt_proc_get(&nl, getpid(), &p) || p.has_generation)
 		return 55;
-	close(fd);
+	mt_proc_free(&p);
+	/* A dump lists this process once it holds a buffer. */
+	buf = mt_heap_alloc(4 * KiB);
+	if (buf < 0 || mt_proc_query(&nl, true, getpid(), NULL, NULL, &l) ||
+	    l.n != 1)
+		return 57;
+	close(buf);
+	for (i = 0; i < l.n; i++)
+		if (l.procs[i].has_generation)
+			return 58;
+	mt_proc_list_free(&l);
+	/* The events group needs CAP_SYS_ADMIN too. */
+	fd = mt_events_open(0);
+	if (fd != -EPERM)
+		return 56;
 	return 0;
 }
 
 /*
  * admin-perm (CAP_NET_ADMIN) is what the spec declares and genetlink
  * checks; describing every process's buffers also takes CAP_SYS_ADMIN,
- * with a message saying so.
+ * with a message saying so, and so do the events and the generation
+ * that places a reply among them.
  */
 TEST_F(fig, buffer_list_needs_cap_sys_admin_besides_net_admin)
 {

@@ -67,6 +67,7 @@ struct mt_proc {
 	uint64_t hwm;
 	uint64_t mapped;
 	uint64_t generation;
+	bool has_generation;	/* only for those who may subscribe */
 	bool incomplete;
 	unsigned int nbufs;
 	unsigned int messages;	/* proc-get messages about this process */
@@ -488,6 +489,7 @@ static inline int mt_parse_proc(const struct nlmsghdr *nlh, struct mt_proc *p)
 			break;
 		case MEMTRACK_A_PROC_GENERATION:
 			p->generation = mt_attr_uint(a);
+			p->has_generation = true;
 			break;
 		case MEMTRACK_A_PROC_PSS:
 			p->pss = mt_attr_uint(a);
@@ -595,6 +597,7 @@ struct mt_stats {
 	uint64_t kernel_only;
 	uint64_t hwm;
 	uint64_t generation;
+	bool has_generation;	/* only for those who may subscribe */
 };
 
 static inline int mt_stats_cb(const struct nlmsghdr *nlh, void *arg)
@@ -623,6 +626,7 @@ static inline int mt_stats_cb(const struct nlmsghdr *nlh, void *arg)
 			break;
 		case MEMTRACK_A_STATS_GENERATION:
 			st->generation = mt_attr_uint(a);
+			st->has_generation = true;
 			break;
 		}
 	}

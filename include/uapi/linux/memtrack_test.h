@@ -56,6 +56,16 @@ struct memtrack_test_import {
 };
 
 /*
+ * Attach the dma-buf of @fd to the memtrack_test device, as an importer
+ * that may use it for DMA does, until this /dev/memtrack_test file is
+ * released.  The attachment keeps the buffer alive.  At most 16 per file.
+ */
+struct memtrack_test_attach {
+	__s32 fd;
+	__u32 reserved;		/* must be 0 */
+};
+
+/*
  * Global counters: buffers exported and not yet freed, references held
  * by VMAs on buffers, and calls of the exporter's mmap operation.
  */
@@ -72,5 +82,7 @@ struct memtrack_test_stats {
 					      struct memtrack_test_import)
 #define MEMTRACK_TEST_IOC_STATS		_IOWR(MEMTRACK_TEST_IOC_MAGIC, 2, \
 					      struct memtrack_test_stats)
+#define MEMTRACK_TEST_IOC_ATTACH	_IOW(MEMTRACK_TEST_IOC_MAGIC, 3, \
+					     struct memtrack_test_attach)
 
 #endif /* _UAPI_LINUX_MEMTRACK_TEST_H */
