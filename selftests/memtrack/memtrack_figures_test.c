@@ -330,6 +330,7 @@ TEST_F(fig, other_users_and_nondumpable_processes_are_hidden)
 	if (checker == 0)
 		_exit(drop_to(1000) ? 20 : access_checks(other, nondump));
 	ASSERT_EQ(checker, waitpid(checker, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("access check %d failed",
 						 WEXITSTATUS(status));
 
@@ -384,6 +385,7 @@ TEST_F(fig, user_namespace_grants_nothing_outside)
 	if (child == 0)
 		_exit(userns_checks(holder));
 	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("user namespace check %d failed",
 						 WEXITSTATUS(status));
 	EXPECT_EQ(0, reap(holder, r, g));
@@ -500,6 +502,7 @@ TEST_F(fig, admin_operations_need_a_privileged_opener_and_caller)
 	if (child == 0)
 		_exit(privileged_opener_checks(&self->nl));
 	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("check %d failed",
 						 WEXITSTATUS(status));
 
@@ -517,6 +520,7 @@ TEST_F(fig, admin_operations_need_a_privileged_opener_and_caller)
 	fd = mt_recv_fd(sock[0]);
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
 	ASSERT_EQ(0, WEXITSTATUS(status));
 	other = nl_on_fd(&self->nl, fd);
 	EXPECT_EQ(-EPERM, mt_buffer_dump(&other, &bl));
@@ -551,8 +555,12 @@ static int net_admin_only_checks(void)
 	struct mt_proc p;
 	struct mt_nl nl;
 	unsigned int i;
+	struct mt_nl privileged;
 	int fd, buf;
 
+	/* Opened with every capability, used after they are dropped. */
+	if (mt_nl_open(&privileged))
+		return 49;
 	if (drop_sys_admin())
 		return 50;
 	if (mt_nl_open(&nl))
@@ -578,6 +586,15 @@ static int net_admin_only_checks(void)
 		if (l.procs[i].has_generation)
 			return 58;
 	mt_proc_list_free(&l);
+	/*
+	 * generation follows the socket's opener, as subscribing does: a
+	 * subscriber may drop its capabilities and still resync.
+	 */
+	if (mt_stats_get(&privileged, &st) || !st.has_generation)
+		return 59;
+	if (mt_proc_get(&privileged, getpid(), &p) || !p.has_generation)
+		return 60;
+	mt_proc_free(&p);
 	/* The events group needs CAP_SYS_ADMIN too. */
 	fd = mt_events_open(0);
 	if (fd != -EPERM)
@@ -600,6 +617,7 @@ TEST_F(fig, buffer_list_needs_cap_sys_admin_besides_net_admin)
 	if (child == 0)
 		_exit(net_admin_only_checks());
 	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("check %d failed",
 						 WEXITSTATUS(status));
 }
@@ -716,6 +734,7 @@ TEST_F_TIMEOUT(fig, dump_keeps_the_requesters_credentials, 600)
 	if (child == 0)
 		_exit(read_dump_unprivileged(&self->nl, h));
 	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
 	EXPECT_EQ(DUMP_HOLDERS + 1, WEXITSTATUS(status))
 		TH_LOG("the unprivileged reader saw %d of root's %d holders",
 		       WEXITSTATUS(status) - 1, DUMP_HOLDERS);
@@ -766,6 +785,7 @@ TEST_F_TIMEOUT(fig, dump_keeps_the_requesters_credentials, 600)
 	mt_proc_list_free(&l);
 	ASSERT_EQ(1, write(go[1], "g", 1));
 	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	chmod("/dev/dma_heap/system", 0600);
 	close(fd);

@@ -221,6 +221,7 @@ TEST(concurrent_dumpers_while_processes_churn)
 	}
 	for (i = 0; i < 4; i++) {
 		ASSERT_EQ(dumpers[i], waitpid(dumpers[i], &status, 0));
+		ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
 		EXPECT_EQ(0, status) TH_LOG("dumper %d failed with %d", i, WEXITSTATUS(status));
 	}
 	close(fd);
