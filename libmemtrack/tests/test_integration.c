@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <linux/memtrack_test.h>
+#include <drivers/dma-buf/memtrack_test_uapi.h>
 #include <memtrack-nl.h>
 
 /* The selftests' dma-buf and fdinfo helpers. */

@@ -2,7 +2,7 @@
 /*
  * memtrack with exporters and importers that do unusual things with a
  * VMA, through the test exporter /dev/memtrack_test
- * (CONFIG_MEMTRACK_TEST_EXPORTER, include/uapi/linux/memtrack_test.h):
+ * (CONFIG_MEMTRACK_TEST_EXPORTER, drivers/dma-buf/memtrack_test_uapi.h):
  * a buffer mapped through two different VMA operations, an exporter that
  * replaces vma->vm_file, an importer that fails after dma_buf_mmap() or
  * overwrites the VMA operations after it, a mapping that mremap() grows,
@@ -18,7 +18,7 @@
  * CONFIG_FAILSLAB (the debug kernel, booted with slab_nomerge).
  */
 #define _GNU_SOURCE
-#include <linux/memtrack_test.h>
+#include <drivers/dma-buf/memtrack_test_uapi.h>
 
 #include "mt_lib.h"
 #include "../kselftest_harness.h"

@@ -1,10 +1,12 @@
-/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * /dev/memtrack_test (CONFIG_MEMTRACK_TEST_EXPORTER): a dma-buf exporter
- * and importer for memtrack's selftests.  Not a stable interface.
+ * and importer for memtrack's selftests, which include this file from
+ * the source tree (as the HMM selftests include lib/test_hmm_uapi.h).
+ * Not a uAPI: it changes with the tests.
  */
-#ifndef _UAPI_LINUX_MEMTRACK_TEST_H
-#define _UAPI_LINUX_MEMTRACK_TEST_H
+#ifndef _MEMTRACK_TEST_UAPI_H
+#define _MEMTRACK_TEST_UAPI_H
 
 #include <linux/ioctl.h>
 #include <linux/types.h>
@@ -85,4 +87,4 @@ struct memtrack_test_stats {
 #define MEMTRACK_TEST_IOC_ATTACH	_IOW(MEMTRACK_TEST_IOC_MAGIC, 3, \
 					     struct memtrack_test_attach)
 
-#endif /* _UAPI_LINUX_MEMTRACK_TEST_H */
+#endif /* _MEMTRACK_TEST_UAPI_H */
