@@ -353,8 +353,8 @@ struct mtnl_events_opts {
  * @out: receives the subscription; release it with mtnl_events_close()
  * @opts: options, or NULL for defaults
  *
- * Return: 0; -EPERM without CAP_NET_ADMIN; -ENOENT without memtrack;
- * -errno.
+ * Return: 0; -EPERM without CAP_NET_ADMIN and CAP_SYS_ADMIN; -ENOENT
+ * without memtrack; -errno.
  */
 MTNL_API int mtnl_events_open(struct mtnl_events **out,
 			      const struct mtnl_events_opts *opts);

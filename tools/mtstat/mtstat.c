@@ -46,7 +46,7 @@ static void usage(FILE *out)
 "  -c, --count N            stop after N repetitions (with -i)\n"
 "      --source SOURCE      netlink or procfs (default: netlink, falling\n"
 "                           back to procfs when the kernel lacks memtrack)\n"
-"  -w, --watch              live event stream (needs CAP_NET_ADMIN)\n"
+"  -w, --watch              live event stream (CAP_NET_ADMIN and CAP_SYS_ADMIN)\n"
 "      --rcvbuf BYTES       --watch socket buffer (default 4 MiB); smaller\n"
 "                           buffers lose events in bursts, then resync\n"
 "  -h, --help               this help\n"

@@ -175,8 +175,8 @@ int mt_watch(const struct mt_output *o, const struct mt_filter *f,
 	ret = mtnl_events_open(&e, &opts);
 	if (ret) {
 		if (ret == -EPERM) {
-			fprintf(stderr, "mtstat: watching events needs CAP_NET_ADMIN, "
-					"because events describe every process\n");
+			fprintf(stderr, "mtstat: watching events needs CAP_NET_ADMIN and "
+					"CAP_SYS_ADMIN, because events describe every process\n");
 			return MTSTAT_EPERM;
 		}
 		fprintf(stderr, "mtstat: cannot subscribe to memtrack events: %s\n",
