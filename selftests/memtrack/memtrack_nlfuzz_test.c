@@ -172,8 +172,20 @@ TEST(sockets_closed_during_dumps)
 		close(fds[i]);
 }
 
+/* A fixture only for the timeout: minutes under KASAN, not 30 seconds. */
+FIXTURE(churn) {
+};
+
+FIXTURE_SETUP(churn)
+{
+}
+
+FIXTURE_TEARDOWN(churn)
+{
+}
+
 /* Dumpers on both vCPUs while processes come and go with buffers. */
-TEST(concurrent_dumpers_while_processes_churn)
+TEST_F_TIMEOUT(churn, concurrent_dumpers_while_processes_churn, 300)
 {
 	pid_t dumpers[4];
 	int i, status, fd = mt_heap_alloc(8192);
