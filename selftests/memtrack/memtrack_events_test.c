@@ -8,7 +8,6 @@
  */
 #define _GNU_SOURCE
 #include <grp.h>
-#include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -481,20 +480,6 @@ TEST_F_TIMEOUT(ev, loss_is_detected_and_a_dump_resyncs, 300)
 	free(small);
 }
 
-/* Drop @cap from the effective set; 0 or -1. */
-static int drop_cap(int cap)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -1;
-	data[CAP_TO_INDEX(cap)].effective &= ~CAP_TO_MASK(cap);
-	return syscall(SYS_capset, &hdr, data) ? -1 : 0;
-}
-
 /* What subscribing returns in a child that first runs @drop. */
 static int subscribe_after(int (*drop)(void))
 {
@@ -520,18 +505,17 @@ static int subscribe_after(int (*drop)(void))
 
 static int drop_to_user(void)
 {
-	return setgroups(0, NULL) || setresgid(1000, 1000, 1000) ||
-	       setresuid(1000, 1000, 1000);
+	return mt_drop_to_user(1000);
 }
 
 static int drop_net_admin(void)
 {
-	return drop_cap(CAP_NET_ADMIN);
+	return mt_drop_cap(CAP_NET_ADMIN);
 }
 
 static int drop_sys_admin(void)
 {
-	return drop_cap(CAP_SYS_ADMIN);
+	return mt_drop_cap(CAP_SYS_ADMIN);
 }
 
 static int drop_nothing(void)

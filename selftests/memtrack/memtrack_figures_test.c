@@ -255,12 +255,6 @@ TEST_F(fig, system_figures_add_up)
 	close(sock[1]);
 }
 
-static int drop_to(uid_t uid)
-{
-	return setgroups(0, NULL) || setresgid(uid, uid, uid) ||
-	       setresuid(uid, uid, uid);
-}
-
 /* An unprivileged caller against another user's and a non-dumpable process. */
 static int access_checks(pid_t other_user, pid_t nondumpable)
 {
@@ -312,7 +306,7 @@ TEST_F(fig, other_users_and_nondumpable_processes_are_hidden)
 	ASSERT_GE(nondump, 0);
 	if (nondump == 0) {
 		close(pipefd[0]);
-		if (drop_to(1000) || prctl(PR_SET_DUMPABLE, 0) ||
+		if (mt_drop_to_user(1000) || prctl(PR_SET_DUMPABLE, 0) ||
 		    mt_heap_alloc(8 * KiB) < 0)
 			_exit(1);
 		if (write(pipefd[1], "r", 1) != 1)
@@ -328,7 +322,7 @@ TEST_F(fig, other_users_and_nondumpable_processes_are_hidden)
 	checker = fork();
 	ASSERT_GE(checker, 0);
 	if (checker == 0)
-		_exit(drop_to(1000) ? 20 : access_checks(other, nondump));
+		_exit(mt_drop_to_user(1000) ? 20 : access_checks(other, nondump));
 	ASSERT_EQ(checker, waitpid(checker, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("access check %d failed",
@@ -469,7 +463,7 @@ static int privileged_opener_checks(struct mt_nl *nl)
 {
 	struct mt_buf_list bl;
 
-	if (drop_to(1000))
+	if (mt_drop_to_user(1000))
 		return 40;
 	if (mt_buffer_dump(nl, &bl) != -EPERM)
 		return 41;
@@ -513,7 +507,7 @@ TEST_F(fig, admin_operations_need_a_privileged_opener_and_caller)
 	if (child == 0) {
 		struct mt_nl nl;
 
-		if (drop_to(1000) || mt_nl_open(&nl) || mt_send_fd(sock[1], nl.fd))
+		if (mt_drop_to_user(1000) || mt_nl_open(&nl) || mt_send_fd(sock[1], nl.fd))
 			_exit(1);
 		_exit(0);
 	}
@@ -532,21 +526,6 @@ TEST_F(fig, admin_operations_need_a_privileged_opener_and_caller)
 	close(sock[1]);
 }
 
-/* Drop CAP_SYS_ADMIN from the effective set; 0 or -1. */
-static int drop_sys_admin(void)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[2];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -1;
-	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &=
-		~CAP_TO_MASK(CAP_SYS_ADMIN);
-	return syscall(SYS_capset, &hdr, data) ? -1 : 0;
-}
-
 static int net_admin_only_checks(void)
 {
 	struct mt_stats st = { 0 };
@@ -561,7 +540,7 @@ static int net_admin_only_checks(void)
 	/* Opened with every capability, used after they are dropped. */
 	if (mt_nl_open(&privileged))
 		return 49;
-	if (drop_sys_admin())
+	if (mt_drop_cap(CAP_SYS_ADMIN))
 		return 50;
 	if (mt_nl_open(&nl))
 		return 51;
@@ -690,7 +669,7 @@ static int read_dump_unprivileged(struct mt_nl *nl, const struct holders *h)
 	struct mt_proc_list l;
 	int n;
 
-	if (drop_to(1000))
+	if (mt_drop_to_user(1000))
 		return 0;
 	memset(&l, 0, sizeof(l));
 	if (mt_nl_recv_loop(nl, mt_proc_list_cb, &l, 32768))
@@ -755,7 +734,7 @@ TEST_F_TIMEOUT(fig, dump_keeps_the_requesters_credentials, 600)
 		struct mt_nl nl;
 
 		/* Dumpable again after the uid change, to see its children. */
-		if (!own || drop_to(1000) ||
+		if (!own || mt_drop_to_user(1000) ||
 		    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) || holders_spawn(own))
 			_exit(1);
 		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)

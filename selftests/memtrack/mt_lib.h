@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
 #include <linux/genetlink.h>
@@ -1409,6 +1411,27 @@ static inline int mt_events_grp_cb(const struct nlmsghdr *nlh, void *arg)
  * @rcvbuf sets its receive buffer, past rmem_max when the caller may
  * (SO_RCVBUFFORCE).
  */
+/* Become user @uid (and group @uid, with no supplementary groups); 0 or -1. */
+static inline int mt_drop_to_user(uid_t uid)
+{
+	return setgroups(0, NULL) || setresgid(uid, uid, uid) ||
+	       setresuid(uid, uid, uid) ? -1 : 0;
+}
+
+/* Drop @cap from the effective set; 0 or -1. */
+static inline int mt_drop_cap(int cap)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[CAP_TO_INDEX(cap)].effective &= ~CAP_TO_MASK(cap);
+	return syscall(SYS_capset, &hdr, data) ? -1 : 0;
+}
+
 static inline int mt_events_open(int rcvbuf)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
