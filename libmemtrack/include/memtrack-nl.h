@@ -33,8 +33,32 @@ extern "C" {
 #define MTNL_API
 #endif
 
+/*
+ * Version of the headers compiled against; mtnl_version() gives that of
+ * the library loaded at run time.  MAJOR follows the soname, MINOR the
+ * newest symbol version node (MEMTRACK_NL_MAJOR.MINOR).
+ */
+#define MTNL_VERSION_MAJOR 1
+#define MTNL_VERSION_MINOR 2
+#define MTNL_VERSION_PATCH 0
+/* True when the headers are at least version @maj.@min.@patch. */
+#define MTNL_VERSION_AT_LEAST(maj, min, patch)				\
+	(MTNL_VERSION_MAJOR > (maj) ||					\
+	 (MTNL_VERSION_MAJOR == (maj) && (MTNL_VERSION_MINOR > (min) ||	\
+	  (MTNL_VERSION_MINOR == (min) && MTNL_VERSION_PATCH >= (patch)))))
+
 /* Version of this library, as a string ("MAJOR.MINOR.PATCH"). */
 MTNL_API const char *mtnl_version(void);
+
+/*
+ * MTNL_OPTS() - declare an options struct with its size set, and the given
+ * fields, e.g.  MTNL_OPTS(mtnl_dump_opts, o, .pid = 42);
+ * Options structs grow at their end: the library keeps the defaults of the
+ * fields an older caller's struct lacks, and refuses with -E2BIG a newer
+ * caller's struct whose fields it does not know are not zero.
+ */
+#define MTNL_OPTS(type, name, ...)					\
+	struct type name = { .sz = sizeof(struct type), __VA_ARGS__ }
 
 /* Version of the memtrack netlink family this library speaks. */
 #define MTNL_FAMILY_VERSION 1
@@ -54,6 +78,20 @@ struct mtnl_buffer;	/* one buffer, in a process or in the system list */
  * socket layer.  On failure *@out is NULL.
  */
 MTNL_API int mtnl_open(struct mtnl **out);
+
+/**
+ * mtnl_strerror() - explanation of a value mtnl_open() or
+ *	mtnl_events_open() returned, which leave no handle to ask
+ * @err: the negative errno they returned
+ *
+ * Return: a sentence for the values with a memtrack meaning (-ENOENT: the
+ * kernel has no memtrack family; -EPROTO: an older uAPI revision; -EPERM
+ * from mtnl_events_open(): the capabilities subscribing needs; -E2BIG: an
+ * options struct newer than the library), strerror() otherwise.  Static
+ * storage for the former, strerror()'s for the latter.  Since
+ * MEMTRACK_NL_1.2.
+ */
+MTNL_API const char *mtnl_strerror(int err);
 
 /* mtnl_close() - close a handle and free it; NULL is accepted. */
 MTNL_API void mtnl_close(struct mtnl *h);
@@ -354,7 +392,8 @@ struct mtnl_events_opts {
  * @opts: options, or NULL for defaults
  *
  * Return: 0; -EPERM without CAP_NET_ADMIN and CAP_SYS_ADMIN; -ENOENT
- * without memtrack; -errno.
+ * without memtrack; -E2BIG for an @opts newer than the library; -errno.
+ * mtnl_strerror() explains them.
  */
 MTNL_API int mtnl_events_open(struct mtnl_events **out,
 			      const struct mtnl_events_opts *opts);

@@ -62,11 +62,9 @@ int mtnl_events_open(struct mtnl_events **out, const struct mtnl_events_opts *op
 		return -EINVAL;
 	*out = NULL;
 	if (opts) {
-		size_t n = opts->sz < sizeof(o) ? opts->sz : sizeof(o);
-
-		if (n < sizeof(o.sz))
-			return -EINVAL;
-		memcpy(&o, opts, n);
+		ret = mtnl__opts_copy(&o, sizeof(o), opts, sizeof(o.sz));
+		if (ret)
+			return ret;
 	}
 	e = calloc(1, sizeof(*e));
 	if (!e)

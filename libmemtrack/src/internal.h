@@ -17,6 +17,10 @@
 
 #define MTNL_COMM_LEN 16	/* TASK_COMM_LEN */
 
+/* The offset of the byte after @member of @type. */
+#define offsetofend(type, member) \
+	(offsetof(type, member) + sizeof(((type *)0)->member))
+
 struct mtnl_holder {
 	uint32_t pid;
 	uint32_t fds;
@@ -119,5 +123,15 @@ int mtnl__parse_event(uint8_t cmd, const void *attrs, size_t len,
 /* Parse a MEMTRACK_CMD_STATS_GET reply.  Return: 0 or -EBADMSG. */
 int mtnl__parse_stats(const void *attrs, size_t len, struct mtnl_stats *st,
 		      char *why, size_t whylen);
+
+/*
+ * Copy a caller's options struct @src, whose first member is its size_t
+ * sz, into the library's @dst of @dst_sz bytes (already filled with the
+ * defaults), as the kernel's copy_struct_from_user() does: an older,
+ * shorter struct keeps the defaults of the fields it lacks; a newer,
+ * longer one is accepted only if the bytes this library does not know are
+ * zero (-E2BIG otherwise); a struct shorter than @min_sz is -EINVAL.
+ */
+int mtnl__opts_copy(void *dst, size_t dst_sz, const void *src, size_t min_sz);
 
 #endif /* MTNL_INTERNAL_H */

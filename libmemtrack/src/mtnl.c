@@ -59,6 +59,21 @@ const char *mtnl_version(void)
 	return MTNL_VERSION_STRING;
 }
 
+const char *mtnl_strerror(int err)
+{
+	switch (err) {
+	case -ENOENT:
+		return "the running kernel has no memtrack netlink family (built without CONFIG_MEMTRACK, or booted with memtrack=off)";
+	case -EPROTO:
+		return "the kernel's memtrack family is an older revision than this library speaks";
+	case -EPERM:
+		return "subscribing to memtrack events requires CAP_NET_ADMIN and CAP_SYS_ADMIN";
+	case -E2BIG:
+		return "an options struct has fields this version of libmemtrack-nl does not know";
+	}
+	return strerror(-err);
+}
+
 static void set_error(struct mtnl *h, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -643,14 +658,15 @@ int mtnl_proc_dump(struct mtnl *h, const struct mtnl_dump_opts *opts,
 	if (!h)
 		return -EINVAL;
 	if (opts) {
-		/* Read only the fields the caller's version of the struct has. */
-		size_t n = opts->sz < sizeof(o) ? opts->sz : sizeof(o);
-
-		if (n < offsetof(struct mtnl_dump_opts, pid) + sizeof(o.pid)) {
-			set_error(h, -EINVAL, "mtnl_dump_opts.sz is too small");
-			return -EINVAL;
+		/* Only the fields the caller's version of the struct has. */
+		ret = mtnl__opts_copy(&o, sizeof(o), opts,
+				      offsetofend(struct mtnl_dump_opts, pid));
+		if (ret) {
+			set_error(h, ret, ret == -E2BIG ?
+				  "mtnl_dump_opts has non-zero fields this library does not know" :
+				  "mtnl_dump_opts.sz is too small");
+			return ret;
 		}
-		memcpy(&o, opts, n);
 	}
 	h->generation = 0;
 	procs_free(h);

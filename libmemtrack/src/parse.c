@@ -546,3 +546,19 @@ int mtnl__parse_event(uint8_t cmd, const void *attrs, size_t len,
 		return bad(why, wl, "fork event without a parent");
 	return 0;
 }
+
+int mtnl__opts_copy(void *dst, size_t dst_sz, const void *src, size_t min_sz)
+{
+	size_t sz, i;
+
+	memcpy(&sz, src, sizeof(sz));
+	if (sz < min_sz || sz < sizeof(sz))
+		return -EINVAL;
+	for (i = dst_sz; i < sz; i++)
+		if (((const unsigned char *)src)[i])
+			return -E2BIG;
+	memcpy(dst, src, sz < dst_sz ? sz : dst_sz);
+	/* The library's own size, whatever the caller's was. */
+	memcpy(dst, &dst_sz, sizeof(dst_sz));
+	return 0;
+}

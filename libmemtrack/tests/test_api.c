@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libmemtrack-nl's API where no memtrack kernel is needed (it runs on the
+ * build host): version macros against mtnl_version(), options structs
+ * that are older, newer or malformed, and the messages mtnl_strerror()
+ * gives for what mtnl_open() returns on a kernel without memtrack.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <memtrack-nl.h>
+
+#include "internal.h"
+
+static int failures;
+
+#define CHECK(cond, ...)						\
+	do {								\
+		if (!(cond)) {						\
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);			\
+			fputc('\n', stderr);				\
+			failures++;					\
+		}							\
+	} while (0)
+
+/* A caller built against a newer library: one more field. */
+struct newer_events_opts {
+	size_t sz;
+	int rcvbuf;
+	uint64_t future;	/* past the padding of the current struct */
+};
+
+static void test_versions(void)
+{
+	char want[32];
+
+	snprintf(want, sizeof(want), "%d.%d.%d", MTNL_VERSION_MAJOR,
+		 MTNL_VERSION_MINOR, MTNL_VERSION_PATCH);
+	CHECK(!strcmp(mtnl_version(), want), "mtnl_version() %s, headers %s",
+	      mtnl_version(), want);
+	CHECK(MTNL_VERSION_AT_LEAST(1, 2, 0), "at least 1.2.0");
+	CHECK(MTNL_VERSION_AT_LEAST(1, 1, 9), "at least 1.1.9");
+	CHECK(!MTNL_VERSION_AT_LEAST(1, 2, 1), "not 1.2.1");
+	CHECK(!MTNL_VERSION_AT_LEAST(2, 0, 0), "not 2.0.0");
+}
+
+static void test_opts_copy(void)
+{
+	MTNL_OPTS(mtnl_dump_opts, def, .pid = 7);
+	struct mtnl_dump_opts got;
+	struct {
+		struct mtnl_dump_opts o;
+		uint64_t future;
+	} big = { .o = { .sz = sizeof(big), .pid = 9 } };
+	size_t old_sz = offsetofend(struct mtnl_dump_opts, pid);
+
+	CHECK(def.sz == sizeof(def) && def.pid == 7 && !def.tag, "MTNL_OPTS");
+
+	/* Same size: copied. */
+	memset(&got, 0, sizeof(got));
+	CHECK(mtnl__opts_copy(&got, sizeof(got), &def, old_sz) == 0, "same size");
+	CHECK(got.pid == 7 && got.sz == sizeof(got), "same size copied");
+
+	/* Older, shorter: the defaults of the fields it lacks stay. */
+	got = (struct mtnl_dump_opts){ .sz = sizeof(got), .tag = "default" };
+	def.sz = old_sz;
+	def.tag = "not read";
+	CHECK(mtnl__opts_copy(&got, sizeof(got), &def, old_sz) == 0, "older");
+	CHECK(got.pid == 7 && !strcmp(got.tag, "default") && got.sz == sizeof(got),
+	      "older struct keeps the defaults");
+
+	/* Too short for the fields required. */
+	def.sz = sizeof(size_t);
+	CHECK(mtnl__opts_copy(&got, sizeof(got), &def, old_sz) == -EINVAL, "too short");
+
+	/* Newer with a zero tail: accepted; with a non-zero tail: -E2BIG. */
+	CHECK(mtnl__opts_copy(&got, sizeof(got), &big, old_sz) == 0, "newer, zero tail");
+	CHECK(got.pid == 9 && got.sz == sizeof(got), "newer copied");
+	big.future = 1;
+	CHECK(mtnl__opts_copy(&got, sizeof(got), &big, old_sz) == -E2BIG, "newer, non-zero tail");
+}
+
+static void test_without_memtrack(void)
+{
+	struct newer_events_opts eo = { .sz = sizeof(eo), .future = 1 };
+	struct mtnl_events *e = NULL;
+	struct mtnl *h = NULL;
+	int ret;
+
+	/* The refusal of unknown fields comes before any socket. */
+	ret = mtnl_events_open(&e, (const struct mtnl_events_opts *)&eo);
+	CHECK(ret == -E2BIG && !e, "newer events opts: %d", ret);
+	CHECK(strstr(mtnl_strerror(ret), "does not know") != NULL, "%s", mtnl_strerror(ret));
+
+	/* This test runs where the kernel has no memtrack. */
+	ret = mtnl_open(&h);
+	if (ret != -ENOENT) {
+		printf("# skipped: mtnl_open() returned %d here (a memtrack kernel?)\n", ret);
+		mtnl_close(h);
+		return;
+	}
+	CHECK(!h, "no handle on failure");
+	CHECK(strstr(mtnl_strerror(ret), "no memtrack netlink family") != NULL,
+	      "%s", mtnl_strerror(ret));
+	CHECK(!strcmp(mtnl_strerror(-EBADF), strerror(EBADF)), "plain errno");
+}
+
+int main(void)
+{
+	test_versions();
+	test_opts_copy();
+	test_without_memtrack();
+	if (failures) {
+		fprintf(stderr, "%d check(s) failed\n", failures);
+		return 1;
+	}
+	printf("all API checks passed\n");
+	return 0;
+}
