@@ -295,14 +295,15 @@ int main(int argc, char **argv)
 	if (!source) {
 		if (mt_netlink_available()) {
 			source = "netlink";
+		} else if (buffers || watch) {
+			/* No procfs stand-in: one message, and why. */
+			fprintf(stderr, "mtstat: %s needs the memtrack family: %s\n",
+				buffers ? "-b" : "--watch", mtnl_strerror(-ENOENT));
+			return MTSTAT_EUNAVAIL;
 		} else {
 			source = "procfs";
 			fprintf(stderr, "mtstat: this kernel has no memtrack family; "
 					"scanning procfs instead (slower, racy, no kernel-only buffers)\n");
-			if (buffers) {
-				fprintf(stderr, "mtstat: -b needs the memtrack family\n");
-				return MTSTAT_EUNAVAIL;
-			}
 		}
 	}
 

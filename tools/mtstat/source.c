@@ -163,9 +163,8 @@ int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
 	s->kernel_figures = true;
 	ret = mtnl_open(&h);
 	if (ret) {
-		snprintf(err, errlen, ret == -ENOENT ?
-			 "this kernel has no memtrack netlink family" :
-			 "cannot open the memtrack family: %s", strerror(-ret));
+		snprintf(err, errlen, "cannot open the memtrack family: %s",
+			 mtnl_strerror(ret));
 		return errno_to_exit(ret);
 	}
 	s->family_version = mtnl_family_version(h);

@@ -180,8 +180,7 @@ int mt_watch(const struct mt_output *o, const struct mt_filter *f,
 			return MTSTAT_EPERM;
 		}
 		fprintf(stderr, "mtstat: cannot subscribe to memtrack events: %s\n",
-			ret == -ENOENT ? "this kernel has no memtrack family" :
-			strerror(-ret));
+			mtnl_strerror(ret));
 		return ret == -ENOENT ? MTSTAT_EUNAVAIL : MTSTAT_EFAIL;
 	}
 	if (!o->json)
