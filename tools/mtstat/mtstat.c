@@ -142,7 +142,7 @@ static const char *advice(int code)
 	}
 }
 
-int main(int argc, char **argv)
+static int mtstat_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
@@ -249,7 +249,8 @@ int main(int argc, char **argv)
 			return MTSTAT_OK;
 		}
 		default:
-			usage(stderr);
+			/* getopt said what was wrong; one line, not the whole help. */
+			fprintf(stderr, "Try 'mtstat --help' for more information.\n");
 			return MTSTAT_EUSAGE;
 		}
 	}
@@ -374,8 +375,13 @@ int main(int argc, char **argv)
 			mt_print_pids(stdout, &snap, &out);
 		else
 			mt_print_processes(stdout, &snap, &out);
-		fflush(stdout);
 		mt_snapshot_free(&snap);
+		/* A full disk or a closed pipe is a failure, not a success. */
+		if (fflush(stdout) || ferror(stdout)) {
+			fprintf(stderr, "mtstat: write error: %s\n", strerror(errno));
+			ret = MTSTAT_EFAIL;
+			break;
+		}
 		if (interval <= 0 || (count > 0 && round + 1 >= count))
 			break;
 		{
@@ -389,5 +395,18 @@ int main(int argc, char **argv)
 		}
 	}
 	free(pids);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	int ret = mtstat_main(argc, argv);
+
+	/* Whatever was written, --help and -V included, must have arrived. */
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "mtstat: write error: %s\n", strerror(errno));
+		if (ret == MTSTAT_OK)
+			ret = MTSTAT_EFAIL;
+	}
 	return ret;
 }
