@@ -38,9 +38,15 @@ static void usage(FILE *out)
 "  -u, --user USER          only processes of USER (name or uid)\n"
 "      --by-tag             break process totals down by tag\n"
 "      --by-exporter        break process totals down by exporter\n"
-"  -s, --sort FIELD         pid comm bufs fds total pss unique (processes)\n"
-"                           id size exporter tag holders (buffers)\n"
-"  -j, --json               JSON output, raw integers\n"
+"  -s, --sort [-]FIELD      pid comm bufs fds total pss unique mapped hwm\n"
+"                           (processes), id size exporter tag fds mapped\n"
+"                           holders (buffers); -FIELD reverses\n"
+"  -r, --reverse            reverse the sort\n"
+"  -n, --top N              only the first N rows\n"
+"  -o, --output LIST        text columns, e.g. pid,comm,total (the -s names)\n"
+"      --no-headers         rows only: no header line, no summary\n"
+"  -j, --json               JSON output, raw integers, every field\n"
+"      --pretty             indented JSON (implies --json)\n"
 "      --bytes              raw byte counts instead of KiB/MiB/GiB\n"
 "  -i, --interval SECONDS   repeat every SECONDS\n"
 "  -c, --count N            stop after N repetitions (with -i)\n"
@@ -154,7 +160,12 @@ static int mtstat_main(int argc, char **argv)
 		{ "by-exporter", no_argument, NULL, 'E' },
 		{ "sort", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'P' },
 		{ "bytes", no_argument, NULL, 'B' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "reverse", no_argument, NULL, 'r' },
+		{ "top", required_argument, NULL, 'n' },
+		{ "no-headers", no_argument, NULL, 'H' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "source", required_argument, NULL, 'S' },
@@ -174,8 +185,11 @@ static int mtstat_main(int argc, char **argv)
 	uint32_t *pids = NULL;
 	size_t npids = 0;
 	int opt, ret = MTSTAT_OK;
+	enum mt_view view;
 
-	while ((opt = getopt_long(argc, argv, "p:bt:e:u:s:ji:c:whV", longopts,
+	const char *columns = NULL;
+
+	while ((opt = getopt_long(argc, argv, "p:bt:e:u:s:ji:c:whVo:rn:", longopts,
 				  NULL)) != -1) {
 		char *end;
 
@@ -196,6 +210,23 @@ static int mtstat_main(int argc, char **argv)
 		case 'E': out.by_exporter = true; break;
 		case 's': out.sort = optarg; break;
 		case 'j': out.json = true; break;
+		case 'P': out.json = out.pretty = true; break;
+		case 'o': columns = optarg; break;
+		case 'r': out.reverse = true; break;
+		case 'H': out.no_headers = true; break;
+		case 'n': {
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || v == 0) {
+				fprintf(stderr, "mtstat: -n wants a positive number of rows, not '%s'\n",
+					optarg);
+				return MTSTAT_EUSAGE;
+			}
+			out.top = v;
+			break;
+		}
 		case 'B': out.bytes = true; break;
 		case 'i':
 			interval = strtod(optarg, &end);
@@ -267,10 +298,19 @@ static int mtstat_main(int argc, char **argv)
 		fprintf(stderr, "mtstat: --by-tag and --by-exporter exclude each other\n");
 		return MTSTAT_EUSAGE;
 	}
-	if (out.sort && !mt_sort_field_valid(out.sort, buffers || pids)) {
+	view = buffers ? MT_VIEW_BUFFERS : pids ? MT_VIEW_PIDS : MT_VIEW_PROCESSES;
+	if (out.sort && !mt_sort_field_valid(out.sort, view)) {
 		fprintf(stderr, "mtstat: cannot sort %s by '%s' (try --help)\n",
 			buffers || pids ? "buffers" : "processes", out.sort);
 		return MTSTAT_EUSAGE;
+	}
+	if (columns) {
+		char err[128];
+
+		if (mt_columns_parse(columns, view, &out, err, sizeof(err))) {
+			fprintf(stderr, "mtstat: -o %s: %s (try --help)\n", columns, err);
+			return MTSTAT_EUSAGE;
+		}
 	}
 	if (count > 0 && interval <= 0) {
 		fprintf(stderr, "mtstat: -c needs -i\n");

@@ -96,14 +96,33 @@ void mt_snapshot_finish(struct mt_snapshot *s, const struct mt_filter *f);
 void mt_snapshot_free(struct mt_snapshot *s);
 uid_t mt_proc_uid(uint32_t pid);
 
+/* The three snapshot views. */
+enum mt_view {
+	MT_VIEW_PROCESSES,	/* every process (default) */
+	MT_VIEW_PIDS,		/* -p: the buffers of these processes */
+	MT_VIEW_BUFFERS,	/* -b: every buffer in the system */
+};
+
+#define MT_MAX_COLS 16
+
 struct mt_output {
 	bool json;
+	bool pretty;		/* --pretty: indented JSON */
 	bool bytes;
-	const char *sort;
+	const char *sort;	/* -s FIELD, "-FIELD" reversed */
+	bool reverse;		/* -r */
+	bool no_headers;	/* --no-headers: rows only */
+	size_t top;		/* -n: at most this many rows; 0: all */
+	int cols[MT_MAX_COLS];	/* -o: text columns, as indexes; none: all */
+	size_t ncols;
 	bool by_tag;
 	bool by_exporter;
 	int rcvbuf;		/* --watch receive buffer in bytes */
 };
+
+/* -o LIST for view @v into @o; 0, or -1 with @err saying why. */
+int mt_columns_parse(const char *list, enum mt_view v, struct mt_output *o,
+		     char *err, size_t errlen);
 
 void mt_print_processes(FILE *out, const struct mt_snapshot *s,
 			const struct mt_output *o);
@@ -120,7 +139,7 @@ const char *mt_size_str(uint64_t v, bool bytes, char *buf, size_t len);
 int mt_watch(const struct mt_output *o, const struct mt_filter *f,
 	     volatile sig_atomic_t *stop);
 
-/* Returns false for an unknown sort field. */
-bool mt_sort_field_valid(const char *field, bool buffers);
+/* Returns false for an unknown sort field of view @v ("-FIELD" allowed). */
+bool mt_sort_field_valid(const char *field, enum mt_view v);
 
 #endif /* MTSTAT_H */

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * mtstat output: aligned human tables with IEC sizes, or JSON with raw
- * integers.
+ * integers, both from one description of each view's columns and one
+ * printing call per field (print.h).
  */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mtstat.h"
+#include "print.h"
 
 const char *mt_size_str(uint64_t v, bool bytes, char *buf, size_t len)
 {
@@ -47,74 +49,267 @@ void mt_json_str(FILE *out, const char *s)
 }
 
 /* ------------------------------------------------------------------ */
-/* Sorting                                                             */
+/* Columns                                                             */
 
-static const char *const proc_fields[] = {
-	"pid", "comm", "bufs", "fds", "total", "pss", "unique", "mapped", NULL
-};
-static const char *const buf_fields[] = {
-	"id", "size", "exporter", "tag", "holders", "mapped", NULL
+enum col_id {
+	/* processes */
+	C_PID, C_COMM, C_BUFS, C_FDS, C_TOTAL, C_PSS, C_UNIQUE, C_MAPPED, C_HWM,
+	/* buffers */
+	C_ID, C_SIZE, C_EXPORTER, C_TAG, C_BFDS, C_BMAPPED, C_HOLDERS,
 };
 
-bool mt_sort_field_valid(const char *field, bool buffers)
+/*
+ * A column: its name for -o and -s, its JSON key, its text header, width
+ * (negative: left-aligned) and the separator before it (unless first).
+ */
+struct col {
+	enum col_id id;
+	const char *name;
+	const char *json;
+	const char *head;
+	int width;
+	const char *sep;
+};
+
+static const struct col proc_cols[] = {
+	{ C_PID, "pid", "pid", "PID", 7, "" },
+	{ C_COMM, "comm", "comm", "COMM", -16, "  " },
+	{ C_BUFS, "bufs", "nr_buffers", "BUFS", 5, " " },
+	{ C_FDS, "fds", "nr_fds", "FDS", 5, " " },
+	{ C_TOTAL, "total", "total", "TOTAL", 11, " " },
+	{ C_PSS, "pss", "pss", "PSS", 11, " " },
+	{ C_UNIQUE, "unique", "unique", "UNIQUE", 11, " " },
+	{ C_MAPPED, "mapped", "mapped", "MAPPED", 11, " " },
+	{ C_HWM, "hwm", "hwm", "HWM", 11, " " },
+};
+
+/* A process's buffers (-p): the holding side included. */
+static const struct col pbuf_cols[] = {
+	{ C_ID, "id", "id", "ID", 10, "" },
+	{ C_SIZE, "size", "size", "SIZE", 11, " " },
+	{ C_EXPORTER, "exporter", "exporter", "EXPORTER", -12, "  " },
+	{ C_TAG, "tag", "tag", "TAG", -20, " " },
+	{ C_BFDS, "fds", "fds", "FDS", 4, " " },
+	{ C_BMAPPED, "mapped", "mapped", "MAPPED", 11, " " },
+	{ C_HOLDERS, "holders", "holders", "HOLDERS", 7, " " },
+};
+
+/* The system's buffers (-b). */
+static const struct col sbuf_cols[] = {
+	{ C_ID, "id", "id", "ID", 10, "" },
+	{ C_SIZE, "size", "size", "SIZE", 11, " " },
+	{ C_EXPORTER, "exporter", "exporter", "EXPORTER", -12, "  " },
+	{ C_TAG, "tag", "tag", "TAG", -20, " " },
+	{ C_HOLDERS, "holders", "holders", "HOLDERS", 7, " " },
+};
+
+#define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct col *view_cols(enum mt_view v, size_t *n)
 {
-	const char *const *f;
-
-	for (f = buffers ? buf_fields : proc_fields; *f; f++)
-		if (!strcmp(*f, field))
-			return true;
-	return false;
+	switch (v) {
+	case MT_VIEW_PIDS:
+		*n = NCOLS(pbuf_cols);
+		return pbuf_cols;
+	case MT_VIEW_BUFFERS:
+		*n = NCOLS(sbuf_cols);
+		return sbuf_cols;
+	default:
+		*n = NCOLS(proc_cols);
+		return proc_cols;
+	}
 }
 
-static const char *sort_key;
+static const struct col *col_find(enum mt_view v, const char *name, size_t len)
+{
+	const struct col *c;
+	size_t i, n;
+
+	c = view_cols(v, &n);
+	for (i = 0; i < n; i++)
+		if (strlen(c[i].name) == len && !strncmp(c[i].name, name, len))
+			return &c[i];
+	return NULL;
+}
+
+bool mt_sort_field_valid(const char *field, enum mt_view v)
+{
+	if (*field == '-')
+		field++;
+	return col_find(v, field, strlen(field)) != NULL;
+}
+
+int mt_columns_parse(const char *list, enum mt_view v, struct mt_output *o,
+		     char *err, size_t errlen)
+{
+	const char *p = list;
+
+	o->ncols = 0;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		const struct col *c = col_find(v, p, len);
+
+		if (!c) {
+			snprintf(err, errlen, "no column '%.*s' in this view", (int)len, p);
+			return -1;
+		}
+		if (o->ncols == MT_MAX_COLS) {
+			snprintf(err, errlen, "too many columns");
+			return -1;
+		}
+		o->cols[o->ncols++] = (int)(c - view_cols(v, &(size_t){ 0 }));
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	if (!o->ncols) {
+		snprintf(err, errlen, "-o needs at least one column");
+		return -1;
+	}
+	return 0;
+}
+
+/* The columns to print in text: -o's, or all of the view's. */
+static size_t text_cols(enum mt_view v, const struct mt_output *o,
+			const struct col **out)
+{
+	const struct col *all;
+	size_t i, n;
+
+	all = view_cols(v, &n);
+	if (!o->ncols) {
+		for (i = 0; i < n; i++)
+			out[i] = &all[i];
+		return n;
+	}
+	for (i = 0; i < o->ncols; i++)
+		out[i] = &all[o->cols[i]];
+	return o->ncols;
+}
+
+/* The text format of column @c for conversion @conv. */
+static const char *cell_fmt(char *buf, size_t len, const struct col *c,
+			    bool first, const char *conv)
+{
+	snprintf(buf, len, "%s%%%s%d%s", first ? "" : c->sep,
+		 c->width < 0 ? "-" : "", c->width < 0 ? -c->width : c->width,
+		 conv);
+	return buf;
+}
+
+static void put_u(struct pr *p, const struct col *c, bool first, uint64_t v)
+{
+	char f[32];
+
+	pr_uint(p, PR_ANY, c->json, cell_fmt(f, sizeof(f), c, first, PRIu64), v);
+}
+
+static void put_s(struct pr *p, const struct col *c, bool first, const char *v)
+{
+	char f[32];
+
+	pr_string(p, PR_ANY, c->json, cell_fmt(f, sizeof(f), c, first, "s"), v);
+}
+
+/* A size: IEC text (or raw with --bytes), a raw integer in JSON. */
+static void put_size(struct pr *p, const struct col *c, bool first, uint64_t v,
+		     const struct mt_output *o)
+{
+	char f[32], s[32];
+
+	pr_string(p, PR_TEXT, NULL, cell_fmt(f, sizeof(f), c, first, "s"),
+		  mt_size_str(v, o->bytes, s, sizeof(s)));
+	pr_uint(p, PR_JSON, c->json, NULL, v);
+}
+
+static void put_header(struct pr *p, const struct col **cols, size_t n,
+		       const struct mt_output *o)
+{
+	char f[32];
+	size_t i;
+
+	if (o->no_headers)
+		return;
+	for (i = 0; i < n; i++)
+		pr_string(p, PR_TEXT, NULL, cell_fmt(f, sizeof(f), cols[i], !i, "s"),
+			  cols[i]->head);
+	pr_text(p, "\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* Sorting                                                             */
+
+static enum col_id sort_col;
+static int sort_dir;	/* 1, or -1 for -r and "-FIELD" */
 
 static int cmp_u64_desc(uint64_t a, uint64_t b)
 {
 	return a > b ? -1 : a < b;
 }
 
+static int cmp_u64_asc(uint64_t a, uint64_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
 static int proc_cmp(const void *a, const void *b)
 {
 	const struct mt_proc *x = a, *y = b;
-	int r = 0;
+	int r;
 
-	if (!strcmp(sort_key, "pid"))
-		return x->pid < y->pid ? -1 : x->pid > y->pid;
-	if (!strcmp(sort_key, "comm"))
-		r = strcmp(x->comm, y->comm);
-	else if (!strcmp(sort_key, "bufs"))
-		r = cmp_u64_desc(x->nbufs, y->nbufs);
-	else if (!strcmp(sort_key, "fds"))
-		r = cmp_u64_desc(x->nfds, y->nfds);
-	else if (!strcmp(sort_key, "pss"))
-		r = cmp_u64_desc(x->pss, y->pss);
-	else if (!strcmp(sort_key, "unique"))
-		r = cmp_u64_desc(x->unique, y->unique);
-	else if (!strcmp(sort_key, "mapped"))
-		r = cmp_u64_desc(x->mapped, y->mapped);
-	else
-		r = cmp_u64_desc(x->total, y->total);
-	return r ? r : (x->pid < y->pid ? -1 : x->pid > y->pid);
+	switch (sort_col) {
+	case C_PID: r = cmp_u64_asc(x->pid, y->pid); break;
+	case C_COMM: r = strcmp(x->comm, y->comm); break;
+	case C_BUFS: r = cmp_u64_desc(x->nbufs, y->nbufs); break;
+	case C_FDS: r = cmp_u64_desc(x->nfds, y->nfds); break;
+	case C_PSS: r = cmp_u64_desc(x->pss, y->pss); break;
+	case C_UNIQUE: r = cmp_u64_desc(x->unique, y->unique); break;
+	case C_MAPPED: r = cmp_u64_desc(x->mapped, y->mapped); break;
+	case C_HWM: r = cmp_u64_desc(x->hwm, y->hwm); break;
+	default: r = cmp_u64_desc(x->total, y->total); break;
+	}
+	return sort_dir * (r ? r : cmp_u64_asc(x->pid, y->pid));
 }
 
 static int buf_cmp(const void *a, const void *b)
 {
 	const struct mt_buf *x = a, *y = b;
-	int r = 0;
+	int r;
 
-	if (!strcmp(sort_key, "id"))
-		return x->id < y->id ? -1 : x->id > y->id;
-	if (!strcmp(sort_key, "exporter"))
-		r = strcmp(x->exporter, y->exporter);
-	else if (!strcmp(sort_key, "tag"))
-		r = strcmp(x->name, y->name);
-	else if (!strcmp(sort_key, "holders"))
-		r = cmp_u64_desc(x->procs, y->procs);
-	else if (!strcmp(sort_key, "mapped"))
-		r = cmp_u64_desc(x->mapped, y->mapped);
-	else
-		r = cmp_u64_desc(x->size, y->size);
-	return r ? r : (x->id < y->id ? -1 : x->id > y->id);
+	switch (sort_col) {
+	case C_ID: r = cmp_u64_asc(x->id, y->id); break;
+	case C_EXPORTER: r = strcmp(x->exporter, y->exporter); break;
+	case C_TAG: r = strcmp(x->name, y->name); break;
+	case C_HOLDERS: r = cmp_u64_desc(x->procs, y->procs); break;
+	case C_BFDS: r = cmp_u64_desc(x->fds, y->fds); break;
+	case C_BMAPPED: r = cmp_u64_desc(x->mapped, y->mapped); break;
+	default: r = cmp_u64_desc(x->size, y->size); break;
+	}
+	return sort_dir * (r ? r : cmp_u64_asc(x->id, y->id));
+}
+
+/* Set the sort of view @v from -s (default @def) and -r. */
+static void sort_setup(enum mt_view v, const struct mt_output *o,
+		       const char *def)
+{
+	const char *key = o->sort ? o->sort : def;
+	const struct col *c;
+
+	sort_dir = o->reverse ? -1 : 1;
+	if (*key == '-') {
+		sort_dir = -sort_dir;
+		key++;
+	}
+	c = col_find(v, key, strlen(key));
+	if (!c)
+		c = col_find(v, def, strlen(def));
+	sort_col = c->id;
+}
+
+/* Rows to print: all, or the first -n. */
+static size_t row_limit(size_t n, const struct mt_output *o)
+{
+	return o->top && o->top < n ? o->top : n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -150,6 +345,32 @@ static size_t group_bufs(const struct mt_proc *p, bool by_tag,
 		g[j].bytes += p->bufs[i].size;
 	}
 	return n;
+}
+
+/* A process's buffers by tag or exporter: indented rows, or an object. */
+static void put_groups(struct pr *p, const struct mt_proc *proc,
+		       const struct mt_output *o)
+{
+	struct group g[64];
+	size_t j, ng;
+	char s[32];
+
+	if (!o->by_tag && !o->by_exporter)
+		return;
+	ng = group_bufs(proc, o->by_tag, g, 64);
+	pr_open_object(p, o->by_tag ? "by_tag" : "by_exporter");
+	for (j = 0; j < ng; j++) {
+		pr_open_object(p, g[j].key);
+		pr_string(p, PR_TEXT, NULL, "%7s    ", "");
+		pr_string(p, PR_TEXT, NULL, "%-14s", g[j].key);
+		pr_uint(p, PR_ANY, "nr_buffers", " %5" PRIu64, g[j].bufs);
+		pr_string(p, PR_TEXT, NULL, " %5s ", "");
+		pr_string(p, PR_TEXT, NULL, "%11s\n",
+			  mt_size_str(g[j].bytes, o->bytes, s, sizeof(s)));
+		pr_uint(p, PR_JSON, "bytes", NULL, g[j].bytes);
+		pr_close_object(p);
+	}
+	pr_close_object(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -191,191 +412,249 @@ static void system_summary(const struct mt_snapshot *s, uint64_t *held,
 	}
 }
 
-void mt_print_processes(FILE *out, const struct mt_snapshot *s,
+static void put_proc_cell(struct pr *p, const struct col *c, bool first,
+			  const struct mt_proc *proc,
+			  const struct mt_snapshot *s,
+			  const struct mt_output *o)
+{
+	char f[32];
+
+	switch (c->id) {
+	case C_PID: put_u(p, c, first, proc->pid); break;
+	case C_COMM: put_s(p, c, first, proc->comm); break;
+	case C_BUFS: put_u(p, c, first, proc->nbufs); break;
+	case C_FDS: put_u(p, c, first, proc->nfds); break;
+	case C_TOTAL: put_size(p, c, first, proc->total, o); break;
+	case C_PSS: put_size(p, c, first, proc->pss, o); break;
+	case C_UNIQUE: put_size(p, c, first, proc->unique, o); break;
+	case C_MAPPED: put_size(p, c, first, proc->mapped, o); break;
+	case C_HWM:
+		/* Only the kernel keeps high-water marks. */
+		if (s->kernel_figures)
+			put_size(p, c, first, proc->hwm, o);
+		else
+			pr_null(p, PR_ANY, c->json,
+				cell_fmt(f, sizeof(f), c, first, "s"), "-");
+		break;
+	default:
+		break;
+	}
+}
+
+/* Every field of a process, in JSON, whatever -o chose for text. */
+static void put_proc_fields(struct pr *p, const struct mt_proc *proc,
+			    const struct mt_snapshot *s,
+			    const struct mt_output *o)
+{
+	const struct col *cols[MT_MAX_COLS];
+	size_t i, n;
+
+	if (p->json) {
+		for (i = 0; i < NCOLS(proc_cols); i++)
+			put_proc_cell(p, &proc_cols[i], !i, proc, s, o);
+		pr_bool(p, PR_JSON, "incomplete", NULL, proc->incomplete);
+		return;
+	}
+	n = text_cols(MT_VIEW_PROCESSES, o, cols);
+	for (i = 0; i < n; i++)
+		put_proc_cell(p, cols[i], !i, proc, s, o);
+	pr_text(p, "%s\n", proc->incomplete ? "  (incomplete)" : "");
+}
+
+static void put_summary(struct pr *p, const struct mt_snapshot *s,
 			const struct mt_output *o)
 {
 	uint64_t held, nheld, all, nall, konly, nkonly;
+	char a[32], b[32], c[32];
+
+	if (o->no_headers && !p->json)
+		return;
+	system_summary(s, &held, &nheld, &all, &nall, &konly, &nkonly);
+	pr_open_object(p, "summary");
+	pr_uint(p, PR_JSON, "held_buffers", NULL, nheld);
+	pr_uint(p, PR_JSON, "held_bytes", NULL, held);
+	pr_text(p, "\n%" PRIu64 " buffers, %s held by the processes shown\n",
+		nheld, mt_size_str(held, o->bytes, a, sizeof(a)));
+	if (s->has_system) {
+		pr_uint(p, PR_JSON, "all_buffers", NULL, nall);
+		pr_uint(p, PR_JSON, "all_bytes", NULL, all);
+		pr_uint(p, PR_JSON, "kernel_only_buffers", NULL, nkonly);
+		pr_uint(p, PR_JSON, "kernel_only_bytes", NULL, konly);
+		pr_text(p, "%" PRIu64 " buffers, %s in the system; %" PRIu64
+			" kernel-only, %s\n", nall,
+			mt_size_str(all, o->bytes, b, sizeof(b)), nkonly,
+			mt_size_str(konly, o->bytes, c, sizeof(c)));
+	}
+	pr_close_object(p);
+}
+
+static void put_doc_start(struct pr *p, const struct mt_snapshot *s)
+{
+	pr_open_object(p, NULL);
+	pr_string(p, PR_JSON, "source", NULL, s->source);
+	pr_uint(p, PR_JSON, "generation", NULL, s->generation);
+}
+
+void mt_print_processes(FILE *out, const struct mt_snapshot *s,
+			const struct mt_output *o)
+{
 	struct mt_proc *procs = malloc((s->nprocs ? s->nprocs : 1) * sizeof(*procs));
-	char a[32], b[32], c[32], d[32], e[32];
-	struct group g[64];
-	size_t i, j, ng;
+	const struct col *cols[MT_MAX_COLS];
+	size_t i, n;
+	struct pr p;
 
 	if (!procs)
 		return;
 	memcpy(procs, s->procs, s->nprocs * sizeof(*procs));
-	sort_key = o->sort ? o->sort : "total";
+	sort_setup(MT_VIEW_PROCESSES, o, "total");
 	qsort(procs, s->nprocs, sizeof(*procs), proc_cmp);
-	system_summary(s, &held, &nheld, &all, &nall, &konly, &nkonly);
 
-	if (o->json) {
-		fprintf(out, "{\"source\":\"%s\",\"generation\":%" PRIu64 ",\"processes\":[",
-			s->source, s->generation);
-		for (i = 0; i < s->nprocs; i++) {
-			const struct mt_proc *p = &procs[i];
-
-			fprintf(out, "%s{\"pid\":%u,\"comm\":", i ? "," : "", p->pid);
-			mt_json_str(out, p->comm);
-			fprintf(out, ",\"buffers\":%u,\"fds\":%u,\"total\":%" PRIu64
-				",\"pss\":%" PRIu64 ",\"unique\":%" PRIu64 ",\"mapped\":%" PRIu64
-				",\"incomplete\":%s",
-				p->nbufs, p->nfds, p->total, p->pss, p->unique, p->mapped,
-				p->incomplete ? "true" : "false");
-			if (s->kernel_figures)
-				fprintf(out, ",\"hwm\":%" PRIu64, p->hwm);
-			if (o->by_tag || o->by_exporter) {
-				ng = group_bufs(p, o->by_tag, g, 64);
-				fprintf(out, ",\"%s\":{", o->by_tag ? "by_tag" : "by_exporter");
-				for (j = 0; j < ng; j++) {
-					fprintf(out, "%s", j ? "," : "");
-					mt_json_str(out, g[j].key);
-					fprintf(out, ":{\"buffers\":%u,\"bytes\":%" PRIu64 "}",
-						g[j].bufs, g[j].bytes);
-				}
-				fputc('}', out);
-			}
-			fputc('}', out);
-		}
-		fprintf(out, "],\"summary\":{\"held_buffers\":%" PRIu64
-			",\"held_bytes\":%" PRIu64, nheld, held);
-		if (s->has_system)
-			fprintf(out, ",\"all_buffers\":%" PRIu64 ",\"all_bytes\":%" PRIu64
-				",\"kernel_only_buffers\":%" PRIu64
-				",\"kernel_only_bytes\":%" PRIu64, nall, all, nkonly, konly);
-		fprintf(out, "}}\n");
-		free(procs);
-		return;
+	pr_init(&p, out, o->json, o->pretty);
+	put_doc_start(&p, s);
+	n = text_cols(MT_VIEW_PROCESSES, o, cols);
+	put_header(&p, cols, n, o);
+	pr_open_array(&p, "processes");
+	for (i = 0; i < row_limit(s->nprocs, o); i++) {
+		pr_open_object(&p, NULL);
+		put_proc_fields(&p, &procs[i], s, o);
+		put_groups(&p, &procs[i], o);
+		pr_close_object(&p);
 	}
-
-	fprintf(out, "%7s  %-16s %5s %5s %11s %11s %11s %11s %11s\n",
-		"PID", "COMM", "BUFS", "FDS", "TOTAL", "PSS", "UNIQUE", "MAPPED", "HWM");
-	for (i = 0; i < s->nprocs; i++) {
-		const struct mt_proc *p = &procs[i];
-
-		fprintf(out, "%7u  %-16s %5u %5u %11s %11s %11s %11s %11s%s\n", p->pid,
-			p->comm, p->nbufs, p->nfds,
-			mt_size_str(p->total, o->bytes, a, sizeof(a)),
-			mt_size_str(p->pss, o->bytes, b, sizeof(b)),
-			mt_size_str(p->unique, o->bytes, c, sizeof(c)),
-			mt_size_str(p->mapped, o->bytes, e, sizeof(e)),
-			s->kernel_figures ? mt_size_str(p->hwm, o->bytes, d, sizeof(d)) : "-",
-			p->incomplete ? "  (incomplete)" : "");
-		if (o->by_tag || o->by_exporter) {
-			ng = group_bufs(p, o->by_tag, g, 64);
-			for (j = 0; j < ng; j++)
-				fprintf(out, "%7s    %-14s %5u %5s %11s\n", "",
-					g[j].key, g[j].bufs, "",
-					mt_size_str(g[j].bytes, o->bytes, d, sizeof(d)));
-		}
-	}
-	fprintf(out, "\n%" PRIu64 " buffers, %s held by the processes shown\n",
-		nheld, mt_size_str(held, o->bytes, a, sizeof(a)));
-	if (s->has_system)
-		fprintf(out, "%" PRIu64 " buffers, %s in the system; %" PRIu64
-			" kernel-only, %s\n", nall, mt_size_str(all, o->bytes, b, sizeof(b)),
-			nkonly, mt_size_str(konly, o->bytes, c, sizeof(c)));
+	pr_close_array(&p);
+	put_summary(&p, s, o);
+	pr_close_object(&p);
+	pr_end(&p);
 	free(procs);
+}
+
+static void put_buf_cell(struct pr *p, const struct col *c, bool first,
+			 const struct mt_buf *b, const struct mt_output *o)
+{
+	char f[32], h[16];
+
+	switch (c->id) {
+	case C_ID: put_u(p, c, first, b->id); break;
+	case C_SIZE: put_size(p, c, first, b->size, o); break;
+	case C_EXPORTER: put_s(p, c, first, b->exporter); break;
+	case C_TAG:
+		pr_string(p, PR_TEXT, NULL, cell_fmt(f, sizeof(f), c, first, "s"),
+			  *b->name ? b->name : "-");
+		pr_string(p, PR_JSON, c->json, NULL, b->name);
+		break;
+	case C_BFDS: put_u(p, c, first, b->fds); break;
+	case C_BMAPPED: put_size(p, c, first, b->mapped, o); break;
+	case C_HOLDERS:
+		/* In the system list, "kernel": no process holds it. */
+		if (b->kholders == 0)
+			snprintf(h, sizeof(h), "kernel");
+		else
+			snprintf(h, sizeof(h), "%u", b->procs);
+		pr_string(p, PR_TEXT, NULL, cell_fmt(f, sizeof(f), c, first, "s"), h);
+		pr_uint(p, PR_JSON, c->json, NULL, b->procs);
+		break;
+	default:
+		break;
+	}
+}
+
+static void put_buf_row(struct pr *p, enum mt_view v, const struct mt_buf *b,
+			const struct mt_output *o)
+{
+	const struct col *cols[MT_MAX_COLS], *all;
+	size_t i, n;
+
+	pr_open_object(p, NULL);
+	if (p->json) {
+		all = view_cols(v, &n);
+		for (i = 0; i < n; i++)
+			put_buf_cell(p, &all[i], !i, b, o);
+		if (v == MT_VIEW_BUFFERS)
+			pr_bool(p, PR_JSON, "kernel_only", NULL, b->kholders == 0);
+	} else {
+		n = text_cols(v, o, cols);
+		for (i = 0; i < n; i++)
+			put_buf_cell(p, cols[i], !i, b, o);
+		pr_text(p, "\n");
+	}
+	pr_close_object(p);
 }
 
 void mt_print_pids(FILE *out, const struct mt_snapshot *s,
 		   const struct mt_output *o)
 {
-	char a[32], b[32], c[32], m[32], h[16];
-	size_t i, j;
+	const struct col *cols[MT_MAX_COLS];
+	char a[32], b[32], c[32], m[32], h[32];
+	size_t i, j, n;
+	struct pr p;
 
-	if (o->json)
-		fprintf(out, "{\"source\":\"%s\",\"generation\":%" PRIu64 ",\"processes\":[",
-			s->source, s->generation);
+	pr_init(&p, out, o->json, o->pretty);
+	put_doc_start(&p, s);
+	pr_open_array(&p, "processes");
 	for (i = 0; i < s->nprocs; i++) {
-		const struct mt_proc *p = &s->procs[i];
-		struct mt_buf *bufs = malloc((p->n ? p->n : 1) * sizeof(*bufs));
+		const struct mt_proc *proc = &s->procs[i];
+		struct mt_buf *bufs = malloc((proc->n ? proc->n : 1) * sizeof(*bufs));
 
 		if (!bufs)
-			return;
-		memcpy(bufs, p->bufs, p->n * sizeof(*bufs));
-		sort_key = o->sort && mt_sort_field_valid(o->sort, true) ? o->sort : "size";
-		qsort(bufs, p->n, sizeof(*bufs), buf_cmp);
-		if (o->json) {
-			fprintf(out, "%s{\"pid\":%u,\"comm\":", i ? "," : "", p->pid);
-			mt_json_str(out, p->comm);
-			fprintf(out, ",\"buffers\":%u,\"fds\":%u,\"total\":%" PRIu64
-				",\"pss\":%" PRIu64 ",\"unique\":%" PRIu64 ",\"mapped\":%" PRIu64
-				",\"incomplete\":%s,\"buffer_list\":[",
-				p->nbufs, p->nfds, p->total, p->pss, p->unique, p->mapped,
-				p->incomplete ? "true" : "false");
-			for (j = 0; j < p->n; j++) {
-				fprintf(out, "%s{\"id\":%" PRIu64 ",\"size\":%" PRIu64
-					",\"exporter\":", j ? "," : "", bufs[j].id, bufs[j].size);
-				mt_json_str(out, bufs[j].exporter);
-				fprintf(out, ",\"tag\":");
-				mt_json_str(out, bufs[j].name);
-				fprintf(out, ",\"fds\":%u,\"mapped\":%" PRIu64 ",\"holders\":%u}",
-					bufs[j].fds, bufs[j].mapped, bufs[j].procs);
-			}
-			fprintf(out, "]}");
+			break;
+		memcpy(bufs, proc->bufs, proc->n * sizeof(*bufs));
+		sort_setup(MT_VIEW_PIDS, o, "size");
+		qsort(bufs, proc->n, sizeof(*bufs), buf_cmp);
+
+		pr_open_object(&p, NULL);
+		if (p.json) {
+			put_proc_fields(&p, proc, s, o);
 		} else {
-			fprintf(out, "%sPID %u (%s): %u buffers, %u fds, total %s, pss %s, unique %s, mapped %s%s\n",
-				i ? "\n" : "", p->pid, p->comm, p->nbufs, p->nfds,
-				mt_size_str(p->total, o->bytes, a, sizeof(a)),
-				mt_size_str(p->pss, o->bytes, b, sizeof(b)),
-				mt_size_str(p->unique, o->bytes, c, sizeof(c)),
-				mt_size_str(p->mapped, o->bytes, m, sizeof(m)),
-				p->incomplete ? " (incomplete)" : "");
-			if (p->n)
-				fprintf(out, "%10s %11s  %-12s %-20s %4s %11s %7s\n", "ID", "SIZE",
-					"EXPORTER", "TAG", "FDS", "MAPPED", "HOLDERS");
-			for (j = 0; j < p->n; j++) {
-				snprintf(h, sizeof(h), "%u", bufs[j].procs);
-				fprintf(out, "%10" PRIu64 " %11s  %-12s %-20s %4u %11s %7s\n",
-					bufs[j].id, mt_size_str(bufs[j].size, o->bytes, a, sizeof(a)),
-					bufs[j].exporter, *bufs[j].name ? bufs[j].name : "-",
-					bufs[j].fds,
-					mt_size_str(bufs[j].mapped, o->bytes, m, sizeof(m)), h);
-			}
+			pr_text(&p, "%sPID %u (%s): %u buffers, %u fds, total %s, pss %s, unique %s, mapped %s",
+				i ? "\n" : "", proc->pid, proc->comm, proc->nbufs,
+				proc->nfds,
+				mt_size_str(proc->total, o->bytes, a, sizeof(a)),
+				mt_size_str(proc->pss, o->bytes, b, sizeof(b)),
+				mt_size_str(proc->unique, o->bytes, c, sizeof(c)),
+				mt_size_str(proc->mapped, o->bytes, m, sizeof(m)));
+			if (s->kernel_figures)
+				pr_text(&p, ", hwm %s",
+					mt_size_str(proc->hwm, o->bytes, h, sizeof(h)));
+			pr_text(&p, "%s\n", proc->incomplete ? " (incomplete)" : "");
 		}
+		put_groups(&p, proc, o);
+		n = text_cols(MT_VIEW_PIDS, o, cols);
+		if (proc->n)
+			put_header(&p, cols, n, o);
+		pr_open_array(&p, "buffers");
+		for (j = 0; j < row_limit(proc->n, o); j++)
+			put_buf_row(&p, MT_VIEW_PIDS, &bufs[j], o);
+		pr_close_array(&p);
+		pr_close_object(&p);
 		free(bufs);
 	}
-	if (o->json)
-		fprintf(out, "]}\n");
+	pr_close_array(&p);
+	pr_close_object(&p);
+	pr_end(&p);
 }
 
 void mt_print_buffers(FILE *out, const struct mt_snapshot *s,
 		      const struct mt_output *o)
 {
 	struct mt_buf *bufs = malloc((s->nsys ? s->nsys : 1) * sizeof(*bufs));
-	char a[32], t[16];
-	size_t i;
+	const struct col *cols[MT_MAX_COLS];
+	size_t i, n;
+	struct pr p;
 
 	if (!bufs)
 		return;
 	memcpy(bufs, s->sys, s->nsys * sizeof(*bufs));
-	sort_key = o->sort ? o->sort : "size";
+	sort_setup(MT_VIEW_BUFFERS, o, "size");
 	qsort(bufs, s->nsys, sizeof(*bufs), buf_cmp);
-	if (o->json) {
-		fprintf(out, "{\"source\":\"%s\",\"generation\":%" PRIu64 ",\"buffers\":[",
-			s->source, s->generation);
-		for (i = 0; i < s->nsys; i++) {
-			fprintf(out, "%s{\"id\":%" PRIu64 ",\"size\":%" PRIu64 ",\"exporter\":",
-				i ? "," : "", bufs[i].id, bufs[i].size);
-			mt_json_str(out, bufs[i].exporter);
-			fprintf(out, ",\"tag\":");
-			mt_json_str(out, bufs[i].name);
-			fprintf(out, ",\"holders\":%u,\"kernel_only\":%s}", bufs[i].procs,
-				bufs[i].kholders == 0 ? "true" : "false");
-		}
-		fprintf(out, "]}\n");
-		free(bufs);
-		return;
-	}
-	fprintf(out, "%10s %11s  %-12s %-20s %7s\n", "ID", "SIZE", "EXPORTER", "TAG",
-		"HOLDERS");
-	for (i = 0; i < s->nsys; i++) {
-		if (bufs[i].kholders == 0)
-			snprintf(t, sizeof(t), "kernel");
-		else
-			snprintf(t, sizeof(t), "%u", bufs[i].procs);
-		fprintf(out, "%10" PRIu64 " %11s  %-12s %-20s %7s\n", bufs[i].id,
-			mt_size_str(bufs[i].size, o->bytes, a, sizeof(a)), bufs[i].exporter,
-			*bufs[i].name ? bufs[i].name : "-", t);
-	}
+
+	pr_init(&p, out, o->json, o->pretty);
+	put_doc_start(&p, s);
+	n = text_cols(MT_VIEW_BUFFERS, o, cols);
+	put_header(&p, cols, n, o);
+	pr_open_array(&p, "buffers");
+	for (i = 0; i < row_limit(s->nsys, o); i++)
+		put_buf_row(&p, MT_VIEW_BUFFERS, &bufs[i], o);
+	pr_close_array(&p);
+	pr_close_object(&p);
+	pr_end(&p);
 	free(bufs);
 }

@@ -14,6 +14,7 @@
 #include <memtrack-nl.h>
 
 #include "mtstat.h"
+#include "print.h"
 
 static const char *kind_name(enum mtnl_event_kind k)
 {
@@ -38,15 +39,20 @@ static const char *reason_name(enum mtnl_reason r)
 	return "?";
 }
 
+/* The local time as ISO 8601 with milliseconds and the UTC offset. */
 static void now_str(char *buf, size_t len)
 {
+	char date[24], zone[8];
 	struct timeval tv;
 	struct tm tm;
 
 	gettimeofday(&tv, NULL);
 	localtime_r(&tv.tv_sec, &tm);
-	snprintf(buf, len, "%02d:%02d:%02d.%03ld", tm.tm_hour, tm.tm_min,
-		 tm.tm_sec, (long)(tv.tv_usec / 1000));
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	strftime(zone, sizeof(zone), "%z", &tm);
+	/* +hhmm -> +hh:mm, the extended format of the rest. */
+	snprintf(buf, len, "%.19s.%03u%.3s:%.2s", date,
+		 (unsigned int)(tv.tv_usec / 1000) % 1000u, zone, zone + 3);
 }
 
 static bool wanted(const struct mtnl_event *ev, const struct mt_filter *f)
@@ -77,28 +83,39 @@ static void print_event(const struct mtnl_event *ev, const struct mt_output *o)
 {
 	const struct mtnl_buffer *b = mtnl_event_buffer(ev);
 	enum mtnl_event_kind k = mtnl_event_kind(ev);
-	char t[32], sz[32], tot[32], what[48];
+	char t[48], sz[32], tot[32], what[48];
 
 	now_str(t, sizeof(t));
 	if (o->json) {
-		printf("{\"time\":\"%s\",\"event\":\"%s\",\"seq\":%" PRIu64
-		       ",\"pid\":%u,\"comm\":", t, kind_name(k),
-		       mtnl_event_seq(ev), mtnl_event_pid(ev));
-		mt_json_str(stdout, mtnl_event_comm(ev));
+		struct pr p;
+
+		/* One object per line, even with --pretty: a stream. */
+		pr_init(&p, stdout, true, false);
+		pr_open_object(&p, NULL);
+		pr_string(&p, PR_JSON, "time", NULL, t);
+		pr_string(&p, PR_JSON, "event", NULL, kind_name(k));
+		pr_uint(&p, PR_JSON, "seq", NULL, mtnl_event_seq(ev));
+		pr_uint(&p, PR_JSON, "pid", NULL, mtnl_event_pid(ev));
+		pr_string(&p, PR_JSON, "comm", NULL, mtnl_event_comm(ev));
 		if (k == MTNL_EVENT_UNINSTALL)
-			printf(",\"reason\":\"%s\"", reason_name(mtnl_event_reason(ev)));
+			pr_string(&p, PR_JSON, "reason", NULL,
+				  reason_name(mtnl_event_reason(ev)));
 		if (k == MTNL_EVENT_FORK)
-			printf(",\"parent\":%u", mtnl_event_parent_pid(ev));
+			pr_uint(&p, PR_JSON, "parent", NULL, mtnl_event_parent_pid(ev));
 		if (b) {
-			printf(",\"buffer\":{\"id\":%" PRIu64 ",\"size\":%" PRIu64
-			       ",\"exporter\":", mtnl_buffer_id(b), mtnl_buffer_size(b));
-			mt_json_str(stdout, mtnl_buffer_exporter(b));
-			printf(",\"tag\":");
-			mt_json_str(stdout, mtnl_buffer_name(b));
-			printf(",\"holders\":%" PRId64 "}", mtnl_buffer_holders(b));
+			pr_open_object(&p, "buffer");
+			pr_uint(&p, PR_JSON, "id", NULL, mtnl_buffer_id(b));
+			pr_uint(&p, PR_JSON, "size", NULL, mtnl_buffer_size(b));
+			pr_string(&p, PR_JSON, "exporter", NULL, mtnl_buffer_exporter(b));
+			pr_string(&p, PR_JSON, "tag", NULL, mtnl_buffer_name(b));
+			pr_uint(&p, PR_JSON, "holders", NULL,
+				(uint64_t)mtnl_buffer_holders(b));
+			pr_close_object(&p);
 		}
-		printf(",\"buffers\":%u,\"total\":%" PRIu64 "}\n",
-		       mtnl_event_nr_buffers(ev), mtnl_event_total(ev));
+		pr_uint(&p, PR_JSON, "nr_buffers", NULL, mtnl_event_nr_buffers(ev));
+		pr_uint(&p, PR_JSON, "total", NULL, mtnl_event_total(ev));
+		pr_close_object(&p);
+		pr_end(&p);
 		return;
 	}
 	if (k == MTNL_EVENT_UNINSTALL)
@@ -147,7 +164,7 @@ static int resync(const struct mt_output *o, uint64_t lost)
 		ret = mtnl_resync(h, sum_proc, &sum, &gen);
 	if (o->json) {
 		printf("{\"event\":\"lost\",\"count\":%" PRIu64 ",\"resync\":%s,"
-		       "\"processes\":%zu,\"total\":%" PRIu64 ",\"generation\":%" PRIu64 "}\n",
+		       "\"nr_processes\":%zu,\"total\":%" PRIu64 ",\"generation\":%" PRIu64 "}\n",
 		       lost, ret ? "false" : "true", sum.procs, sum.bytes, gen);
 	} else {
 		if (lost)

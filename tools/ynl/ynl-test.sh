@@ -36,7 +36,7 @@ for p in "$camera" "$compositor" "$helper"; do
 	y=$(ynl_json --do proc-get --json "{\"pid\": $p}" |
 	    jq -c '[."nr-buffers", ."nr-fds", .total, .pss, .unique, .mapped]')
 	m=$(jq -c ".processes[] | select(.pid == $p) |
-	    [.buffers, .fds, .total, .pss, .unique, .mapped]" /tmp/mtstat.json)
+	    [.nr_buffers, .nr_fds, .total, .pss, .unique, .mapped]" /tmp/mtstat.json)
 	check "pid $p: ynl --do and mtstat agree ($y)" [ -n "$y" -a "$y" = "$m" ]
 done
 n=$(ynl_json --dump proc-buffer-get --json "{\"pid\": $camera}" | jq length)

@@ -21,7 +21,7 @@ status_is() {	# EXPECTED COMMAND...
 	[ "$got" = "$want" ] || { echo "  exit $got, wanted $want; stderr: $(cat /tmp/err)"; return 1; }
 }
 figures() {	# the per-process figures both sources know
-	sed -e 's/"buffer_list".*//' | grep -o '"buffers":[0-9]*,"fds":[0-9]*,"total":[0-9]*'
+	jq -c '.processes[] | [.pid, .nr_buffers, .nr_fds, .total]'
 }
 
 rm -f /tmp/ready
@@ -82,7 +82,7 @@ eval "$(cat /tmp/zpid)"
 check "a zombie pid: exit 2, it has exited" no_pid 'has exited|no such process' -p "$zombie"
 check "a zombie pid, procfs: exit 2, it has exited" no_pid 'has exited' --source=procfs -p "$zombie"
 check "a live process that holds nothing is shown with zero figures" \
-	sh -c "mtstat -j -p $zparent | jq -e '.processes | length == 1 and .[0].pid == $zparent and .[0].buffers == 0 and .[0].total == 0' >/dev/null"
+	sh -c "mtstat -j -p $zparent | jq -e '.processes | length == 1 and .[0].pid == $zparent and .[0].nr_buffers == 0 and .[0].total == 0' >/dev/null"
 kill "$zparent"
 wait "$zparent" 2>/dev/null
 # A process whose main thread exited while another thread holds a
@@ -94,9 +94,9 @@ lexit=$!
 while [ ! -s /tmp/le ]; do sleep 0.1; done
 eval "$(cat /tmp/le)"
 check "a process with a zombie leader shows its buffer (netlink)" \
-	sh -c "mtstat -j -p $pid | jq -e '.processes[0] | .pid == $pid and .buffers == 1 and .total == 65536' >/dev/null"
+	sh -c "mtstat -j -p $pid | jq -e '.processes[0] | .pid == $pid and .nr_buffers == 1 and .total == 65536' >/dev/null"
 check "a process with a zombie leader shows its buffer (procfs)" \
-	sh -c "mtstat --source=procfs -j -p $pid | jq -e '.processes[0] | .pid == $pid and .buffers == 1 and .total == 65536' >/dev/null"
+	sh -c "mtstat --source=procfs -j -p $pid | jq -e '.processes[0] | .pid == $pid and .nr_buffers == 1 and .total == 65536' >/dev/null"
 check "the process list includes a process with a zombie leader" \
 	sh -c "mtstat -j | jq -e '[.processes[] | select(.pid == $pid)] | length == 1' >/dev/null"
 check "a thread id: exit 2, it names the process" no_pid "thread of process $pid" -p "$tid"
@@ -143,22 +143,22 @@ jq_check() {	# DESCRIPTION JQ-EXPRESSION MTSTAT-ARGS...
 MiB=1048576
 # pss divides each buffer by its holders in integers: 4 MiB / 3 rounds down.
 jq_check "JSON: the camera's figures" \
-	".processes[] | select(.pid == $camera) | .comm == \"camera\" and .buffers == 6 and
-	 .fds == 5 and .total == 20 * $MiB and .unique == 2 * $MiB and
+	".processes[] | select(.pid == $camera) | .comm == \"camera\" and .nr_buffers == 6 and
+	 .nr_fds == 5 and .total == 20 * $MiB and .unique == 2 * $MiB and
 	 (8 * $MiB - .pss) < 4 and
 	 .mapped == $MiB and .hwm == 21 * $MiB and .incomplete == false"
 jq_check "JSON: the compositor and its helper share 18 MiB three ways" \
 	"[.processes[] | select(.pid == $compositor or .pid == $helper) |
-	  .buffers == 4 and .fds == 4 and .total == 18 * $MiB and (6 * $MiB - .pss) < 4 and
+	  .nr_buffers == 4 and .nr_fds == 4 and .total == 18 * $MiB and (6 * $MiB - .pss) < 4 and
 	  .unique == 0 and .mapped == 8 * $MiB] == [true, true]"
 jq_check "JSON: the summary counts the kernel-only buffer" \
 	".summary | .held_buffers == 6 and .held_bytes == 20 * $MiB and .all_buffers == 7 and
 	 .all_bytes == 21 * $MiB and .kernel_only_buffers == 1 and .kernel_only_bytes == $MiB"
 jq_check "JSON: -p lists the mapping-only buffer with 0 fds" \
-	".processes[0].buffer_list[] | select(.tag == \"camera-retired\") |
+	".processes[0].buffers[] | select(.tag == \"camera-retired\") |
 	 .fds == 0 and .mapped == $MiB and .holders == 1 and .size == $MiB" -p "$camera"
 jq_check "JSON: -p counts holders as processes" \
-	"[.processes[0].buffer_list[] | select(.tag == \"camera-preview-0\") |
+	"[.processes[0].buffers[] | select(.tag == \"camera-preview-0\") |
 	  .holders == 3 and .fds == 1 and .mapped == 4 * $MiB] == [true]" -p "$compositor"
 jq_check "JSON: -b marks only the in-flight buffer kernel-only" \
 	"[.buffers[] | select(.kernel_only) | .tag] == [\"camera-in-flight\"] and
@@ -247,7 +247,7 @@ check "--watch -j: exactly the workload's events ($got)" [ "$got" = "$want" ]
 # jq -s: one verdict over the whole stream (-e alone judges the last line).
 check "--watch -j: the fork names its parent" \
 	jq -s -e "[.[] | select(.event == \"fork\" and .pid == $child)] |
-		  length == 1 and .[0].parent == $parent and .[0].buffers == 1" /tmp/wj
+		  length == 1 and .[0].parent == $parent and .[0].nr_buffers == 1" /tmp/wj
 check "--watch -j: sequence numbers step by one" \
 	jq -s -e '[.[].seq] as $s | length > 5 and all(range(1; $s | length); $s[.] == $s[. - 1] + 1)' /tmp/wj
 check "--watch: the human stream has the same events" sh -c \
