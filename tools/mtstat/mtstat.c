@@ -38,6 +38,11 @@ static void usage(FILE *out)
 "  -u, --user USER          only processes of USER (name or uid)\n"
 "      --by-tag             break process totals down by tag\n"
 "      --by-exporter        break process totals down by exporter\n"
+"      --by-user            one row per user, with a total row (as smem -u)\n"
+"      --by-cgroup          one row per cgroup (containers, services)\n"
+"      --prometheus         Prometheus text format, for node_exporter\n"
+"      --file PATH          write each snapshot to PATH atomically (with -i:\n"
+"                           a textfile collector's .prom file)\n"
 "  -s, --sort [-]FIELD      pid comm bufs fds total pss unique mapped hwm\n"
 "                           (processes), id size exporter tag fds mapped\n"
 "                           holders (buffers); -FIELD reverses\n"
@@ -166,6 +171,10 @@ static int mtstat_main(int argc, char **argv)
 		{ "reverse", no_argument, NULL, 'r' },
 		{ "top", required_argument, NULL, 'n' },
 		{ "no-headers", no_argument, NULL, 'H' },
+		{ "by-user", no_argument, NULL, 'U' },
+		{ "by-cgroup", no_argument, NULL, 'G' },
+		{ "prometheus", no_argument, NULL, 'M' },
+		{ "file", required_argument, NULL, 'F' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "source", required_argument, NULL, 'S' },
@@ -185,9 +194,12 @@ static int mtstat_main(int argc, char **argv)
 	uint32_t *pids = NULL;
 	size_t npids = 0;
 	int opt, ret = MTSTAT_OK;
+	char tmp[PATH_MAX + 8];
 	enum mt_view view;
+	FILE *sink;
 
-	const char *columns = NULL;
+	const char *columns = NULL, *file = NULL;
+	bool by_user = false, by_cgroup = false, prometheus = false;
 
 	while ((opt = getopt_long(argc, argv, "p:bt:e:u:s:ji:c:whVo:rn:", longopts,
 				  NULL)) != -1) {
@@ -214,6 +226,10 @@ static int mtstat_main(int argc, char **argv)
 		case 'o': columns = optarg; break;
 		case 'r': out.reverse = true; break;
 		case 'H': out.no_headers = true; break;
+		case 'U': by_user = true; break;
+		case 'G': by_cgroup = true; break;
+		case 'M': prometheus = true; break;
+		case 'F': file = optarg; break;
 		case 'n': {
 			unsigned long v;
 
@@ -292,6 +308,23 @@ static int mtstat_main(int argc, char **argv)
 	}
 	if (buffers && pids) {
 		fprintf(stderr, "mtstat: -b and -p are different views; pick one\n");
+		return MTSTAT_EUSAGE;
+	}
+	/* One view; --prometheus takes -p to limit its series. */
+	if (by_user + by_cgroup + buffers + prometheus + (pids && !prometheus) > 1) {
+		fprintf(stderr, "mtstat: -b, -p, --by-user, --by-cgroup and --prometheus are different views; pick one (--prometheus takes -p)\n");
+		return MTSTAT_EUSAGE;
+	}
+	if (prometheus && (out.json || columns || out.sort || out.top || out.no_headers)) {
+		fprintf(stderr, "mtstat: --prometheus has its own format: no -j, -o, -s, -n or --no-headers\n");
+		return MTSTAT_EUSAGE;
+	}
+	if ((by_user || by_cgroup) && (out.by_tag || out.by_exporter || columns || out.sort)) {
+		fprintf(stderr, "mtstat: --by-user and --by-cgroup sort by bytes held and take no -o, -s, --by-tag or --by-exporter\n");
+		return MTSTAT_EUSAGE;
+	}
+	if (file && watch) {
+		fprintf(stderr, "mtstat: --file writes snapshots; --watch streams to standard output\n");
 		return MTSTAT_EUSAGE;
 	}
 	if (out.by_tag && out.by_exporter) {
@@ -402,20 +435,43 @@ static int mtstat_main(int argc, char **argv)
 			mt_snapshot_free(&snap);
 			break;
 		}
-		if (interval > 0 && !out.json) {
+		if (interval > 0 && !out.json && !prometheus && !file) {
 			time_t now = time(NULL);
 			char ts[32];
 
 			strftime(ts, sizeof(ts), "%F %T", localtime(&now));
 			printf("%s--- %s (%s)\n", round ? "\n" : "", ts, snap.source);
 		}
-		if (buffers)
-			mt_print_buffers(stdout, &snap, &out);
+		sink = stdout;
+		if (file) {
+			/* Readers (node_exporter) see the old file or the new one. */
+			snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+			sink = fopen(tmp, "we");
+			if (!sink) {
+				fprintf(stderr, "mtstat: %s: %s\n", tmp, strerror(errno));
+				mt_snapshot_free(&snap);
+				ret = MTSTAT_EFAIL;
+				break;
+			}
+		}
+		if (prometheus)
+			mt_print_prometheus(sink, &snap, &out);
+		else if (by_user || by_cgroup)
+			mt_print_owners(sink, &snap, &out,
+					by_user ? MT_BY_USER : MT_BY_CGROUP);
+		else if (buffers)
+			mt_print_buffers(sink, &snap, &out);
 		else if (pids)
-			mt_print_pids(stdout, &snap, &out);
+			mt_print_pids(sink, &snap, &out);
 		else
-			mt_print_processes(stdout, &snap, &out);
+			mt_print_processes(sink, &snap, &out);
 		mt_snapshot_free(&snap);
+		if (file && (ferror(sink) | fclose(sink) || rename(tmp, file))) {
+			fprintf(stderr, "mtstat: writing %s: %s\n", file, strerror(errno));
+			unlink(tmp);
+			ret = MTSTAT_EFAIL;
+			break;
+		}
 		/* A full disk or a closed pipe is a failure, not a success. */
 		if (fflush(stdout) || ferror(stdout)) {
 			fprintf(stderr, "mtstat: write error: %s\n", strerror(errno));

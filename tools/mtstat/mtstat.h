@@ -120,6 +120,7 @@ struct mt_output {
 	int rcvbuf;		/* --watch receive buffer in bytes */
 };
 
+
 /* -o LIST for view @v into @o; 0, or -1 with @err saying why. */
 int mt_columns_parse(const char *list, enum mt_view v, struct mt_output *o,
 		     char *err, size_t errlen);
@@ -130,6 +131,21 @@ void mt_print_pids(FILE *out, const struct mt_snapshot *s,
 		   const struct mt_output *o);
 void mt_print_buffers(FILE *out, const struct mt_snapshot *s,
 		      const struct mt_output *o);
+
+/* Processes grouped by their owner, with a total row. */
+enum mt_owner {
+	MT_BY_USER,	/* --by-user, as smem -u */
+	MT_BY_CGROUP,	/* --by-cgroup: containers, systemd services */
+};
+/* 0, or -1 out of memory. */
+int mt_print_owners(FILE *out, const struct mt_snapshot *s,
+		    const struct mt_output *o, enum mt_owner by);
+/* The Prometheus text exposition format, for node_exporter's textfile
+ * collector. */
+void mt_print_prometheus(FILE *out, const struct mt_snapshot *s,
+			 const struct mt_output *o);
+/* The cgroup (v2 path) of @pid into @buf, or "?" when unknown. */
+void mt_proc_cgroup(uint32_t pid, char *buf, size_t len);
 /* @s as a JSON string, quoted and escaped. */
 void mt_json_str(FILE *out, const char *s);
 /* IEC (or raw with @bytes) rendering of a size; returns @buf. */

@@ -5,6 +5,7 @@
  * printing call per field (print.h).
  */
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -657,4 +658,308 @@ void mt_print_buffers(FILE *out, const struct mt_snapshot *s,
 	pr_close_object(&p);
 	pr_end(&p);
 	free(bufs);
+}
+
+/* ------------------------------------------------------------------ */
+/* Owners (--by-user, --by-cgroup)                                     */
+
+struct owner {
+	char key[256];		/* user name, or cgroup path */
+	uid_t uid;
+	uint32_t procs;
+	uint64_t pss;
+	uint64_t mapped;
+	size_t nids;		/* buffers of its processes, with repeats */
+	struct mt_buf **bufs;
+	/* Distinct buffers and their bytes, once counted. */
+	uint64_t nbufs;
+	uint64_t held;
+};
+
+static int buf_ptr_cmp(const void *a, const void *b)
+{
+	const struct mt_buf *x = *(const struct mt_buf *const *)a;
+	const struct mt_buf *y = *(const struct mt_buf *const *)b;
+
+	return cmp_u64_asc(x->id, y->id);
+}
+
+/* Count the distinct buffers of @o (each buffer once, however many of its
+ * processes hold it). */
+static void owner_count(struct owner *o)
+{
+	size_t i;
+
+	qsort(o->bufs, o->nids, sizeof(*o->bufs), buf_ptr_cmp);
+	o->nbufs = o->held = 0;
+	for (i = 0; i < o->nids; i++) {
+		if (i && o->bufs[i]->id == o->bufs[i - 1]->id)
+			continue;
+		o->nbufs++;
+		o->held += o->bufs[i]->size;
+	}
+}
+
+static int owner_add_bufs(struct owner *o, const struct mt_proc *p)
+{
+	struct mt_buf **nb;
+	size_t i;
+
+	nb = realloc(o->bufs, (o->nids + p->n + 1) * sizeof(*nb));
+	if (!nb)
+		return -1;
+	o->bufs = nb;
+	for (i = 0; i < p->n; i++)
+		o->bufs[o->nids++] = &p->bufs[i];
+	return 0;
+}
+
+static void owner_key(const struct mt_proc *p, enum mt_owner by, char *key,
+		      size_t len)
+{
+	struct passwd *pw;
+
+	if (by == MT_BY_CGROUP) {
+		mt_proc_cgroup(p->pid, key, len);
+		return;
+	}
+	pw = p->uid == (uid_t)-1 ? NULL : getpwuid(p->uid);
+	if (pw)
+		snprintf(key, len, "%s", pw->pw_name);
+	else
+		snprintf(key, len, "%ld", p->uid == (uid_t)-1 ? -1L : (long)p->uid);
+}
+
+static int owner_cmp(const void *a, const void *b)
+{
+	const struct owner *x = a, *y = b;
+	int r = cmp_u64_desc(x->held, y->held);
+
+	return r ? r : strcmp(x->key, y->key);
+}
+
+static void put_owner(struct pr *p, const struct owner *o, enum mt_owner by,
+		      const char *name, const struct mt_output *out)
+{
+	char s1[32], s2[32], s3[32];
+
+	pr_open_object(p, name);
+	if (!name) {
+		pr_string(p, PR_ANY, by == MT_BY_CGROUP ? "cgroup" : "user",
+			  by == MT_BY_CGROUP ? "%-40s" : "%-16s", o->key);
+		if (by == MT_BY_USER)
+			pr_uint(p, PR_JSON, "uid", NULL, o->uid);
+	} else {
+		pr_string(p, PR_TEXT, NULL, by == MT_BY_CGROUP ? "%-40s" : "%-16s",
+			  "TOTAL");
+	}
+	pr_uint(p, PR_ANY, "nr_processes", " %6" PRIu64, o->procs);
+	pr_uint(p, PR_ANY, "nr_buffers", " %5" PRIu64, o->nbufs);
+	pr_string(p, PR_TEXT, NULL, " %11s", mt_size_str(o->held, out->bytes, s1, sizeof(s1)));
+	pr_uint(p, PR_JSON, "held", NULL, o->held);
+	pr_string(p, PR_TEXT, NULL, " %11s", mt_size_str(o->pss, out->bytes, s2, sizeof(s2)));
+	pr_uint(p, PR_JSON, "pss", NULL, o->pss);
+	pr_string(p, PR_TEXT, NULL, " %11s\n", mt_size_str(o->mapped, out->bytes, s3, sizeof(s3)));
+	pr_uint(p, PR_JSON, "mapped", NULL, o->mapped);
+	pr_close_object(p);
+}
+
+int mt_print_owners(FILE *out, const struct mt_snapshot *s,
+		    const struct mt_output *o, enum mt_owner by)
+{
+	struct owner *owners = calloc(s->nprocs + 1, sizeof(*owners));
+	struct owner all = { .key = "TOTAL" };
+	size_t i, j, n = 0;
+	char key[256];
+	struct pr p;
+	int ret = 0;
+
+	if (!owners)
+		return -1;
+	for (i = 0; i < s->nprocs; i++) {
+		const struct mt_proc *proc = &s->procs[i];
+
+		owner_key(proc, by, key, sizeof(key));
+		for (j = 0; j < n && strcmp(owners[j].key, key); j++)
+			;
+		if (j == n) {
+			snprintf(owners[n].key, sizeof(owners[n].key), "%s", key);
+			owners[n].uid = proc->uid;
+			n++;
+		}
+		owners[j].procs++;
+		owners[j].pss += proc->pss;
+		owners[j].mapped += proc->mapped;
+		all.procs++;
+		all.pss += proc->pss;
+		all.mapped += proc->mapped;
+		if (owner_add_bufs(&owners[j], proc) || owner_add_bufs(&all, proc)) {
+			ret = -1;
+			goto out;
+		}
+	}
+	for (i = 0; i < n; i++)
+		owner_count(&owners[i]);
+	owner_count(&all);
+	qsort(owners, n, sizeof(*owners), owner_cmp);
+
+	pr_init(&p, out, o->json, o->pretty);
+	put_doc_start(&p, s);
+	if (!o->no_headers)
+		pr_text(&p, by == MT_BY_CGROUP ? "%-40s %6s %5s %11s %11s %11s\n" :
+			"%-16s %6s %5s %11s %11s %11s\n",
+			by == MT_BY_CGROUP ? "CGROUP" : "USER", "PROCS", "BUFS",
+			"HELD", "PSS", "MAPPED");
+	pr_open_array(&p, by == MT_BY_CGROUP ? "cgroups" : "users");
+	for (i = 0; i < row_limit(n, o); i++)
+		put_owner(&p, &owners[i], by, NULL, o);
+	pr_close_array(&p);
+	/* Each buffer once: not the sum of the rows when owners share. */
+	if (!o->no_headers || p.json)
+		put_owner(&p, &all, by, "total", o);
+	pr_close_object(&p);
+	pr_end(&p);
+out:
+	for (i = 0; i < n; i++)
+		free(owners[i].bufs);
+	free(all.bufs);
+	free(owners);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Prometheus text exposition (--prometheus)                           */
+
+/* A label value, escaped as the exposition format wants. */
+static void prom_label(FILE *out, const char *name, const char *v, bool comma)
+{
+	fprintf(out, "%s%s=\"", comma ? "," : "", name);
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fprintf(out, "\\%c", *v);
+		else if (*v == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*v, out);
+	}
+	fputc('"', out);
+}
+
+static void prom_head(FILE *out, const char *name, const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+}
+
+/* The labels of a process's series. */
+static void prom_proc_labels(FILE *out, const struct mt_proc *p)
+{
+	char pid[16], user[256], cgroup[256];
+
+	snprintf(pid, sizeof(pid), "%u", p->pid);
+	owner_key(p, MT_BY_USER, user, sizeof(user));
+	mt_proc_cgroup(p->pid, cgroup, sizeof(cgroup));
+	prom_label(out, "pid", pid, false);
+	prom_label(out, "comm", p->comm, true);
+	prom_label(out, "user", user, true);
+	prom_label(out, "cgroup", cgroup, true);
+}
+
+enum prom_field { PF_HELD, PF_PSS, PF_UNIQUE, PF_MAPPED, PF_HWM, PF_BUFS, PF_FDS, PF_INCOMPLETE };
+
+static const struct {
+	enum prom_field f;
+	const char *name;
+	const char *help;
+} prom_proc_series[] = {
+	{ PF_HELD, "memtrack_process_held_bytes",
+	  "Bytes of the shared buffers a process holds, each buffer once." },
+	{ PF_PSS, "memtrack_process_pss_bytes",
+	  "Proportional share: each buffer's size divided by its holders." },
+	{ PF_UNIQUE, "memtrack_process_unique_bytes",
+	  "Bytes of the buffers no other process holds." },
+	{ PF_MAPPED, "memtrack_process_mapped_bytes",
+	  "Bytes of its buffers mapped into the process." },
+	{ PF_HWM, "memtrack_process_hwm_bytes",
+	  "High-water mark of held bytes (memtrack kernels only)." },
+	{ PF_BUFS, "memtrack_process_buffers",
+	  "Distinct shared buffers the process holds." },
+	{ PF_FDS, "memtrack_process_fds",
+	  "File descriptors of the process that refer to shared buffers." },
+	{ PF_INCOMPLETE, "memtrack_process_incomplete",
+	  "1 when the process's figures may miss buffers." },
+};
+
+static uint64_t prom_value(const struct mt_proc *p, enum prom_field f)
+{
+	switch (f) {
+	case PF_HELD: return p->total;
+	case PF_PSS: return p->pss;
+	case PF_UNIQUE: return p->unique;
+	case PF_MAPPED: return p->mapped;
+	case PF_HWM: return p->hwm;
+	case PF_BUFS: return p->nbufs;
+	case PF_FDS: return p->nfds;
+	case PF_INCOMPLETE: return p->incomplete;
+	}
+	return 0;
+}
+
+void mt_print_prometheus(FILE *out, const struct mt_snapshot *s,
+			 const struct mt_output *o)
+{
+	uint64_t held, nheld, all, nall, konly, nkonly;
+	struct group g[64];
+	size_t i, j, k, ng;
+
+	for (k = 0; k < sizeof(prom_proc_series) / sizeof(prom_proc_series[0]); k++) {
+		if (prom_proc_series[k].f == PF_HWM && !s->kernel_figures)
+			continue;
+		prom_head(out, prom_proc_series[k].name, prom_proc_series[k].help);
+		for (i = 0; i < s->nprocs; i++) {
+			fprintf(out, "%s{", prom_proc_series[k].name);
+			prom_proc_labels(out, &s->procs[i]);
+			fprintf(out, "} %" PRIu64 "\n",
+				prom_value(&s->procs[i], prom_proc_series[k].f));
+		}
+	}
+	if (o->by_tag || o->by_exporter) {
+		const char *name = o->by_tag ? "memtrack_process_tag_bytes" :
+					       "memtrack_process_exporter_bytes";
+
+		prom_head(out, name, o->by_tag ?
+			  "Bytes a process holds in buffers of one tag (dma-buf name)." :
+			  "Bytes a process holds in buffers of one exporter.");
+		for (i = 0; i < s->nprocs; i++) {
+			ng = group_bufs(&s->procs[i], o->by_tag, g, 64);
+			for (j = 0; j < ng; j++) {
+				fprintf(out, "%s{", name);
+				prom_proc_labels(out, &s->procs[i]);
+				prom_label(out, o->by_tag ? "tag" : "exporter", g[j].key, true);
+				fprintf(out, "} %" PRIu64 "\n", g[j].bytes);
+			}
+		}
+	}
+	system_summary(s, &held, &nheld, &all, &nall, &konly, &nkonly);
+	prom_head(out, "memtrack_held_bytes",
+		  "Bytes of the distinct buffers the processes shown hold.");
+	fprintf(out, "memtrack_held_bytes %" PRIu64 "\n", held);
+	prom_head(out, "memtrack_held_buffers",
+		  "Distinct buffers the processes shown hold.");
+	fprintf(out, "memtrack_held_buffers %" PRIu64 "\n", nheld);
+	if (s->has_system) {
+		prom_head(out, "memtrack_buffers", "Shared buffers in the system.");
+		fprintf(out, "memtrack_buffers %" PRIu64 "\n", nall);
+		prom_head(out, "memtrack_bytes", "Bytes of the shared buffers in the system.");
+		fprintf(out, "memtrack_bytes %" PRIu64 "\n", all);
+		prom_head(out, "memtrack_kernel_only_bytes",
+			  "Bytes of the buffers no process holds (kept by the kernel).");
+		fprintf(out, "memtrack_kernel_only_bytes %" PRIu64 "\n", konly);
+		prom_head(out, "memtrack_kernel_only_buffers",
+			  "Buffers no process holds (kept by the kernel).");
+		fprintf(out, "memtrack_kernel_only_buffers %" PRIu64 "\n", nkonly);
+	}
+	prom_head(out, "memtrack_info", "The source of the figures (1).");
+	fprintf(out, "memtrack_info{");
+	prom_label(out, "source", s->source, false);
+	fprintf(out, "} 1\n");
 }

@@ -28,6 +28,32 @@ uid_t mt_proc_uid(uint32_t pid)
 	return stat(path, &st) ? (uid_t)-1 : st.st_uid;
 }
 
+void mt_proc_cgroup(uint32_t pid, char *buf, size_t len)
+{
+	char path[40], line[512];
+	FILE *f;
+
+	snprintf(buf, len, "?");
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	/* cgroup v2 is "0::/path"; on a v1 or hybrid system, the first line. */
+	while (fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, ':');
+
+		p = p ? strchr(p + 1, ':') : NULL;
+		if (!p)
+			continue;
+		p[strcspn(p, "\n")] = '\0';
+		if (!strncmp(line, "0::", 3) || !strcmp(buf, "?"))
+			snprintf(buf, len, "%s", p + 1);
+		if (!strncmp(line, "0::", 3))
+			break;
+	}
+	fclose(f);
+}
+
 static bool pid_wanted(const struct mt_filter *f, uint32_t pid)
 {
 	size_t i;
