@@ -36,7 +36,7 @@ static const char *reason_name(enum mtnl_reason r)
 	case MTNL_REASON_UNMAP: return "unmap";
 	case MTNL_REASON_UNKNOWN: break;
 	}
-	return "?";
+	return "unknown";
 }
 
 /* The local time as ISO 8601 with milliseconds and the UTC offset. */
