@@ -137,15 +137,21 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static const char *advice(int code)
+static const char *advice(int code, const char *source)
 {
 	switch (code) {
 	case MTSTAT_EPERM:
+		if (!strcmp(source, "procfs"))
+			return "procfs shows a process's buffers to callers that may read its "
+			       "/proc/PID/fdinfo (ptrace read access: same user and dumpable, "
+			       "or CAP_SYS_PTRACE). Run as that user or as root.";
 		return "memtrack shows a process to callers that may read its "
 		       "/proc/PID/fdinfo (ptrace read access: same user and dumpable, "
 		       "or CAP_SYS_PTRACE); the buffer list needs CAP_SYS_ADMIN and CAP_NET_ADMIN. "
 		       "Run as that user or as root.";
 	case MTSTAT_EUNAVAIL:
+		if (!strcmp(source, "procfs"))
+			return "procfs must be mounted on /proc.";
 		return "boot a kernel with CONFIG_MEMTRACK=y (and without memtrack=off), "
 		       "or use --source=procfs.";
 	default:
@@ -413,7 +419,7 @@ static int mtstat_main(int argc, char **argv)
 		else
 			ret = mt_source_procfs(&snap, &filter, err, sizeof(err));
 		if (ret) {
-			const char *hint = advice(ret);
+			const char *hint = advice(ret, source);
 
 			fprintf(stderr, "mtstat: %s\n", err);
 			if (hint)

@@ -28,6 +28,13 @@ struct mt_buf {
 	uint32_t procs;		/* processes holding it, in this snapshot */
 	uint64_t mapped;	/* in a process: bytes of it the process maps */
 	int64_t kholders;	/* processes holding it, from the kernel; -1 unknown */
+	/*
+	 * procfs, a buffer only mapped, without /sys/kernel/dmabuf: @size is
+	 * a lower bound (the furthest byte a mapping reaches) and the
+	 * exporter is unknown.
+	 */
+	bool size_unknown;
+	bool exporter_unknown;
 };
 
 struct mt_proc {

@@ -531,12 +531,27 @@ void mt_print_processes(FILE *out, const struct mt_snapshot *s,
 static void put_buf_cell(struct pr *p, const struct col *c, bool first,
 			 const struct mt_buf *b, const struct mt_output *o)
 {
-	char f[32], h[16];
+	char f[32], h[40], sz[32];
 
 	switch (c->id) {
 	case C_ID: put_u(p, c, first, b->id); break;
-	case C_SIZE: put_size(p, c, first, b->size, o); break;
-	case C_EXPORTER: put_s(p, c, first, b->exporter); break;
+	case C_SIZE:
+		if (!b->size_unknown) {
+			put_size(p, c, first, b->size, o);
+			break;
+		}
+		/* procfs saw only mappings: a lower bound, not a size. */
+		snprintf(h, sizeof(h), ">=%s", mt_size_str(b->size, o->bytes, sz, sizeof(sz)));
+		pr_string(p, PR_TEXT, NULL, cell_fmt(f, sizeof(f), c, first, "s"), h);
+		pr_null(p, PR_JSON, c->json, NULL, NULL);
+		pr_uint(p, PR_JSON, "size_at_least", NULL, b->size);
+		break;
+	case C_EXPORTER:
+		if (b->exporter_unknown)
+			pr_null(p, PR_ANY, c->json, cell_fmt(f, sizeof(f), c, first, "s"), "?");
+		else
+			put_s(p, c, first, b->exporter);
+		break;
 	case C_TAG:
 		pr_string(p, PR_TEXT, NULL, cell_fmt(f, sizeof(f), c, first, "s"),
 			  *b->name ? b->name : "-");

@@ -293,8 +293,9 @@ static bool read_line(const char *path, char *out, size_t len)
  * maps the buffer whose id is the VMA's inode.  A buffer
  * mapped but referred to by no fd is described by
  * /sys/kernel/dmabuf/buffers/ID when the kernel has it
- * (CONFIG_DMABUF_SYSFS_STATS); otherwise its size and exporter are
- * unknown (0 and "?").
+ * (CONFIG_DMABUF_SYSFS_STATS); otherwise its exporter is unknown and its
+ * size is at least the furthest byte a mapping of it reaches, and the
+ * process is flagged incomplete.
  */
 static int scan_maps(const char *base, struct mt_proc *p)
 {
@@ -306,13 +307,14 @@ static int scan_maps(const char *base, struct mt_proc *p)
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		unsigned long start, end, ino;
+		unsigned long start, end, off, ino;
 		struct mt_buf *b = NULL;
 		int pos = 0;
 		size_t i;
 
-		if (sscanf(line, "%lx-%lx %*s %*x %*x:%*x %lu %n", &start, &end,
-			   &ino, &pos) < 3 || !pos || strncmp(line + pos, "/dmabuf:", 8))
+		if (sscanf(line, "%lx-%lx %*s %lx %*x:%*x %lu %n", &start, &end,
+			   &off, &ino, &pos) < 4 || !pos ||
+		    strncmp(line + pos, "/dmabuf:", 8))
 			continue;
 		for (i = 0; i < p->n; i++)
 			if (p->bufs[i].id == ino)
@@ -335,12 +337,21 @@ static int scan_maps(const char *base, struct mt_proc *p)
 			snprintf(path, sizeof(path), "/sys/kernel/dmabuf/buffers/%lu/size", ino);
 			if (read_line(path, v, sizeof(v)))
 				b->size = strtoull(v, NULL, 10);
+			else
+				b->size_unknown = true;
 			snprintf(path, sizeof(path),
 				 "/sys/kernel/dmabuf/buffers/%lu/exporter_name", ino);
+			b->exporter_unknown = !read_line(path, v, sizeof(v));
 			snprintf(b->exporter, sizeof(b->exporter), "%s",
-				 read_line(path, v, sizeof(v)) ? v : "?");
+				 b->exporter_unknown ? "?" : v);
 			p->nbufs++;
 			p->total += b->size;
+			p->incomplete |= b->size_unknown;
+		}
+		/* A lower bound: the buffer reaches at least this far. */
+		if (b->size_unknown && off + (end - start) > b->size) {
+			p->total += off + (end - start) - b->size;
+			b->size = off + (end - start);
 		}
 		b->mapped += end - start;
 		p->mapped += end - start;
