@@ -355,11 +355,12 @@ MTNL_API int mtnl_hwm_reset(struct mtnl *h);
 /*
  * Events.  A subscription is its own socket, with no sequence checks, so
  * that a handle's queries never interleave with events.  Subscribing
- * needs CAP_NET_ADMIN.
+ * needs CAP_NET_ADMIN and CAP_SYS_ADMIN.
  */
 struct mtnl_events;	/* a subscription to the events group */
 struct mtnl_event;	/* one event */
 
+/* What an event reports, from mtnl_event_kind(). */
 enum mtnl_event_kind {
 	MTNL_EVENT_INSTALL = 1,	/* a process started holding a buffer */
 	MTNL_EVENT_UNINSTALL,	/* a process stopped holding a buffer */
@@ -367,6 +368,7 @@ enum mtnl_event_kind {
 	MTNL_EVENT_LOST,	/* events were lost: resynchronise */
 };
 
+/* Why a process stopped holding a buffer, from mtnl_event_reason(). */
 enum mtnl_reason {
 	MTNL_REASON_CLOSE = 0,	/* its last fd on the buffer was closed */
 	MTNL_REASON_EXEC,	/* close-on-exec at execve() */
