@@ -128,7 +128,17 @@ MTNL_API uint32_t mtnl_family_version(const struct mtnl *h);
 MTNL_API int mtnl_proc_get(struct mtnl *h, uint32_t pid,
 			   struct mtnl_proc **out);
 
-/* mtnl_proc_free() - free a report from mtnl_proc_get(); NULL is fine. */
+/**
+ * mtnl_proc_dup() - a copy of a process report that the caller owns
+ * @p: a report, for example one passed to an mtnl_proc_cb, which is valid
+ *	only during the callback
+ *
+ * Return: the copy, with its buffers, to free with mtnl_proc_free(); NULL
+ * with errno ENOMEM.  Since MEMTRACK_NL_1.2.
+ */
+MTNL_API struct mtnl_proc *mtnl_proc_dup(const struct mtnl_proc *p);
+
+/* mtnl_proc_free() - free a report from mtnl_proc_get() or mtnl_proc_dup(); NULL is fine. */
 MTNL_API void mtnl_proc_free(struct mtnl_proc *p);
 
 /**
@@ -259,7 +269,17 @@ MTNL_API int mtnl_buffer_dump(struct mtnl *h, mtnl_buffer_cb cb, void *arg);
 MTNL_API int mtnl_buffer_get(struct mtnl *h, uint64_t id,
 			     struct mtnl_buffer **out);
 
-/* mtnl_buffer_free() - free a buffer from mtnl_buffer_get(). */
+/**
+ * mtnl_buffer_dup() - a copy of a buffer that the caller owns
+ * @b: a buffer, for example one passed to an mtnl_buffer_cb or read from a
+ *	process or an event, which lives only as long as its owner
+ *
+ * Return: the copy, with its holders and importers, to free with
+ * mtnl_buffer_free(); NULL with errno ENOMEM.  Since MEMTRACK_NL_1.2.
+ */
+MTNL_API struct mtnl_buffer *mtnl_buffer_dup(const struct mtnl_buffer *b);
+
+/* mtnl_buffer_free() - free a buffer from mtnl_buffer_get() or mtnl_buffer_dup(). */
 MTNL_API void mtnl_buffer_free(struct mtnl_buffer *b);
 
 /* Buffer accessors. */
@@ -431,6 +451,59 @@ MTNL_API int mtnl_events_fd(const struct mtnl_events *e);
  */
 MTNL_API int mtnl_events_read(struct mtnl_events *e, struct mtnl_event **out,
 			      int timeout_ms);
+
+struct mtnl_event_buffer;	/* storage for events read together */
+
+/**
+ * mtnl_event_buffer_new() - storage for up to @capacity events
+ * @capacity: how many events one mtnl_events_read_batch() may return, at
+ *	most INT_MAX
+ *
+ * For busy listeners: a batch read allocates nothing, and its events stay
+ * valid until the next read into the same buffer or its release.
+ *
+ * Return: the buffer, to free with mtnl_event_buffer_free(); NULL with
+ * errno EINVAL or ENOMEM.  Since MEMTRACK_NL_1.2.
+ */
+MTNL_API struct mtnl_event_buffer *mtnl_event_buffer_new(size_t capacity);
+/* mtnl_event_buffer_free() - free an event buffer; NULL is fine. */
+MTNL_API void mtnl_event_buffer_free(struct mtnl_event_buffer *b);
+/* The number of events the last batch read put in @b.  Since MEMTRACK_NL_1.2. */
+MTNL_API size_t mtnl_event_buffer_count(const struct mtnl_event_buffer *b);
+/*
+ * Event @i (< mtnl_event_buffer_count()) of @b, owned by @b; NULL with
+ * errno ERANGE beyond.  Since MEMTRACK_NL_1.2.
+ */
+MTNL_API const struct mtnl_event *mtnl_event_buffer_get(const struct mtnl_event_buffer *b,
+							size_t i);
+
+/**
+ * mtnl_events_read_batch() - every event that has arrived, up to a buffer
+ * @e: subscription
+ * @b: where the events go, replacing those of the last batch
+ * @timeout_ms: how long to wait for the first event; -1 waits forever,
+ *	0 does not wait
+ *
+ * Waits for one event, then takes the events already received without
+ * waiting, until @b is full.  A MTNL_EVENT_LOST event ends the batch, so
+ * that the caller resynchronises before it reads on.  An error after the
+ * first event ends the batch early and is returned by the next read.
+ *
+ * Return: the number of events in @b (at least 1); -EAGAIN when none came
+ * within @timeout_ms; -EINTR; -EBADMSG for a malformed event (see
+ * mtnl_events_last_error()); -errno.  Since MEMTRACK_NL_1.2.
+ */
+MTNL_API int mtnl_events_read_batch(struct mtnl_events *e,
+				    struct mtnl_event_buffer *b, int timeout_ms);
+
+/**
+ * mtnl_event_dup() - a copy of an event that the caller owns
+ * @ev: an event, for example one of an event buffer
+ *
+ * Return: the copy, to free with mtnl_event_free(); NULL with errno
+ * ENOMEM.  Since MEMTRACK_NL_1.2.
+ */
+MTNL_API struct mtnl_event *mtnl_event_dup(const struct mtnl_event *ev);
 
 /* mtnl_events_last_error() - explanation of the last failure on @e. */
 MTNL_API const char *mtnl_events_last_error(const struct mtnl_events *e);

@@ -6,6 +6,7 @@
  * NLE_NOMEM and loss must be told apart from lack of memory.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,7 +35,17 @@ struct mtnl_events {
 	size_t len;
 	size_t off;
 	/* An event held back while a LOST event goes first. */
-	struct mtnl_event *pending;
+	struct mtnl_event pending;
+	bool has_pending;
+	/* An error met after a batch's first event, for the next read. */
+	int deferred;
+};
+
+/* Events read together, in storage the caller reuses (see the header). */
+struct mtnl_event_buffer {
+	size_t cap;
+	size_t n;
+	struct mtnl_event ev[];
 };
 
 static int ev_error(struct mtnl_events *e, int err, const char *fmt, ...)
@@ -118,7 +129,6 @@ void mtnl_events_close(struct mtnl_events *e)
 	if (!e)
 		return;
 	nl_socket_free(e->sk);
-	free(e->pending);
 	free(e->buf);
 	free(e);
 }
@@ -128,24 +138,19 @@ int mtnl_events_fd(const struct mtnl_events *e)
 	return e->fd;
 }
 
-static struct mtnl_event *lost_event(uint64_t count)
+static void lost_event(struct mtnl_event *ev, uint64_t count)
 {
-	struct mtnl_event *ev = calloc(1, sizeof(*ev));
-
-	if (ev) {
-		ev->kind = MTNL_EVENT_LOST;
-		ev->lost = count;
-	}
-	return ev;
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = MTNL_EVENT_LOST;
+	ev->lost = count;
 }
 
-/* The next parsed event from the current datagram, or NULL. */
-static int next_from_buffer(struct mtnl_events *e, struct mtnl_event **out)
+/* Parse the next event of the current datagram into @ev; -EAGAIN if none. */
+static int next_from_buffer(struct mtnl_events *e, struct mtnl_event *ev)
 {
 	while (e->off < e->len) {
 		struct nlmsghdr *nlh = (struct nlmsghdr *)(e->buf + e->off);
 		size_t left = e->len - e->off;
-		struct mtnl_event *ev;
 		char why[160];
 		int ret;
 
@@ -158,45 +163,38 @@ static int next_from_buffer(struct mtnl_events *e, struct mtnl_event **out)
 		if (nlh->nlmsg_type < NLMSG_MIN_TYPE ||
 		    nlh->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN))
 			continue;
-		ev = calloc(1, sizeof(*ev));
-		if (!ev)
-			return -ENOMEM;
+		memset(ev, 0, sizeof(*ev));
 		ret = mtnl__parse_event(((struct genlmsghdr *)NLMSG_DATA(nlh))->cmd,
 					(char *)NLMSG_DATA(nlh) + GENL_HDRLEN,
 					nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN),
 					ev, why, sizeof(why));
-		if (ret == -ENOMSG) {	/* a newer kernel's event */
-			free(ev);
+		if (ret == -ENOMSG)	/* a newer kernel's event */
 			continue;
-		}
-		if (ret) {
-			free(ev);
+		if (ret)
 			return ev_error(e, ret, "bad event from the kernel: %s", why);
-		}
-		*out = ev;
 		return 0;
 	}
 	return -EAGAIN;
 }
 
-int mtnl_events_read(struct mtnl_events *e, struct mtnl_event **out, int timeout_ms)
+/*
+ * The next event into @ev, waiting at most @timeout_ms for it: what the
+ * subscription reads, in place, with no allocation.
+ */
+static int read_one(struct mtnl_events *e, struct mtnl_event *ev, int timeout_ms)
 {
-	struct mtnl_event *ev = NULL;
 	int ret;
 
-	if (!e || !out)
-		return -EINVAL;
-	*out = NULL;
-	if (e->pending) {
-		*out = e->pending;
-		e->pending = NULL;
+	if (e->has_pending) {
+		*ev = e->pending;
+		e->has_pending = false;
 		return 0;
 	}
 	for (;;) {
 		struct pollfd p = { .fd = e->fd, .events = POLLIN };
 		ssize_t n;
 
-		ret = next_from_buffer(e, &ev);
+		ret = next_from_buffer(e, ev);
 		if (ret != -EAGAIN)
 			break;
 		ret = poll(&p, 1, timeout_ms);
@@ -219,9 +217,9 @@ int mtnl_events_read(struct mtnl_events *e, struct mtnl_event **out, int timeout
 			       errno == ENOBUFS)
 				;
 			e->last_seq = 0;
-			*out = lost_event(0);
+			lost_event(ev, 0);
 			ev_error(e, 0, "receive buffer overflowed: events lost");
-			return *out ? 0 : -ENOMEM;
+			return 0;
 		}
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -237,13 +235,113 @@ int mtnl_events_read(struct mtnl_events *e, struct mtnl_event **out, int timeout
 		uint64_t missing = ev->seq > e->last_seq ? ev->seq - e->last_seq - 1 : 0;
 
 		e->last_seq = ev->seq;
-		e->pending = ev;
-		*out = lost_event(missing);
-		return *out ? 0 : -ENOMEM;
+		e->pending = *ev;
+		e->has_pending = true;
+		lost_event(ev, missing);
+		return 0;
 	}
 	e->last_seq = ev->seq;
+	return 0;
+}
+
+int mtnl_events_read(struct mtnl_events *e, struct mtnl_event **out, int timeout_ms)
+{
+	struct mtnl_event *ev;
+	int ret;
+
+	if (!e || !out)
+		return -EINVAL;
+	*out = NULL;
+	if (e->deferred) {
+		ret = e->deferred;
+		e->deferred = 0;
+		return ret;
+	}
+	ev = malloc(sizeof(*ev));
+	if (!ev)
+		return -ENOMEM;
+	ret = read_one(e, ev, timeout_ms);
+	if (ret) {
+		free(ev);
+		return ret;
+	}
 	*out = ev;
 	return 0;
+}
+
+struct mtnl_event_buffer *mtnl_event_buffer_new(size_t capacity)
+{
+	struct mtnl_event_buffer *b;
+
+	/* The count is returned as an int. */
+	if (!capacity || capacity > INT_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	b = calloc(1, sizeof(*b) + capacity * sizeof(b->ev[0]));
+	if (b)
+		b->cap = capacity;
+	return b;
+}
+
+void mtnl_event_buffer_free(struct mtnl_event_buffer *b)
+{
+	free(b);
+}
+
+size_t mtnl_event_buffer_count(const struct mtnl_event_buffer *b)
+{
+	return b->n;
+}
+
+const struct mtnl_event *mtnl_event_buffer_get(const struct mtnl_event_buffer *b,
+					       size_t i)
+{
+	if (i >= b->n) {
+		errno = ERANGE;
+		return NULL;
+	}
+	return &b->ev[i];
+}
+
+int mtnl_events_read_batch(struct mtnl_events *e, struct mtnl_event_buffer *b,
+			   int timeout_ms)
+{
+	int ret;
+
+	if (!e || !b)
+		return -EINVAL;
+	b->n = 0;
+	if (e->deferred) {
+		ret = e->deferred;
+		e->deferred = 0;
+		return ret;
+	}
+	/* Wait for the first; then take what has arrived, without waiting. */
+	ret = read_one(e, &b->ev[0], timeout_ms);
+	if (ret)
+		return ret;
+	b->n = 1;
+	while (b->n < b->cap && b->ev[b->n - 1].kind != MTNL_EVENT_LOST) {
+		ret = read_one(e, &b->ev[b->n], 0);
+		if (ret == -EAGAIN)
+			break;
+		if (ret) {
+			e->deferred = ret;
+			break;
+		}
+		b->n++;
+	}
+	return (int)b->n;
+}
+
+struct mtnl_event *mtnl_event_dup(const struct mtnl_event *ev)
+{
+	struct mtnl_event *copy = malloc(sizeof(*copy));
+
+	if (copy)
+		*copy = *ev;
+	return copy;
 }
 
 void mtnl_event_free(struct mtnl_event *ev)

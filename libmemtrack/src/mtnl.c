@@ -587,6 +587,42 @@ int mtnl_proc_get(struct mtnl *h, uint32_t pid, struct mtnl_proc **out)
 	return 0;
 }
 
+static int buffer_copy_lists(struct mtnl_buffer *dst, const struct mtnl_buffer *src);
+
+struct mtnl_proc *mtnl_proc_dup(const struct mtnl_proc *p)
+{
+	struct mtnl_proc *copy;
+	size_t i;
+
+	if (!p) {
+		errno = EINVAL;
+		return NULL;
+	}
+	copy = malloc(sizeof(*copy));
+	if (!copy)
+		return NULL;
+	*copy = *p;
+	copy->bufs = NULL;
+	copy->nbufs = copy->cap = 0;
+	if (p->nbufs) {
+		copy->bufs = calloc(p->nbufs, sizeof(*copy->bufs));
+		if (!copy->bufs)
+			goto fail;
+		copy->cap = p->nbufs;
+		for (i = 0; i < p->nbufs; i++) {
+			copy->bufs[i] = p->bufs[i];
+			copy->nbufs = i + 1;
+			if (buffer_copy_lists(&copy->bufs[i], &p->bufs[i]))
+				goto fail;
+		}
+	}
+	return copy;
+fail:
+	mtnl_proc_free(copy);
+	errno = ENOMEM;
+	return NULL;
+}
+
 void mtnl_proc_free(struct mtnl_proc *p)
 {
 	if (!p)
@@ -743,6 +779,59 @@ int mtnl_buffer_get(struct mtnl *h, uint64_t id, struct mtnl_buffer **out)
 	}
 	*out = b;
 	return 0;
+}
+
+/* Copy what @src owns (its holder and importer lists) into @dst. */
+static int buffer_copy_lists(struct mtnl_buffer *dst, const struct mtnl_buffer *src)
+{
+	size_t i;
+
+	dst->holder_list = NULL;
+	dst->importer_list = NULL;
+	dst->nholders = dst->nimporters = 0;
+	if (src->nholders) {
+		dst->holder_list = malloc(src->nholders * sizeof(*dst->holder_list));
+		if (!dst->holder_list)
+			return -ENOMEM;
+		memcpy(dst->holder_list, src->holder_list,
+		       src->nholders * sizeof(*dst->holder_list));
+		dst->nholders = src->nholders;
+	}
+	if (src->nimporters) {
+		dst->importer_list = calloc(src->nimporters, sizeof(*dst->importer_list));
+		if (!dst->importer_list)
+			return -ENOMEM;
+		for (i = 0; i < src->nimporters; i++) {
+			size_t len = strlen(src->importer_list[i]) + 1;
+
+			dst->importer_list[i] = malloc(len);
+			if (!dst->importer_list[i])
+				return -ENOMEM;
+			memcpy(dst->importer_list[i], src->importer_list[i], len);
+			dst->nimporters = i + 1;
+		}
+	}
+	return 0;
+}
+
+struct mtnl_buffer *mtnl_buffer_dup(const struct mtnl_buffer *b)
+{
+	struct mtnl_buffer *copy;
+
+	if (!b) {
+		errno = EINVAL;
+		return NULL;
+	}
+	copy = malloc(sizeof(*copy));
+	if (!copy)
+		return NULL;
+	*copy = *b;
+	if (buffer_copy_lists(copy, b)) {
+		mtnl_buffer_free(copy);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return copy;
 }
 
 void mtnl_buffer_free(struct mtnl_buffer *b)

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <memtrack-nl.h>
@@ -107,9 +108,65 @@ static void test_without_memtrack(void)
 	CHECK(!strcmp(mtnl_strerror(-EBADF), strerror(EBADF)), "plain errno");
 }
 
+/* Copies own everything: freeing the original leaves the copy intact. */
+static void test_dup(void)
+{
+	struct mtnl_buffer *b = calloc(1, sizeof(*b)), *c;
+	struct mtnl_proc *p = calloc(1, sizeof(*p)), *pc;
+	struct mtnl_event ev = { .kind = MTNL_EVENT_INSTALL, .seq = 7 }, *ec;
+
+	if (!b || !p)
+		return;
+	b->id = 42;
+	b->size = 4096;
+	snprintf(b->exporter, sizeof(b->exporter), "system");
+	b->holder_list = calloc(2, sizeof(*b->holder_list));
+	b->holder_list[1].pid = 99;
+	b->nholders = 2;
+	b->importer_list = calloc(1, sizeof(char *));
+	b->importer_list[0] = malloc(8);
+	snprintf(b->importer_list[0], 8, "gpu0");
+	b->nimporters = 1;
+	c = mtnl_buffer_dup(b);
+	mtnl_buffer_free(b);
+	CHECK(c && mtnl_buffer_id(c) == 42 && !strcmp(mtnl_buffer_exporter(c), "system"),
+	      "buffer copy");
+	CHECK(c && mtnl_buffer_holder_count(c) == 2 &&
+	      mtnl_holder_pid(mtnl_buffer_holder(c, 1)) == 99, "holders copied");
+	CHECK(c && mtnl_buffer_importer_count(c) == 1 &&
+	      !strcmp(mtnl_buffer_importer(c, 0), "gpu0"), "importers copied");
+	mtnl_buffer_free(c);
+
+	p->pid = 5;
+	p->bufs = calloc(3, sizeof(*p->bufs));
+	p->cap = 3;
+	p->nbufs = 2;
+	p->bufs[1].id = 77;
+	pc = mtnl_proc_dup(p);
+	mtnl_proc_free(p);
+	CHECK(pc && mtnl_proc_pid(pc) == 5 && mtnl_proc_buffer_count(pc) == 2 &&
+	      mtnl_buffer_id(mtnl_proc_buffer(pc, 1)) == 77, "process copy");
+	mtnl_proc_free(pc);
+
+	ec = mtnl_event_dup(&ev);
+	CHECK(ec && mtnl_event_seq(ec) == 7 && mtnl_event_kind(ec) == MTNL_EVENT_INSTALL,
+	      "event copy");
+	mtnl_event_free(ec);
+
+	CHECK(!mtnl_event_buffer_new(0) && errno == EINVAL, "empty event buffer refused");
+	{
+		struct mtnl_event_buffer *eb = mtnl_event_buffer_new(4);
+
+		CHECK(eb && mtnl_event_buffer_count(eb) == 0 &&
+		      !mtnl_event_buffer_get(eb, 0) && errno == ERANGE, "new event buffer");
+		mtnl_event_buffer_free(eb);
+	}
+}
+
 int main(void)
 {
 	test_versions();
+	test_dup();
 	test_opts_copy();
 	test_without_memtrack();
 	if (failures) {

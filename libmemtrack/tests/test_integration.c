@@ -295,6 +295,38 @@ static void test_events(void)
 	for (i = 0; i < n; i++)
 		mtnl_event_free(ev[i]);
 	CHECK(mtnl_events_read(e, &ev[0], 0) == -EAGAIN, "no more events");
+
+	/* The same sequence read as batches, into storage that is reused. */
+	{
+		struct mtnl_event_buffer *eb = mtnl_event_buffer_new(3);
+		enum mtnl_event_kind kinds[8];
+		uint64_t seqs[8];
+		int got = 0, r;
+
+		a = mt_heap_alloc(8192);
+		pid = fork();
+		if (pid == 0)
+			_exit(0);
+		waitpid(pid, &status, 0);
+		close(a);
+		while (eb && got < 4 && (r = mtnl_events_read_batch(e, eb, 1000)) > 0) {
+			CHECK((size_t)r == mtnl_event_buffer_count(eb) && r <= 3, "batch of %d", r);
+			for (i = 0; i < r && got < 8; i++, got++) {
+				kinds[got] = mtnl_event_kind(mtnl_event_buffer_get(eb, i));
+				seqs[got] = mtnl_event_seq(mtnl_event_buffer_get(eb, i));
+			}
+		}
+		CHECK(got == 4, "batches gave %d events", got);
+		if (got == 4) {
+			CHECK(kinds[0] == MTNL_EVENT_INSTALL && kinds[1] == MTNL_EVENT_FORK &&
+			      kinds[2] == MTNL_EVENT_UNINSTALL && kinds[3] == MTNL_EVENT_UNINSTALL,
+			      "batch kinds");
+			for (i = 1; i < 4; i++)
+				CHECK(seqs[i] == seqs[i - 1] + 1, "batch seq");
+		}
+		CHECK(mtnl_events_read_batch(e, eb, 0) == -EAGAIN, "no more batches");
+		mtnl_event_buffer_free(eb);
+	}
 	mtnl_events_close(e);
 }
 
