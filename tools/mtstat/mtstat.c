@@ -29,6 +29,7 @@ static void usage(FILE *out)
 "usage: mtstat [options]             every process holding buffers\n"
 "       mtstat -p PID[,PID...]       one row per buffer of these processes\n"
 "       mtstat -b                    every buffer in the system\n"
+"       mtstat -b ID...              these buffers, with every holder\n"
 "\n"
 "options:\n"
 "  -p, --pid PID[,PID...]   show these processes\n"
@@ -159,6 +160,18 @@ static const char *advice(int code, const char *source)
 	}
 }
 
+/* Sleep @interval seconds, or until a signal sets *@stop. */
+static void sleep_interval(double interval, volatile sig_atomic_t *stop)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)interval,
+		.tv_nsec = (long)((interval - (double)(time_t)interval) * 1e9),
+	};
+
+	while (!*stop && nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
 static int mtstat_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -205,6 +218,8 @@ static int mtstat_main(int argc, char **argv)
 	FILE *sink;
 
 	const char *columns = NULL, *file = NULL;
+	uint64_t *ids = NULL;
+	size_t nids = 0;
 	bool by_user = false, by_cgroup = false, prometheus = false;
 
 	while ((opt = getopt_long(argc, argv, "p:bt:e:u:s:ji:c:whVo:rn:", longopts,
@@ -307,9 +322,32 @@ static int mtstat_main(int argc, char **argv)
 			return MTSTAT_EUSAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "mtstat: unexpected argument '%s' (try --help)\n",
-			argv[optind]);
+	/* mtstat -b ID...: these buffers and who holds them. */
+	for (; optind < argc; optind++) {
+		unsigned long long v;
+		char *end;
+		uint64_t *nb;
+
+		errno = 0;
+		v = strtoull(argv[optind], &end, 10);
+		if (!buffers || errno || *end || !*argv[optind] || !v) {
+			fprintf(stderr, "mtstat: unexpected argument '%s' (-b takes buffer ids; try --help)\n",
+				argv[optind]);
+			free(ids);
+			return MTSTAT_EUSAGE;
+		}
+		nb = realloc(ids, (nids + 1) * sizeof(*nb));
+		if (!nb) {
+			free(ids);
+			return MTSTAT_EFAIL;
+		}
+		ids = nb;
+		ids[nids++] = v;
+	}
+	if (nids && (columns || out.sort || out.top || out.by_tag || out.by_exporter ||
+		     (source && !strcmp(source, "procfs")))) {
+		fprintf(stderr, "mtstat: -b ID shows whole buffers from netlink: no -o, -s, -n, --by-tag, --by-exporter or --source=procfs\n");
+		free(ids);
 		return MTSTAT_EUSAGE;
 	}
 	if (buffers && pids) {
@@ -413,6 +451,23 @@ static int mtstat_main(int argc, char **argv)
 		struct mt_snapshot snap;
 		char err[512] = "";
 
+		if (nids) {
+			ret = mt_print_buffer_ids(stdout, ids, nids, &out, err, sizeof(err));
+			if (ret) {
+				fprintf(stderr, "mtstat: %s\n", err);
+				break;
+			}
+			if (fflush(stdout) || ferror(stdout)) {
+				fprintf(stderr, "mtstat: write error: %s\n", strerror(errno));
+				ret = MTSTAT_EFAIL;
+				break;
+			}
+			if (interval <= 0 || (count > 0 && round + 1 >= count))
+				break;
+			sleep_interval(interval, &stop);
+			continue;
+		}
+
 		if (!strcmp(source, "netlink"))
 			ret = mt_source_netlink(&snap, &filter, buffers || !pids, err,
 						sizeof(err));
@@ -486,17 +541,10 @@ static int mtstat_main(int argc, char **argv)
 		}
 		if (interval <= 0 || (count > 0 && round + 1 >= count))
 			break;
-		{
-			struct timespec ts = {
-				.tv_sec = (time_t)interval,
-				.tv_nsec = (long)((interval - (double)(time_t)interval) * 1e9),
-			};
-
-			while (!stop && nanosleep(&ts, &ts) && errno == EINTR)
-				;
-		}
+		sleep_interval(interval, &stop);
 	}
 	free(pids);
+	free(ids);
 	return ret;
 }
 

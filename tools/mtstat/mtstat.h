@@ -151,6 +151,12 @@ int mt_print_owners(FILE *out, const struct mt_snapshot *s,
  * collector. */
 void mt_print_prometheus(FILE *out, const struct mt_snapshot *s,
 			 const struct mt_output *o);
+/*
+ * mtstat -b ID...: each buffer with its holders and attached devices (the
+ * netlink source only).  Returns an MTSTAT_* code, with @err set.
+ */
+int mt_print_buffer_ids(FILE *out, const uint64_t *ids, size_t n,
+			const struct mt_output *o, char *err, size_t errlen);
 /* The cgroup (v2 path) of @pid into @buf, or "?" when unknown. */
 void mt_proc_cgroup(uint32_t pid, char *buf, size_t len);
 /* @s as a JSON string, quoted and escaped. */

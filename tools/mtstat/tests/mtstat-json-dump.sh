@@ -18,6 +18,7 @@ section processes-procfs -j --source=procfs
 section pids -j -p "$camera,$compositor"
 section pids-by-exporter -j --by-exporter -p "$camera"
 section buffers -j -b
+section buffer-ids -j -b $(mtstat -j -b | jq -r '[.buffers[].id] | .[0:3] | join(" ")')
 section by-user -j --by-user
 section by-cgroup --pretty --by-cgroup
 mtstat -w -j >/tmp/wj 2>/dev/null &

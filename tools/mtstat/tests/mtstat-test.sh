@@ -163,6 +163,17 @@ jq_check "JSON: -p counts holders as processes" \
 jq_check "JSON: -b marks only the in-flight buffer kernel-only" \
 	"[.buffers[] | select(.kernel_only) | .tag] == [\"camera-in-flight\"] and
 	 ([.buffers[] | select(.tag == \"camera-retired\") | .holders] == [1])" -b
+preview=$(mtstat -j -b | jq -r '.buffers[] | select(.tag == "camera-preview-0") | .id')
+inflight=$(mtstat -j -b | jq -r '.buffers[] | select(.tag == "camera-in-flight") | .id')
+jq_check "JSON: -b ID lists the three holders of a shared buffer" \
+	".buffers[0] | .id == $preview and .holders == 3 and (.processes | length) == 3 and
+	 ([.processes[].pid] | sort) == ([$camera, $compositor, $helper] | sort) and
+	 ([.processes[] | select(.pid == $compositor) | .mapped] == [4 * $MiB])" -b "$preview"
+jq_check "JSON: -b ID of a kernel-only buffer has no process" \
+	".buffers[0] | .kernel_only and .holders == 0 and .processes == []" -b "$inflight"
+check "-b ID says who holds it" sh -c "mtstat -b $preview | grep -q '3 holders' &&
+	[ \$(mtstat -b $preview | grep -cE '^ +[0-9]+  ') = 3 ]"
+check "-b of an unknown id exits 2" status_is 2 mtstat -b 999999999999
 jq_check "JSON: --by-tag splits the camera's total" \
 	".processes[] | select(.pid == $camera) | .by_tag[\"camera-still\"].bytes == 8 * $MiB and
 	 .by_tag[\"gl-texture\"].bytes == 2 * $MiB" --by-tag
