@@ -172,7 +172,82 @@ static void sleep_interval(double interval, volatile sig_atomic_t *stop)
 		;
 }
 
-static int mtstat_main(int argc, char **argv)
+/* What the command line asked for. */
+struct mt_args {
+	struct mt_filter filter;
+	struct mt_output out;
+	const char *source;	/* NULL: netlink, or procfs without it */
+	const char *columns;	/* -o */
+	const char *file;	/* --file */
+	bool buffers, watch, rcvbuf_set, by_user, by_cgroup, prometheus;
+	double interval;
+	long count;
+	uint32_t *pids;
+	size_t npids;
+	uint64_t *ids;		/* -b ID... */
+	size_t nids;
+	enum mt_view view;
+};
+
+static void print_version(void)
+{
+	struct mtnl *h;
+
+	printf("mtstat %s\nlibmemtrack-nl %s (family version %d)\n",
+	       MTSTAT_VERSION, mtnl_version(), MTNL_FAMILY_VERSION);
+	if (mtnl_open(&h) == 0) {
+		printf("kernel memtrack family version %u\n", mtnl_family_version(h));
+		mtnl_close(h);
+	} else {
+		printf("kernel memtrack family: not available\n");
+	}
+}
+
+/* A number from @min to @max (whole with @whole), or -1 after saying @what. */
+static int parse_number(const char *what, const char *arg, double min,
+			double max, bool whole, double *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(arg, &end);
+	if (errno || *end || !*arg || !(*v >= min) || *v > max ||
+	    (whole && *v != (double)(long long)*v)) {
+		fprintf(stderr, "mtstat: %s, not '%s'\n", what, arg);
+		return -1;
+	}
+	return 0;
+}
+
+/* -b ID...: the buffer ids after the options. */
+static int parse_ids(struct mt_args *a, int argc, char **argv)
+{
+	for (; optind < argc; optind++) {
+		unsigned long long v;
+		uint64_t *nb;
+		char *end;
+
+		errno = 0;
+		v = strtoull(argv[optind], &end, 10);
+		if (!a->buffers || errno || *end || !*argv[optind] || !v) {
+			fprintf(stderr, "mtstat: unexpected argument '%s' (-b takes buffer ids; try --help)\n",
+				argv[optind]);
+			return MTSTAT_EUSAGE;
+		}
+		nb = realloc(a->ids, (a->nids + 1) * sizeof(*nb));
+		if (!nb)
+			return MTSTAT_EFAIL;
+		a->ids = nb;
+		a->ids[a->nids++] = v;
+	}
+	return MTSTAT_OK;
+}
+
+/*
+ * Read the options into @a.  Returns -1 to go on, or the exit status
+ * (after --help, -V or a usage error).
+ */
+static int parse_args(struct mt_args *a, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
@@ -203,348 +278,341 @@ static int mtstat_main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct mt_filter filter = { 0 };
-	/* A large buffer rides out bursts of events without loss. */
-	struct mt_output out = { .rcvbuf = 4 << 20 };
-	const char *source = NULL;
-	bool buffers = false, watch = false, rcvbuf_set = false;
-	double interval = 0;
-	long count = -1, round;
-	uint32_t *pids = NULL;
-	size_t npids = 0;
-	int opt, ret = MTSTAT_OK;
-	char tmp[PATH_MAX + 8];
-	enum mt_view view;
-	FILE *sink;
-
-	const char *columns = NULL, *file = NULL;
-	uint64_t *ids = NULL;
-	size_t nids = 0;
-	bool by_user = false, by_cgroup = false, prometheus = false;
+	double v;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "p:bt:e:u:s:ji:c:whVo:rn:", longopts,
 				  NULL)) != -1) {
-		char *end;
-
 		switch (opt) {
 		case 'p':
-			if (parse_pids(optarg, &pids, &npids))
+			if (parse_pids(optarg, &a->pids, &a->npids))
 				return MTSTAT_EUSAGE;
 			break;
-		case 'b': buffers = true; break;
-		case 't': filter.tag = optarg; break;
-		case 'e': filter.exporter = optarg; break;
+		case 'b': a->buffers = true; break;
+		case 't': a->filter.tag = optarg; break;
+		case 'e': a->filter.exporter = optarg; break;
 		case 'u':
-			if (parse_user(optarg, &filter.uid))
+			if (parse_user(optarg, &a->filter.uid))
 				return MTSTAT_EUSAGE;
-			filter.has_uid = true;
+			a->filter.has_uid = true;
 			break;
-		case 'T': out.by_tag = true; break;
-		case 'E': out.by_exporter = true; break;
-		case 's': out.sort = optarg; break;
-		case 'j': out.json = true; break;
-		case 'P': out.json = out.pretty = true; break;
-		case 'o': columns = optarg; break;
-		case 'r': out.reverse = true; break;
-		case 'H': out.no_headers = true; break;
-		case 'U': by_user = true; break;
-		case 'G': by_cgroup = true; break;
-		case 'M': prometheus = true; break;
-		case 'F': file = optarg; break;
-		case 'n': {
-			unsigned long v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || !*optarg || v == 0) {
-				fprintf(stderr, "mtstat: -n wants a positive number of rows, not '%s'\n",
-					optarg);
+		case 'T': a->out.by_tag = true; break;
+		case 'E': a->out.by_exporter = true; break;
+		case 's': a->out.sort = optarg; break;
+		case 'j': a->out.json = true; break;
+		case 'P': a->out.json = a->out.pretty = true; break;
+		case 'o': a->columns = optarg; break;
+		case 'r': a->out.reverse = true; break;
+		case 'H': a->out.no_headers = true; break;
+		case 'U': a->by_user = true; break;
+		case 'G': a->by_cgroup = true; break;
+		case 'M': a->prometheus = true; break;
+		case 'F': a->file = optarg; break;
+		case 'B': a->out.bytes = true; break;
+		case 'w': a->watch = true; break;
+		case 'n':
+			if (parse_number("-n wants a positive whole number of rows",
+					 optarg, 1, 1e9, true, &v))
 				return MTSTAT_EUSAGE;
-			}
-			out.top = v;
+			a->out.top = (size_t)v;
 			break;
-		}
-		case 'B': out.bytes = true; break;
 		case 'i':
-			interval = strtod(optarg, &end);
-			if (*end || !(interval > 0)) {
-				fprintf(stderr, "mtstat: invalid interval '%s'\n", optarg);
+			if (parse_number("invalid interval: -i wants seconds, more than 0",
+					 optarg, 1e-3, 1e9, false, &a->interval))
 				return MTSTAT_EUSAGE;
-			}
 			break;
 		case 'c':
-			count = strtol(optarg, &end, 10);
-			if (*end || count <= 0) {
-				fprintf(stderr, "mtstat: invalid count '%s'\n", optarg);
+			if (parse_number("invalid count: -c wants a positive whole number",
+					 optarg, 1, 1e12, true, &v))
 				return MTSTAT_EUSAGE;
-			}
+			a->count = (long)v;
 			break;
 		case 'S':
 			if (strcmp(optarg, "netlink") && strcmp(optarg, "procfs")) {
 				fprintf(stderr, "mtstat: --source must be netlink or procfs\n");
 				return MTSTAT_EUSAGE;
 			}
-			source = optarg;
+			a->source = optarg;
 			break;
-		case 'w': watch = true; break;
-		case 'R': {
-			long v;
-
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno || *end || v < 1024 || v > (1L << 30)) {
-				fprintf(stderr, "mtstat: --rcvbuf wants bytes from 1024 to 1073741824, not '%s'\n",
-					optarg);
+		case 'R':
+			if (parse_number("--rcvbuf wants bytes from 1024 to 1073741824",
+					 optarg, 1024, 1 << 30, true, &v))
 				return MTSTAT_EUSAGE;
-			}
-			out.rcvbuf = (int)v;
-			rcvbuf_set = true;
+			a->out.rcvbuf = (int)v;
+			a->rcvbuf_set = true;
 			break;
-		}
-		case 'h': usage(stdout); return MTSTAT_OK;
-		case 'V': {
-			struct mtnl *h;
-
-			printf("mtstat %s\nlibmemtrack-nl %s (family version %d)\n",
-			       MTSTAT_VERSION, mtnl_version(), MTNL_FAMILY_VERSION);
-			if (mtnl_open(&h) == 0) {
-				printf("kernel memtrack family version %u\n",
-				       mtnl_family_version(h));
-				mtnl_close(h);
-			} else {
-				printf("kernel memtrack family: not available\n");
-			}
+		case 'h':
+			usage(stdout);
 			return MTSTAT_OK;
-		}
+		case 'V':
+			print_version();
+			return MTSTAT_OK;
 		default:
 			/* getopt said what was wrong; one line, not the whole help. */
 			fprintf(stderr, "Try 'mtstat --help' for more information.\n");
 			return MTSTAT_EUSAGE;
 		}
 	}
-	/* mtstat -b ID...: these buffers and who holds them. */
-	for (; optind < argc; optind++) {
-		unsigned long long v;
-		char *end;
-		uint64_t *nb;
+	return parse_ids(a, argc, argv) ?: -1;
+}
 
-		errno = 0;
-		v = strtoull(argv[optind], &end, 10);
-		if (!buffers || errno || *end || !*argv[optind] || !v) {
-			fprintf(stderr, "mtstat: unexpected argument '%s' (-b takes buffer ids; try --help)\n",
-				argv[optind]);
-			free(ids);
-			return MTSTAT_EUSAGE;
-		}
-		nb = realloc(ids, (nids + 1) * sizeof(*nb));
-		if (!nb) {
-			free(ids);
-			return MTSTAT_EFAIL;
-		}
-		ids = nb;
-		ids[nids++] = v;
-	}
-	if (nids && (columns || out.sort || out.top || out.by_tag || out.by_exporter ||
-		     (source && !strcmp(source, "procfs")))) {
-		fprintf(stderr, "mtstat: -b ID shows whole buffers from netlink: no -o, -s, -n, --by-tag, --by-exporter or --source=procfs\n");
-		free(ids);
-		return MTSTAT_EUSAGE;
-	}
-	if (buffers && pids) {
-		fprintf(stderr, "mtstat: -b and -p are different views; pick one\n");
-		return MTSTAT_EUSAGE;
-	}
+static bool usage_error(const char *msg)
+{
+	fprintf(stderr, "mtstat: %s\n", msg);
+	return true;
+}
+
+/* The options that do not go together; true after saying why. */
+static bool args_conflict(const struct mt_args *a)
+{
+	const struct mt_output *o = &a->out;
+	bool procfs = a->source && !strcmp(a->source, "procfs");
+
+	if (a->nids && (a->columns || o->sort || o->top || o->by_tag ||
+			o->by_exporter || procfs))
+		return usage_error("-b ID shows whole buffers from netlink: no -o, -s, -n, --by-tag, --by-exporter or --source=procfs");
 	/* One view; --prometheus takes -p to limit its series. */
-	if (by_user + by_cgroup + buffers + prometheus + (pids && !prometheus) > 1) {
-		fprintf(stderr, "mtstat: -b, -p, --by-user, --by-cgroup and --prometheus are different views; pick one (--prometheus takes -p)\n");
-		return MTSTAT_EUSAGE;
-	}
-	if (prometheus && (out.json || columns || out.sort || out.top || out.no_headers)) {
-		fprintf(stderr, "mtstat: --prometheus has its own format: no -j, -o, -s, -n or --no-headers\n");
-		return MTSTAT_EUSAGE;
-	}
-	if ((by_user || by_cgroup) && (out.by_tag || out.by_exporter || columns || out.sort)) {
-		fprintf(stderr, "mtstat: --by-user and --by-cgroup sort by bytes held and take no -o, -s, --by-tag or --by-exporter\n");
-		return MTSTAT_EUSAGE;
-	}
-	if (file && watch) {
-		fprintf(stderr, "mtstat: --file writes snapshots; --watch streams to standard output\n");
-		return MTSTAT_EUSAGE;
-	}
-	if (out.by_tag && out.by_exporter) {
-		fprintf(stderr, "mtstat: --by-tag and --by-exporter exclude each other\n");
-		return MTSTAT_EUSAGE;
-	}
-	view = buffers ? MT_VIEW_BUFFERS : pids ? MT_VIEW_PIDS : MT_VIEW_PROCESSES;
-	if (out.sort && !mt_sort_field_valid(out.sort, view)) {
+	if (a->by_user + a->by_cgroup + a->buffers + a->prometheus +
+	    (a->pids && !a->prometheus) > 1)
+		return usage_error("-b, -p, --by-user, --by-cgroup and --prometheus are different views; pick one (--prometheus takes -p)");
+	if (a->prometheus && (o->json || a->columns || o->sort || o->top || o->no_headers))
+		return usage_error("--prometheus has its own format: no -j, -o, -s, -n or --no-headers");
+	if ((a->by_user || a->by_cgroup) &&
+	    (o->by_tag || o->by_exporter || a->columns || o->sort))
+		return usage_error("--by-user and --by-cgroup sort by bytes held and take no -o, -s, --by-tag or --by-exporter");
+	if (a->file && a->watch)
+		return usage_error("--file writes snapshots; --watch streams to standard output");
+	if (o->by_tag && o->by_exporter)
+		return usage_error("--by-tag and --by-exporter exclude each other");
+	if (a->count > 0 && a->interval <= 0)
+		return usage_error("-c needs -i");
+	if (a->watch && (a->buffers || a->interval > 0 || procfs))
+		return usage_error("--watch streams netlink events; it does not combine with -b, -i or --source=procfs");
+	if (a->rcvbuf_set && !a->watch)
+		return usage_error("--rcvbuf only applies to --watch");
+	if (a->buffers && procfs)
+		return usage_error("procfs cannot list buffers no process holds; -b needs --source=netlink");
+	return false;
+}
+
+/* Check what depends on the view: -s and -o name its columns. */
+static int check_view(struct mt_args *a)
+{
+	char err[128];
+
+	a->view = a->buffers ? MT_VIEW_BUFFERS : a->pids ? MT_VIEW_PIDS :
+		  MT_VIEW_PROCESSES;
+	if (a->out.sort && !mt_sort_field_valid(a->out.sort, a->view)) {
 		fprintf(stderr, "mtstat: cannot sort %s by '%s' (try --help)\n",
-			buffers || pids ? "buffers" : "processes", out.sort);
+			a->view == MT_VIEW_PROCESSES ? "processes" : "buffers",
+			a->out.sort);
 		return MTSTAT_EUSAGE;
 	}
-	if (columns) {
-		char err[128];
+	if (a->columns && mt_columns_parse(a->columns, a->view, &a->out, err,
+					   sizeof(err))) {
+		fprintf(stderr, "mtstat: -o %s: %s (try --help)\n", a->columns, err);
+		return MTSTAT_EUSAGE;
+	}
+	return MTSTAT_OK;
+}
 
-		if (mt_columns_parse(columns, view, &out, err, sizeof(err))) {
-			fprintf(stderr, "mtstat: -o %s: %s (try --help)\n", columns, err);
-			return MTSTAT_EUSAGE;
+/* Netlink if the kernel has memtrack; procfs, said so, for the views it can serve. */
+static int choose_source(struct mt_args *a)
+{
+	if (a->source)
+		return MTSTAT_OK;
+	if (mt_netlink_available()) {
+		a->source = "netlink";
+	} else if (a->buffers || a->watch) {
+		/* No procfs stand-in: one message, and why. */
+		fprintf(stderr, "mtstat: %s needs the memtrack family: %s\n",
+			a->buffers ? "-b" : "--watch", mtnl_strerror(-ENOENT));
+		return MTSTAT_EUNAVAIL;
+	} else {
+		a->source = "procfs";
+		fprintf(stderr, "mtstat: this kernel has no memtrack family; "
+				"scanning procfs instead (slower, racy, no kernel-only buffers)\n");
+	}
+	return MTSTAT_OK;
+}
+
+static int run_watch(struct mt_args *a)
+{
+	size_t i;
+	int ret;
+
+	/* Following a pid that is not there would print nothing, ever. */
+	for (i = 0; i < a->npids; i++) {
+		char err[512];
+
+		ret = mt_pid_check(a->pids[i], err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "mtstat: %s\n", err);
+			return ret;
 		}
 	}
-	if (count > 0 && interval <= 0) {
-		fprintf(stderr, "mtstat: -c needs -i\n");
-		return MTSTAT_EUSAGE;
-	}
-	if (watch && (buffers || interval > 0 || (source && !strcmp(source, "procfs")))) {
-		fprintf(stderr, "mtstat: --watch streams netlink events; it does not "
-				"combine with -b, -i or --source=procfs\n");
-		return MTSTAT_EUSAGE;
-	}
-	if (rcvbuf_set && !watch) {
-		fprintf(stderr, "mtstat: --rcvbuf only applies to --watch\n");
-		return MTSTAT_EUSAGE;
-	}
-	if (buffers && source && !strcmp(source, "procfs")) {
-		fprintf(stderr, "mtstat: procfs cannot list buffers no process holds; "
-				"-b needs --source=netlink\n");
-		return MTSTAT_EUSAGE;
-	}
-	filter.pids = pids;
-	filter.npids = npids;
+	return mt_watch(&a->out, &a->filter, &stop);
+}
 
-	if (!source) {
-		if (mt_netlink_available()) {
-			source = "netlink";
-		} else if (buffers || watch) {
-			/* No procfs stand-in: one message, and why. */
-			fprintf(stderr, "mtstat: %s needs the memtrack family: %s\n",
-				buffers ? "-b" : "--watch", mtnl_strerror(-ENOENT));
-			return MTSTAT_EUNAVAIL;
-		} else {
-			source = "procfs";
-			fprintf(stderr, "mtstat: this kernel has no memtrack family; "
-					"scanning procfs instead (slower, racy, no kernel-only buffers)\n");
-		}
+/* A full disk or a closed pipe is a failure, not a success. */
+static int check_stdout(void)
+{
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "mtstat: write error: %s\n", strerror(errno));
+		return MTSTAT_EFAIL;
 	}
+	return MTSTAT_OK;
+}
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	if (watch) {
-		size_t i;
+/* One snapshot from the source, checked; an MTSTAT_* code. */
+static int take_snapshot(const struct mt_args *a, struct mt_snapshot *snap)
+{
+	char err[512] = "";
+	int ret;
 
-		/* Following a pid that is not there would print nothing, ever. */
-		for (i = 0; i < npids; i++) {
-			char err[512];
+	if (!strcmp(a->source, "netlink"))
+		ret = mt_source_netlink(snap, &a->filter, a->buffers || !a->pids,
+					err, sizeof(err));
+	else
+		ret = mt_source_procfs(snap, &a->filter, err, sizeof(err));
+	if (ret) {
+		const char *hint = advice(ret, a->source);
 
-			ret = mt_pid_check(pids[i], err, sizeof(err));
-			if (ret) {
-				fprintf(stderr, "mtstat: %s\n", err);
-				free(pids);
-				return ret;
-			}
-		}
-		filter.pids = pids;
-		filter.npids = npids;
-		ret = mt_watch(&out, &filter, &stop);
-		free(pids);
+		fprintf(stderr, "mtstat: %s\n", err);
+		if (hint)
+			fprintf(stderr, "mtstat: %s\n", hint);
+		mt_snapshot_free(snap);
 		return ret;
 	}
-	for (round = 0; !stop; round++) {
-		struct mt_snapshot snap;
-		char err[512] = "";
+	if (a->buffers && !snap->has_system) {
+		fprintf(stderr, "mtstat: listing every buffer needs CAP_SYS_ADMIN and CAP_NET_ADMIN\n");
+		mt_snapshot_free(snap);
+		return MTSTAT_EPERM;
+	}
+	mt_snapshot_finish(snap, &a->filter);
+	/* An asked-for pid is shown, or said to be missing: never silently absent. */
+	if (a->pids && (ret = mt_snapshot_check_pids(snap, &a->filter, err, sizeof(err)))) {
+		fprintf(stderr, "mtstat: %s\n", err);
+		mt_snapshot_free(snap);
+		return ret;
+	}
+	return MTSTAT_OK;
+}
 
-		if (nids) {
-			ret = mt_print_buffer_ids(stdout, ids, nids, &out, err, sizeof(err));
-			if (ret) {
-				fprintf(stderr, "mtstat: %s\n", err);
-				break;
-			}
-			if (fflush(stdout) || ferror(stdout)) {
-				fprintf(stderr, "mtstat: write error: %s\n", strerror(errno));
-				ret = MTSTAT_EFAIL;
-				break;
-			}
-			if (interval <= 0 || (count > 0 && round + 1 >= count))
-				break;
-			sleep_interval(interval, &stop);
-			continue;
-		}
+static void print_snapshot(FILE *sink, const struct mt_args *a,
+			   const struct mt_snapshot *snap)
+{
+	if (a->prometheus)
+		mt_print_prometheus(sink, snap, &a->out);
+	else if (a->by_user || a->by_cgroup)
+		mt_print_owners(sink, snap, &a->out,
+				a->by_user ? MT_BY_USER : MT_BY_CGROUP);
+	else if (a->buffers)
+		mt_print_buffers(sink, snap, &a->out);
+	else if (a->pids)
+		mt_print_pids(sink, snap, &a->out);
+	else
+		mt_print_processes(sink, snap, &a->out);
+}
 
-		if (!strcmp(source, "netlink"))
-			ret = mt_source_netlink(&snap, &filter, buffers || !pids, err,
-						sizeof(err));
-		else
-			ret = mt_source_procfs(&snap, &filter, err, sizeof(err));
-		if (ret) {
-			const char *hint = advice(ret, source);
+/*
+ * Print @snap to --file: through FILE.tmp and rename(), so that readers
+ * (node_exporter) see the old file or the new one.
+ */
+static int write_file(const struct mt_args *a, const struct mt_snapshot *snap)
+{
+	char tmp[PATH_MAX + 8];
+	FILE *f;
 
+	snprintf(tmp, sizeof(tmp), "%s.tmp", a->file);
+	f = fopen(tmp, "we");
+	if (!f) {
+		fprintf(stderr, "mtstat: %s: %s\n", tmp, strerror(errno));
+		return MTSTAT_EFAIL;
+	}
+	print_snapshot(f, a, snap);
+	if (ferror(f) | fclose(f) || rename(tmp, a->file)) {
+		fprintf(stderr, "mtstat: writing %s: %s\n", a->file, strerror(errno));
+		unlink(tmp);
+		return MTSTAT_EFAIL;
+	}
+	return MTSTAT_OK;
+}
+
+/* One round of a snapshot view. */
+static int run_round(const struct mt_args *a, long round)
+{
+	struct mt_snapshot snap;
+	char err[512];
+	int ret;
+
+	if (a->nids) {
+		ret = mt_print_buffer_ids(stdout, a->ids, a->nids, &a->out, err,
+					  sizeof(err));
+		if (ret)
 			fprintf(stderr, "mtstat: %s\n", err);
-			if (hint)
-				fprintf(stderr, "mtstat: %s\n", hint);
-			mt_snapshot_free(&snap);
-			break;
-		}
-		if (buffers && !snap.has_system) {
-			fprintf(stderr, "mtstat: listing every buffer needs CAP_SYS_ADMIN and CAP_NET_ADMIN\n");
-			mt_snapshot_free(&snap);
-			ret = MTSTAT_EPERM;
-			break;
-		}
-		mt_snapshot_finish(&snap, &filter);
-		/* An asked-for pid is shown, or said to be missing: never silently absent. */
-		if (pids && (ret = mt_snapshot_check_pids(&snap, &filter, err,
-							  sizeof(err)))) {
-			fprintf(stderr, "mtstat: %s\n", err);
-			mt_snapshot_free(&snap);
-			break;
-		}
-		if (interval > 0 && !out.json && !prometheus && !file) {
+		return ret ?: check_stdout();
+	}
+	ret = take_snapshot(a, &snap);
+	if (ret)
+		return ret;
+	if (a->file) {
+		ret = write_file(a, &snap);
+	} else {
+		if (a->interval > 0 && !a->out.json && !a->prometheus) {
 			time_t now = time(NULL);
 			char ts[32];
 
 			strftime(ts, sizeof(ts), "%F %T", localtime(&now));
 			printf("%s--- %s (%s)\n", round ? "\n" : "", ts, snap.source);
 		}
-		sink = stdout;
-		if (file) {
-			/* Readers (node_exporter) see the old file or the new one. */
-			snprintf(tmp, sizeof(tmp), "%s.tmp", file);
-			sink = fopen(tmp, "we");
-			if (!sink) {
-				fprintf(stderr, "mtstat: %s: %s\n", tmp, strerror(errno));
-				mt_snapshot_free(&snap);
-				ret = MTSTAT_EFAIL;
-				break;
-			}
-		}
-		if (prometheus)
-			mt_print_prometheus(sink, &snap, &out);
-		else if (by_user || by_cgroup)
-			mt_print_owners(sink, &snap, &out,
-					by_user ? MT_BY_USER : MT_BY_CGROUP);
-		else if (buffers)
-			mt_print_buffers(sink, &snap, &out);
-		else if (pids)
-			mt_print_pids(sink, &snap, &out);
-		else
-			mt_print_processes(sink, &snap, &out);
-		mt_snapshot_free(&snap);
-		if (file && (ferror(sink) | fclose(sink) || rename(tmp, file))) {
-			fprintf(stderr, "mtstat: writing %s: %s\n", file, strerror(errno));
-			unlink(tmp);
-			ret = MTSTAT_EFAIL;
-			break;
-		}
-		/* A full disk or a closed pipe is a failure, not a success. */
-		if (fflush(stdout) || ferror(stdout)) {
-			fprintf(stderr, "mtstat: write error: %s\n", strerror(errno));
-			ret = MTSTAT_EFAIL;
-			break;
-		}
-		if (interval <= 0 || (count > 0 && round + 1 >= count))
-			break;
-		sleep_interval(interval, &stop);
+		print_snapshot(stdout, a, &snap);
 	}
-	free(pids);
-	free(ids);
+	mt_snapshot_free(&snap);
+	return ret ?: check_stdout();
+}
+
+static int run_snapshots(const struct mt_args *a)
+{
+	long round;
+	int ret = MTSTAT_OK;
+
+	for (round = 0; !stop; round++) {
+		ret = run_round(a, round);
+		if (ret || a->interval <= 0 || (a->count > 0 && round + 1 >= a->count))
+			break;
+		sleep_interval(a->interval, &stop);
+	}
+	return ret;
+}
+
+static int mtstat_main(int argc, char **argv)
+{
+	/* A large buffer rides out bursts of events without loss. */
+	struct mt_args a = { .out = { .rcvbuf = 4 << 20 }, .count = -1 };
+	int ret;
+
+	ret = parse_args(&a, argc, argv);
+	if (ret >= 0)		/* --help, -V, or a usage error */
+		goto out;
+	if (args_conflict(&a)) {
+		ret = MTSTAT_EUSAGE;
+		goto out;
+	}
+	ret = check_view(&a);
+	if (ret)
+		goto out;
+	a.filter.pids = a.pids;
+	a.filter.npids = a.npids;
+	ret = choose_source(&a);
+	if (ret)
+		goto out;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	ret = a.watch ? run_watch(&a) : run_snapshots(&a);
+out:
+	free(a.pids);
+	free(a.ids);
 	return ret;
 }
 
