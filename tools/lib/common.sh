@@ -9,7 +9,7 @@ MT_KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
 # Debian 12 packages every script may need.  tools/deps installs them.
 MT_DEB_PACKAGES=(
 	linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev
-	cpio xz-utils rsync kmod python3 python3-yaml python3-jsonschema
+	cpio xz-utils rsync kmod python3 python3-yaml python3-jsonschema python3-prometheus-client
 	qemu-system-x86 busybox-static cmake pkg-config
 	libnl-3-dev libnl-genl-3-dev libcap-dev file clang libclang-rt-14-dev
 	jq valgrind libc6-dbg sparse

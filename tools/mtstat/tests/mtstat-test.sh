@@ -174,6 +174,14 @@ jq_check "JSON: -b ID of a kernel-only buffer has no process" \
 check "-b ID says who holds it" sh -c "mtstat -b $preview | grep -q '3 holders' &&
 	[ \$(mtstat -b $preview | grep -cE '^ +[0-9]+  ') = 3 ]"
 check "-b of an unknown id exits 2" status_is 2 mtstat -b 999999999999
+held=$(mtstat -j | jq '.summary.held_bytes')
+jq_check "JSON: --by-user puts the demo's root processes in one row, total held once" \
+	"([.users[] | select(.user == \"root\")] | length) == 1 and
+	 .total.held == $held and .total.held <= ([.users[].held] | add)" --by-user
+jq_check "JSON: --by-cgroup rows add up to at least the total held once" \
+	".total.held == $held and ([.cgroups[].held] | add) >= .total.held and
+	 all(.cgroups[]; .cgroup | startswith(\"/\"))" --by-cgroup
+check "--by-user ends with a TOTAL row" sh -c "mtstat --by-user | tail -1 | grep -q '^TOTAL '"
 jq_check "JSON: --by-tag splits the camera's total" \
 	".processes[] | select(.pid == $camera) | .by_tag[\"camera-still\"].bytes == 8 * $MiB and
 	 .by_tag[\"gl-texture\"].bytes == 2 * $MiB" --by-tag
