@@ -35,7 +35,7 @@ for p in "$camera" "$compositor" "$helper"; do
 	check "pid $p: netlink and procfs agree ($nl)" [ -n "$nl" -a "$nl" = "$pf" ]
 done
 check "camera holds 6 buffers, one through a mapping only, 20 MiB" \
-	sh -c "mtstat -j -p $camera | grep -q '\"buffers\":6,\"fds\":5,\"total\":20971520'"
+	sh -c "mtstat -j -p $camera | grep -q '\"nr_buffers\":6,\"nr_fds\":5,\"total\":20971520'"
 check "camera maps 1 MiB, the compositor 8 MiB" \
 	sh -c "mtstat -j -p $camera | grep -q '\"mapped\":1048576,' &&
 	       mtstat -j -p $compositor | grep -q '\"mapped\":8388608,'"
@@ -178,9 +178,18 @@ held=$(mtstat -j | jq '.summary.held_bytes')
 jq_check "JSON: --by-user puts the demo's root processes in one row, total held once" \
 	"([.users[] | select(.user == \"root\")] | length) == 1 and
 	 .total.held == $held and .total.held <= ([.users[].held] | add)" --by-user
-jq_check "JSON: --by-cgroup rows add up to at least the total held once" \
-	".total.held == $held and ([.cgroups[].held] | add) >= .total.held and
-	 all(.cgroups[]; .cgroup | startswith(\"/\"))" --by-cgroup
+# The compositor moves to its own cgroup: two rows, and the compositor's
+# row holds what the compositor holds alone.
+comp_total=$(mtstat -j -p "$compositor" | jq '.processes[0].total')
+mkdir /sys/fs/cgroup/compositor && echo "$compositor" >/sys/fs/cgroup/compositor/cgroup.procs
+jq_check "JSON: --by-cgroup has the root and the compositor's cgroup, total held once" \
+	"([.cgroups[].cgroup] | sort) == [\"/\", \"/compositor\"] and
+	 ([.cgroups[] | select(.cgroup == \"/compositor\") | [.nr_processes, .held]] ==
+	  [[1, $comp_total]]) and
+	 .total.held == $held and ([.cgroups[].held] | add) >= .total.held and
+	 .total.nr_processes == ([.cgroups[].nr_processes] | add)" --by-cgroup
+check "--prometheus labels the compositor with its cgroup" \
+	sh -c "mtstat --prometheus | grep -q 'pid=\"$compositor\".*cgroup=\"/compositor\"'"
 check "--by-user ends with a TOTAL row" sh -c "mtstat --by-user | tail -1 | grep -q '^TOTAL '"
 jq_check "JSON: --by-tag splits the camera's total" \
 	".processes[] | select(.pid == $camera) | .by_tag[\"camera-still\"].bytes == 8 * $MiB and
