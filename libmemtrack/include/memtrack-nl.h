@@ -145,15 +145,21 @@ MTNL_API void mtnl_proc_free(struct mtnl_proc *p);
  * struct mtnl_dump_opts - options of mtnl_proc_dump()
  * @sz: sizeof(struct mtnl_dump_opts), so that the struct can grow
  * @pid: report only this pid (0: every visible process)
- * @tag: only buffers with this name (NULL: any), applied in the kernel;
- *	the process figures then cover the matching buffers, and processes
- *	without a match are left out
+ * @name: only buffers with this name, the dma-buf name (NULL: any),
+ *	applied in the kernel; the process figures then cover the matching
+ *	buffers, and processes without a match are left out.  Since
+ *	MEMTRACK_NL_1.2; the same member as @tag.
+ * @tag: the first revision's spelling of @name, kept so that callers
+ *	written for 1.0 still build
  * @exporter: only buffers of this exporter (NULL: any), likewise
  */
 struct mtnl_dump_opts {
 	size_t sz;
 	uint32_t pid;
-	const char *tag;
+	union {
+		const char *name;
+		const char *tag;
+	};
 	const char *exporter;
 };
 

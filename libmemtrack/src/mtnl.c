@@ -486,7 +486,7 @@ void mtnl_close(struct mtnl *h)
  * buffers, always a dump), with the same pid and filters.
  */
 static struct nl_msg *proc_request(struct mtnl *h, uint8_t cmd, int flags,
-				   uint32_t pid, const char *tag,
+				   uint32_t pid, const char *name,
 				   const char *exporter)
 {
 	bool pairs = cmd == MEMTRACK_CMD_PROC_BUFFER_GET;
@@ -497,8 +497,8 @@ static struct nl_msg *proc_request(struct mtnl *h, uint8_t cmd, int flags,
 	if (!msg ||
 	    (put_pid && nla_put_u32(msg, pairs ? MEMTRACK_A_PROC_BUFFER_PID :
 				    MEMTRACK_A_PROC_PID, pid) < 0) ||
-	    (tag && nla_put_string(msg, pairs ? MEMTRACK_A_PROC_BUFFER_FILTER_NAME :
-				   MEMTRACK_A_PROC_FILTER_NAME, tag) < 0) ||
+	    (name && nla_put_string(msg, pairs ? MEMTRACK_A_PROC_BUFFER_FILTER_NAME :
+				   MEMTRACK_A_PROC_FILTER_NAME, name) < 0) ||
 	    (exporter &&
 	     nla_put_string(msg, pairs ? MEMTRACK_A_PROC_BUFFER_FILTER_EXPORTER :
 			    MEMTRACK_A_PROC_FILTER_EXPORTER, exporter) < 0)) {
@@ -532,7 +532,7 @@ static bool proc_consistent(const struct mtnl_proc *p)
 #define MTNL_PROC_TRIES 4
 
 /* Read one process, figures and buffers, until they agree. */
-static int proc_read(struct mtnl *h, uint32_t pid, const char *tag,
+static int proc_read(struct mtnl *h, uint32_t pid, const char *name,
 		     const char *exporter, struct mtnl_proc *p)
 {
 	struct nl_msg *msg;
@@ -541,7 +541,7 @@ static int proc_read(struct mtnl *h, uint32_t pid, const char *tag,
 
 	for (tries = 0; tries < MTNL_PROC_TRIES; tries++) {
 		mtnl__proc_reset(p);
-		msg = proc_request(h, MEMTRACK_CMD_PROC_GET, 0, pid, tag, exporter);
+		msg = proc_request(h, MEMTRACK_CMD_PROC_GET, 0, pid, name, exporter);
 		if (!msg)
 			return -ENOMEM;
 		h->single = p;
@@ -552,7 +552,7 @@ static int proc_read(struct mtnl *h, uint32_t pid, const char *tag,
 		}
 		if (!ret) {
 			msg = proc_request(h, MEMTRACK_CMD_PROC_BUFFER_GET,
-					   NLM_F_DUMP, pid, tag, exporter);
+					   NLM_F_DUMP, pid, name, exporter);
 			ret = msg ? transact(h, msg, pair_msg_cb) : -ENOMEM;
 		}
 		h->single = NULL;
@@ -649,7 +649,7 @@ static int procs_deliver(struct mtnl *h, const struct mtnl_dump_opts *o,
 		if (!proc_consistent(p)) {
 			struct mtnl_proc again = { 0 };
 
-			ret = proc_read(h, p->pid, o->tag, o->exporter, &again);
+			ret = proc_read(h, p->pid, o->name, o->exporter, &again);
 			if (ret == -ESRCH || ret == -EACCES) {
 				/* Gone meanwhile, or exec'd out of reach. */
 				mtnl__proc_reset(&again);
@@ -667,7 +667,7 @@ static int procs_deliver(struct mtnl *h, const struct mtnl_dump_opts *o,
 				if (p->generation > h->generation)
 					h->generation = p->generation;
 				/* A filtered dump lists only processes with a match. */
-				if (!p->nr_buffers && (o->tag || o->exporter))
+				if (!p->nr_buffers && (o->name || o->exporter))
 					continue;
 			}
 		}
@@ -707,12 +707,12 @@ int mtnl_proc_dump(struct mtnl *h, const struct mtnl_dump_opts *opts,
 	h->generation = 0;
 	procs_free(h);
 	/* The figures of every process, then every (process, buffer) pair. */
-	msg = proc_request(h, MEMTRACK_CMD_PROC_GET, NLM_F_DUMP, o.pid, o.tag,
+	msg = proc_request(h, MEMTRACK_CMD_PROC_GET, NLM_F_DUMP, o.pid, o.name,
 			   o.exporter);
 	ret = msg ? transact(h, msg, proc_msg_cb) : -ENOMEM;
 	if (!ret) {
 		msg = proc_request(h, MEMTRACK_CMD_PROC_BUFFER_GET, NLM_F_DUMP,
-				   o.pid, o.tag, o.exporter);
+				   o.pid, o.name, o.exporter);
 		h->next_proc = 0;
 		ret = msg ? transact(h, msg, pair_msg_cb) : -ENOMEM;
 	}

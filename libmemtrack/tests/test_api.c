@@ -57,19 +57,25 @@ static void test_opts_copy(void)
 	} big = { .o = { .sz = sizeof(big), .pid = 9 } };
 	size_t old_sz = offsetofend(struct mtnl_dump_opts, pid);
 
-	CHECK(def.sz == sizeof(def) && def.pid == 7 && !def.tag, "MTNL_OPTS");
+	CHECK(def.sz == sizeof(def) && def.pid == 7 && !def.name, "MTNL_OPTS");
 
 	/* Same size: copied. */
 	memset(&got, 0, sizeof(got));
 	CHECK(mtnl__opts_copy(&got, sizeof(got), &def, old_sz) == 0, "same size");
 	CHECK(got.pid == 7 && got.sz == sizeof(got), "same size copied");
+	{
+		/* Callers written for 1.0 set .tag: the same member as .name. */
+		struct mtnl_dump_opts old = { .sz = sizeof(old), .tag = "x" };
+
+		CHECK(old.name == old.tag && !strcmp(old.name, "x"), "tag aliases name");
+	}
 
 	/* Older, shorter: the defaults of the fields it lacks stay. */
-	got = (struct mtnl_dump_opts){ .sz = sizeof(got), .tag = "default" };
+	got = (struct mtnl_dump_opts){ .sz = sizeof(got), .name = "default" };
 	def.sz = old_sz;
-	def.tag = "not read";
+	def.name = "not read";
 	CHECK(mtnl__opts_copy(&got, sizeof(got), &def, old_sz) == 0, "older");
-	CHECK(got.pid == 7 && !strcmp(got.tag, "default") && got.sz == sizeof(got),
+	CHECK(got.pid == 7 && !strcmp(got.name, "default") && got.tag == got.name && got.sz == sizeof(got),
 	      "older struct keeps the defaults");
 
 	/* Too short for the fields required. */

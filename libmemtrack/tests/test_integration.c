@@ -141,12 +141,12 @@ static void test_queries(struct mtnl *h)
 
 	/* Kernel-side filters. */
 	d.seen = 0;
-	opts.tag = "lib-a";
+	opts.name = "lib-a";
 	CHECK(mtnl_proc_dump(h, &opts, dump_cb, &d, NULL) == 0, "filtered dump");
-	CHECK(d.seen == 1 && d.total == 256 * 1024, "tag filter total %llu",
+	CHECK(d.seen == 1 && d.total == 256 * 1024, "name filter total %llu",
 	      (unsigned long long)d.total);
 	d.seen = 0;
-	opts.tag = NULL;
+	opts.name = NULL;
 	opts.exporter = "udmabuf";
 	CHECK(mtnl_proc_dump(h, &opts, dump_cb, &d, NULL) == 0, "filtered dump");
 	CHECK(d.seen == 1 && d.total == 64 * 1024, "exporter filter total");

@@ -18,7 +18,7 @@ echo "in a socket queue, kept alive by the kernel alone."
 echo
 show mtstat
 show mtstat -p "$camera,$compositor"
-show mtstat --by-tag -t camera-preview-0
+show mtstat --by-name -N camera-preview-0
 show mtstat -b
 show mtstat -j -p "$helper"
 echo "The same processes, found the slow way (procfs scan, as dmabuf_dump does):"

@@ -28,9 +28,9 @@ static void put_buffer(struct pr *p, const struct mtnl_buffer *b,
 		  mt_size_str(mtnl_buffer_size(b), o->bytes, s, sizeof(s)));
 	pr_uint(p, PR_JSON, "size", NULL, mtnl_buffer_size(b));
 	pr_string(p, PR_ANY, "exporter", ", exporter %s", mtnl_buffer_exporter(b));
-	pr_string(p, PR_TEXT, NULL, ", tag %s",
+	pr_string(p, PR_TEXT, NULL, ", name %s",
 		  *mtnl_buffer_name(b) ? mtnl_buffer_name(b) : "-");
-	pr_string(p, PR_JSON, "tag", NULL, mtnl_buffer_name(b));
+	pr_string(p, PR_JSON, "name", NULL, mtnl_buffer_name(b));
 	pr_uint(p, PR_ANY, "holders", ", %" PRIu64 " holders",
 		holders < 0 ? 0 : (uint64_t)holders);
 	pr_bool(p, PR_JSON, "kernel_only", NULL, holders == 0);

@@ -34,10 +34,10 @@ static void usage(FILE *out)
 "options:\n"
 "  -p, --pid PID[,PID...]   show these processes\n"
 "  -b, --buffers            list system-wide buffers (needs CAP_SYS_ADMIN)\n"
-"  -t, --tag TAG            only buffers named TAG\n"
+"  -N, --name NAME          only buffers named NAME (the dma-buf name)\n"
 "  -e, --exporter NAME      only buffers from exporter NAME\n"
 "  -u, --user USER          only processes of USER (name or uid)\n"
-"      --by-tag             break process totals down by tag\n"
+"      --by-name            break process totals down by buffer name\n"
 "      --by-exporter        break process totals down by exporter\n"
 "      --by-user            one row per user, with a total row (as smem -u)\n"
 "      --by-cgroup          one row per cgroup (containers, services)\n"
@@ -45,7 +45,7 @@ static void usage(FILE *out)
 "      --file PATH          write each snapshot to PATH atomically (with -i:\n"
 "                           a textfile collector's .prom file)\n"
 "  -s, --sort [-]FIELD      pid comm bufs fds total pss unique mapped hwm\n"
-"                           (processes), id size exporter tag fds mapped\n"
+"                           (processes), id size exporter name fds mapped\n"
 "                           holders (buffers); -FIELD reverses\n"
 "  -r, --reverse            reverse the sort\n"
 "  -n, --top N              only the first N rows\n"
@@ -66,10 +66,10 @@ static void usage(FILE *out)
 "\n"
 "examples:\n"
 "  mtstat                     who holds the most dma-buf memory\n"
-"  mtstat -p 1234 --by-tag    one process, per buffer and per tag\n"
+"  mtstat -p 1234 --by-name   one process, per buffer and per name\n"
 "  mtstat -b -s holders       buffers, most shared first\n"
 "  mtstat -j | jq .summary    machine-readable\n"
-"  mtstat -w -t camera        follow camera buffers as they come and go\n"
+"  mtstat -w -N camera        follow camera buffers as they come and go\n"
 "\n"
 "exit status: 0 ok, 1 usage, 2 pid not found or not visible,\n"
 "             3 permission denied, 4 no source available, 5 other errors\n");
@@ -252,10 +252,13 @@ static int parse_args(struct mt_args *a, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "buffers", no_argument, NULL, 'b' },
-		{ "tag", required_argument, NULL, 't' },
+		{ "name", required_argument, NULL, 'N' },
+		/* The first revision's spellings, kept out of --help. */
+		{ "tag", required_argument, NULL, 'N' },	/* alias of --name */
 		{ "exporter", required_argument, NULL, 'e' },
 		{ "user", required_argument, NULL, 'u' },
-		{ "by-tag", no_argument, NULL, 'T' },
+		{ "by-name", no_argument, NULL, 'T' },
+		{ "by-tag", no_argument, NULL, 'T' },	/* alias of --by-name */
 		{ "by-exporter", no_argument, NULL, 'E' },
 		{ "sort", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
@@ -281,7 +284,7 @@ static int parse_args(struct mt_args *a, int argc, char **argv)
 	double v;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "p:bt:e:u:s:ji:c:whVo:rn:", longopts,
+	while ((opt = getopt_long(argc, argv, "p:bN:t:e:u:s:ji:c:whVo:rn:", longopts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'p':
@@ -289,14 +292,15 @@ static int parse_args(struct mt_args *a, int argc, char **argv)
 				return MTSTAT_EUSAGE;
 			break;
 		case 'b': a->buffers = true; break;
-		case 't': a->filter.tag = optarg; break;
+		case 'N':
+		case 't': a->filter.name = optarg; break;
 		case 'e': a->filter.exporter = optarg; break;
 		case 'u':
 			if (parse_user(optarg, &a->filter.uid))
 				return MTSTAT_EUSAGE;
 			a->filter.has_uid = true;
 			break;
-		case 'T': a->out.by_tag = true; break;
+		case 'T': a->out.by_name = true; break;
 		case 'E': a->out.by_exporter = true; break;
 		case 's': a->out.sort = optarg; break;
 		case 'j': a->out.json = true; break;
@@ -368,9 +372,9 @@ static bool args_conflict(const struct mt_args *a)
 	const struct mt_output *o = &a->out;
 	bool procfs = a->source && !strcmp(a->source, "procfs");
 
-	if (a->nids && (a->columns || o->sort || o->top || o->by_tag ||
+	if (a->nids && (a->columns || o->sort || o->top || o->by_name ||
 			o->by_exporter || procfs))
-		return usage_error("-b ID shows whole buffers from netlink: no -o, -s, -n, --by-tag, --by-exporter or --source=procfs");
+		return usage_error("-b ID shows whole buffers from netlink: no -o, -s, -n, --by-name, --by-exporter or --source=procfs");
 	/* One view; --prometheus takes -p to limit its series. */
 	if (a->by_user + a->by_cgroup + a->buffers + a->prometheus +
 	    (a->pids && !a->prometheus) > 1)
@@ -378,12 +382,12 @@ static bool args_conflict(const struct mt_args *a)
 	if (a->prometheus && (o->json || a->columns || o->sort || o->top || o->no_headers))
 		return usage_error("--prometheus has its own format: no -j, -o, -s, -n or --no-headers");
 	if ((a->by_user || a->by_cgroup) &&
-	    (o->by_tag || o->by_exporter || a->columns || o->sort))
-		return usage_error("--by-user and --by-cgroup sort by bytes held and take no -o, -s, --by-tag or --by-exporter");
+	    (o->by_name || o->by_exporter || a->columns || o->sort))
+		return usage_error("--by-user and --by-cgroup sort by bytes held and take no -o, -s, --by-name or --by-exporter");
 	if (a->file && a->watch)
 		return usage_error("--file writes snapshots; --watch streams to standard output");
-	if (o->by_tag && o->by_exporter)
-		return usage_error("--by-tag and --by-exporter exclude each other");
+	if (o->by_name && o->by_exporter)
+		return usage_error("--by-name and --by-exporter exclude each other");
 	if (a->count > 0 && a->interval <= 0)
 		return usage_error("-c needs -i");
 	if (a->watch && (a->buffers || a->interval > 0 || procfs))

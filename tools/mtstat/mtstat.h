@@ -55,7 +55,7 @@ struct mt_proc {
 
 struct mt_snapshot {
 	const char *source;	/* "netlink" or "procfs" */
-	/* The kernel computed pss, unique, holders and applied the tag and
+	/* The kernel computed pss, unique, holders and applied the name and
 	 * exporter filters (netlink); otherwise mtstat derives them.
 	 */
 	bool kernel_figures;
@@ -69,7 +69,7 @@ struct mt_snapshot {
 };
 
 struct mt_filter {
-	const char *tag;
+	const char *name;
 	const char *exporter;
 	bool has_uid;
 	uid_t uid;
@@ -122,7 +122,7 @@ struct mt_output {
 	size_t top;		/* -n: at most this many rows; 0: all */
 	int cols[MT_MAX_COLS];	/* -o: text columns, as indexes; none: all */
 	size_t ncols;
-	bool by_tag;
+	bool by_name;
 	bool by_exporter;
 	int rcvbuf;		/* --watch receive buffer in bytes */
 };

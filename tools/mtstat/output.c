@@ -56,7 +56,7 @@ enum col_id {
 	/* processes */
 	C_PID, C_COMM, C_BUFS, C_FDS, C_TOTAL, C_PSS, C_UNIQUE, C_MAPPED, C_HWM,
 	/* buffers */
-	C_ID, C_SIZE, C_EXPORTER, C_TAG, C_BFDS, C_BMAPPED, C_HOLDERS,
+	C_ID, C_SIZE, C_EXPORTER, C_NAME, C_BFDS, C_BMAPPED, C_HOLDERS,
 };
 
 /*
@@ -89,7 +89,7 @@ static const struct col pbuf_cols[] = {
 	{ C_ID, "id", "id", "ID", 10, "" },
 	{ C_SIZE, "size", "size", "SIZE", 11, " " },
 	{ C_EXPORTER, "exporter", "exporter", "EXPORTER", -12, "  " },
-	{ C_TAG, "tag", "tag", "TAG", -20, " " },
+	{ C_NAME, "name", "name", "NAME", -20, " " },
 	{ C_BFDS, "fds", "fds", "FDS", 4, " " },
 	{ C_BMAPPED, "mapped", "mapped", "MAPPED", 11, " " },
 	{ C_HOLDERS, "holders", "holders", "HOLDERS", 7, " " },
@@ -100,7 +100,7 @@ static const struct col sbuf_cols[] = {
 	{ C_ID, "id", "id", "ID", 10, "" },
 	{ C_SIZE, "size", "size", "SIZE", 11, " " },
 	{ C_EXPORTER, "exporter", "exporter", "EXPORTER", -12, "  " },
-	{ C_TAG, "tag", "tag", "TAG", -20, " " },
+	{ C_NAME, "name", "name", "NAME", -20, " " },
 	{ C_HOLDERS, "holders", "holders", "HOLDERS", 7, " " },
 };
 
@@ -127,6 +127,11 @@ static const struct col *col_find(enum mt_view v, const char *name, size_t len)
 	size_t i, n;
 
 	c = view_cols(v, &n);
+	/* "tag" is the first revision's name of the name column. */
+	if (len == 3 && !strncmp(name, "tag", 3)) {
+		name = "name";
+		len = 4;
+	}
 	for (i = 0; i < n; i++)
 		if (strlen(c[i].name) == len && !strncmp(c[i].name, name, len))
 			return &c[i];
@@ -280,7 +285,7 @@ static int buf_cmp(const void *a, const void *b)
 	switch (sort_col) {
 	case C_ID: r = cmp_u64_asc(x->id, y->id); break;
 	case C_EXPORTER: r = strcmp(x->exporter, y->exporter); break;
-	case C_TAG: r = strcmp(x->name, y->name); break;
+	case C_NAME: r = strcmp(x->name, y->name); break;
 	case C_HOLDERS: r = cmp_u64_desc(x->procs, y->procs); break;
 	case C_BFDS: r = cmp_u64_desc(x->fds, y->fds); break;
 	case C_BMAPPED: r = cmp_u64_desc(x->mapped, y->mapped); break;
@@ -314,7 +319,7 @@ static size_t row_limit(size_t n, const struct mt_output *o)
 }
 
 /* ------------------------------------------------------------------ */
-/* Groups (--by-tag, --by-exporter)                                    */
+/* Groups (--by-name, --by-exporter)                                    */
 
 struct group {
 	const char *key;
@@ -322,13 +327,13 @@ struct group {
 	uint64_t bytes;
 };
 
-static size_t group_bufs(const struct mt_proc *p, bool by_tag,
+static size_t group_bufs(const struct mt_proc *p, bool by_name,
 			 struct group *g, size_t max)
 {
 	size_t i, j, n = 0;
 
 	for (i = 0; i < p->n; i++) {
-		const char *key = by_tag ? p->bufs[i].name : p->bufs[i].exporter;
+		const char *key = by_name ? p->bufs[i].name : p->bufs[i].exporter;
 
 		if (!*key)
 			key = "-";
@@ -348,7 +353,7 @@ static size_t group_bufs(const struct mt_proc *p, bool by_tag,
 	return n;
 }
 
-/* A process's buffers by tag or exporter: indented rows, or an object. */
+/* A process's buffers by name or exporter: indented rows, or an object. */
 static void put_groups(struct pr *p, const struct mt_proc *proc,
 		       const struct mt_output *o)
 {
@@ -356,10 +361,10 @@ static void put_groups(struct pr *p, const struct mt_proc *proc,
 	size_t j, ng;
 	char s[32];
 
-	if (!o->by_tag && !o->by_exporter)
+	if (!o->by_name && !o->by_exporter)
 		return;
-	ng = group_bufs(proc, o->by_tag, g, 64);
-	pr_open_object(p, o->by_tag ? "by_tag" : "by_exporter");
+	ng = group_bufs(proc, o->by_name, g, 64);
+	pr_open_object(p, o->by_name ? "by_name" : "by_exporter");
 	for (j = 0; j < ng; j++) {
 		pr_open_object(p, g[j].key);
 		pr_string(p, PR_TEXT, NULL, "%7s    ", "");
@@ -552,7 +557,7 @@ static void put_buf_cell(struct pr *p, const struct col *c, bool first,
 		else
 			put_s(p, c, first, b->exporter);
 		break;
-	case C_TAG:
+	case C_NAME:
 		pr_string(p, PR_TEXT, NULL, cell_fmt(f, sizeof(f), c, first, "s"),
 			  *b->name ? b->name : "-");
 		pr_string(p, PR_JSON, c->json, NULL, b->name);
@@ -937,19 +942,19 @@ void mt_print_prometheus(FILE *out, const struct mt_snapshot *s,
 				prom_value(&s->procs[i], prom_proc_series[k].f));
 		}
 	}
-	if (o->by_tag || o->by_exporter) {
-		const char *name = o->by_tag ? "memtrack_process_tag_bytes" :
+	if (o->by_name || o->by_exporter) {
+		const char *name = o->by_name ? "memtrack_process_name_bytes" :
 					       "memtrack_process_exporter_bytes";
 
-		prom_head(out, name, o->by_tag ?
-			  "Bytes a process holds in buffers of one tag (dma-buf name)." :
+		prom_head(out, name, o->by_name ?
+			  "Bytes a process holds in buffers of one name (the dma-buf name)." :
 			  "Bytes a process holds in buffers of one exporter.");
 		for (i = 0; i < s->nprocs; i++) {
-			ng = group_bufs(&s->procs[i], o->by_tag, g, 64);
+			ng = group_bufs(&s->procs[i], o->by_name, g, 64);
 			for (j = 0; j < ng; j++) {
 				fprintf(out, "%s{", name);
 				prom_proc_labels(out, &s->procs[i]);
-				prom_label(out, o->by_tag ? "tag" : "exporter", g[j].key, true);
+				prom_label(out, o->by_name ? "name" : "exporter", g[j].key, true);
 				fprintf(out, "} %" PRIu64 "\n", g[j].bytes);
 			}
 		}

@@ -223,7 +223,7 @@ int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
 	/* Retry a dump the accounting changed under, for a snapshot. */
 	for (tries = 0; tries < 5; tries++) {
 		struct mtnl_dump_opts opts = {
-			.sz = sizeof(opts), .tag = f->tag, .exporter = f->exporter,
+			.sz = sizeof(opts), .name = f->name, .exporter = f->exporter,
 		};
 
 		ret = mtnl_proc_dump(h, &opts, copy_proc, &c, &s->generation);
@@ -673,7 +673,7 @@ int mt_snapshot_check_pids(struct mt_snapshot *s, const struct mt_filter *f,
 
 static bool buf_matches(const struct mt_buf *b, const struct mt_filter *f)
 {
-	if (f->tag && strcmp(b->name, f->tag))
+	if (f->name && strcmp(b->name, f->name))
 		return false;
 	if (f->exporter && strcmp(b->exporter, f->exporter))
 		return false;
@@ -688,7 +688,7 @@ static int proc_cmp(const void *a, const void *b)
 }
 
 /*
- * Apply the tag, exporter and user filters, then count for every buffer
+ * Apply the name, exporter and user filters, then count for every buffer
  * the processes that hold it, and derive PSS and unique bytes from that.
  */
 struct holder_count {
@@ -761,7 +761,7 @@ void mt_snapshot_finish(struct mt_snapshot *s, const struct mt_filter *f)
 
 	qsort(s->procs, s->nprocs, sizeof(*s->procs), proc_cmp);
 	if (s->kernel_figures) {
-		/* The kernel did the sharing figures and tag/exporter filters. */
+		/* The kernel did the sharing figures and name/exporter filters. */
 		for (i = 0; i < s->nprocs; i++) {
 			struct mt_proc *p = &s->procs[i];
 
@@ -777,7 +777,7 @@ void mt_snapshot_finish(struct mt_snapshot *s, const struct mt_filter *f)
 		s->nprocs = out;
 		for (i = 0; i < s->nsys; i++)
 			s->sys[i].procs = (uint32_t)s->sys[i].kholders;
-		if (f->tag || f->exporter) {
+		if (f->name || f->exporter) {
 			for (i = 0, out = 0; i < s->nsys; i++)
 				if (buf_matches(&s->sys[i], f))
 					s->sys[out++] = s->sys[i];
@@ -801,7 +801,7 @@ void mt_snapshot_finish(struct mt_snapshot *s, const struct mt_filter *f)
 	for (i = 0; i < s->nprocs; i++) {
 		struct mt_proc *p = &s->procs[i];
 		size_t kept = 0;
-		bool narrowed = f->tag || f->exporter;
+		bool narrowed = f->name || f->exporter;
 
 		if (!pid_wanted(f, p->pid) || (f->has_uid && p->uid != f->uid)) {
 			free(p->bufs);
@@ -844,7 +844,7 @@ void mt_snapshot_finish(struct mt_snapshot *s, const struct mt_filter *f)
 		s->procs[out++] = *p;
 	}
 	s->nprocs = out;
-	if (f->tag || f->exporter) {
+	if (f->name || f->exporter) {
 		for (i = 0, out = 0; i < s->nsys; i++)
 			if (buf_matches(&s->sys[i], f))
 				s->sys[out++] = s->sys[i];

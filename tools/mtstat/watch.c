@@ -70,9 +70,9 @@ static bool wanted(const struct mtnl_event *ev, const struct mt_filter *f)
 	}
 	if (f->has_uid && mt_proc_uid(mtnl_event_pid(ev)) != f->uid)
 		return false;
-	if ((f->tag || f->exporter) && !b)
+	if ((f->name || f->exporter) && !b)
 		return false;
-	if (f->tag && strcmp(mtnl_buffer_name(b), f->tag))
+	if (f->name && strcmp(mtnl_buffer_name(b), f->name))
 		return false;
 	if (f->exporter && strcmp(mtnl_buffer_exporter(b), f->exporter))
 		return false;
@@ -107,7 +107,7 @@ static void print_event(const struct mtnl_event *ev, const struct mt_output *o)
 			pr_uint(&p, PR_JSON, "id", NULL, mtnl_buffer_id(b));
 			pr_uint(&p, PR_JSON, "size", NULL, mtnl_buffer_size(b));
 			pr_string(&p, PR_JSON, "exporter", NULL, mtnl_buffer_exporter(b));
-			pr_string(&p, PR_JSON, "tag", NULL, mtnl_buffer_name(b));
+			pr_string(&p, PR_JSON, "name", NULL, mtnl_buffer_name(b));
 			pr_uint(&p, PR_JSON, "holders", NULL,
 				(uint64_t)mtnl_buffer_holders(b));
 			pr_close_object(&p);
@@ -202,7 +202,7 @@ int mt_watch(const struct mt_output *o, const struct mt_filter *f,
 	}
 	if (!o->json)
 		printf("%-12s  %-16s %7s %-16s %10s %11s %-20s %11s\n", "TIME", "EVENT",
-		       "PID", "COMM", "BUFFER", "SIZE", "TAG", "TOTAL");
+		       "PID", "COMM", "BUFFER", "SIZE", "NAME", "TOTAL");
 	fflush(stdout);
 	while (!*stop) {
 		struct mtnl_event *ev;

@@ -22,14 +22,14 @@ def main():
     camera = m.group(1)
     families = {f.name: f for f in text_string_to_metric_families(text)}
 
-    def value(name, **labels):
-        for s in families[name].samples:
+    def value(metric, **labels):
+        for s in families[metric].samples:
             if all(s.labels.get(k) == v for k, v in labels.items()):
                 return s.value
-        sys.exit(f"no {name} sample with {labels}")
+        sys.exit(f"no {metric} sample with {labels}")
 
     for name in ("memtrack_process_held_bytes", "memtrack_process_pss_bytes",
-                 "memtrack_process_buffers", "memtrack_process_tag_bytes",
+                 "memtrack_process_buffers", "memtrack_process_name_bytes",
                  "memtrack_bytes", "memtrack_kernel_only_bytes", "memtrack_info"):
         if name not in families:
             sys.exit(f"missing metric family {name}")
@@ -39,7 +39,7 @@ def main():
         ("the camera holds 20 MiB", value("memtrack_process_held_bytes", pid=camera), 20 * MiB),
         ("the camera holds 6 buffers", value("memtrack_process_buffers", pid=camera), 6),
         ("camera-still is 8 MiB of it",
-         value("memtrack_process_tag_bytes", pid=camera, tag="camera-still"), 8 * MiB),
+         value("memtrack_process_name_bytes", pid=camera, name="camera-still"), 8 * MiB),
         ("one MiB is kernel-only", value("memtrack_kernel_only_bytes"), MiB),
         ("the source is netlink", value("memtrack_info", source="netlink"), 1),
     ]

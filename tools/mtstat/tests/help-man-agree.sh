@@ -10,7 +10,10 @@ trap 'rm -rf "$t"' EXIT
 "$mtstat" --help | grep -oE -- '--[a-z][a-z-]+' | sort -u >"$t/help"
 sed -n '/^\.SH OPTIONS/,/^\.SH [A-Z]/p' "$man" | sed 's/\\-/-/g' | grep -oE -- '^\.B[IR]? +--[a-z][a-z-]+|^\.B[IR]? +-[a-zA-Z]+ ?", " --[a-z][a-z-]+' |
 	grep -oE -- '--[a-z][a-z-]+' | sort -u >"$t/man"
-sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", [a-z_]*_argument.*/--\1/p' "$src" | sort -u >"$t/parser"
+# Old spellings kept for compatibility ("alias of") are documented in
+# prose, not as options of their own.
+grep -v 'alias of' "$src" |
+	sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", [a-z_]*_argument.*/--\1/p' | sort -u >"$t/parser"
 fail=0
 for a in help man; do
 	if ! diff -u "$t/parser" "$t/$a" >"$t/diff"; then

@@ -13,7 +13,7 @@ section() {	# NAME MTSTAT-ARGS...
 	mtstat "$@" || echo "mtstat $* failed: $?" >&2
 }
 section processes -j
-section processes-by-tag -j --by-tag
+section processes-by-name -j --by-name
 section processes-procfs -j --source=procfs
 section pids -j -p "$camera,$compositor"
 section pids-by-exporter -j --by-exporter -p "$camera"

@@ -43,14 +43,18 @@ check "-p shows the mapping-only buffer with 0 fds and its mapped bytes" \
 	sh -c "mtstat -p $camera | grep camera-retired | grep -q ' 0 *1.0 MiB'"
 check "procfs finds the same mapped bytes" \
 	sh -c "mtstat --source=procfs -j -p $compositor | grep -q '\"mapped\":8388608,'"
-check "the tag filter keeps the 3 holders of camera-still" \
-	[ "$(mtstat -j -t camera-still | grep -o '"pid":' | wc -l)" = 3 ]
+check "the name filter keeps the 3 holders of camera-still" \
+	[ "$(mtstat -j -N camera-still | grep -o '"pid":' | wc -l)" = 3 ]
+check "-t, --tag and --by-tag, the first revision's spellings, still work" \
+	sh -c "[ \"\$(mtstat -j -t camera-still)\" = \"\$(mtstat -j --name camera-still)\" ] &&
+	       [ \"\$(mtstat -j --tag camera-still -s tag)\" = \"\$(mtstat -j -N camera-still -s name)\" ] &&
+	       mtstat -j --by-tag -p $camera | jq -e '.processes[0].by_name[\"camera-still\"]' >/dev/null"
 check "the exporter filter keeps udmabuf's 2 MiB" \
 	sh -c "mtstat -j -e udmabuf -p $camera | grep -q '\"total\":2097152'"
 check "-b marks the in-flight buffer kernel-only, not the mapped one" \
 	sh -c "mtstat -b | grep camera-in-flight | grep -q kernel &&
 	       ! mtstat -b | grep camera-retired | grep -q kernel"
-check "--by-tag lists per-tag lines" sh -c "mtstat --by-tag -p $camera >/dev/null && mtstat --by-tag | grep -q camera-preview-0"
+check "--by-name lists per-name lines" sh -c "mtstat --by-name -p $camera >/dev/null && mtstat --by-name | grep -q camera-preview-0"
 check "--bytes prints raw sizes" sh -c "mtstat --bytes | grep -q 20971520"
 check "-s pid sorts by pid" sh -c "mtstat -j -s pid | grep -o '\"pid\":[0-9]*' | cut -d: -f2 | sort -nc"
 check "-i 0.2 -c 2 prints two rounds" [ "$(mtstat -i 0.2 -c 2 | grep -c '^---')" = 2 ]
@@ -155,16 +159,16 @@ jq_check "JSON: the summary counts the kernel-only buffer" \
 	".summary | .held_buffers == 6 and .held_bytes == 20 * $MiB and .all_buffers == 7 and
 	 .all_bytes == 21 * $MiB and .kernel_only_buffers == 1 and .kernel_only_bytes == $MiB"
 jq_check "JSON: -p lists the mapping-only buffer with 0 fds" \
-	".processes[0].buffers[] | select(.tag == \"camera-retired\") |
+	".processes[0].buffers[] | select(.name == \"camera-retired\") |
 	 .fds == 0 and .mapped == $MiB and .holders == 1 and .size == $MiB" -p "$camera"
 jq_check "JSON: -p counts holders as processes" \
-	"[.processes[0].buffers[] | select(.tag == \"camera-preview-0\") |
+	"[.processes[0].buffers[] | select(.name == \"camera-preview-0\") |
 	  .holders == 3 and .fds == 1 and .mapped == 4 * $MiB] == [true]" -p "$compositor"
 jq_check "JSON: -b marks only the in-flight buffer kernel-only" \
-	"[.buffers[] | select(.kernel_only) | .tag] == [\"camera-in-flight\"] and
-	 ([.buffers[] | select(.tag == \"camera-retired\") | .holders] == [1])" -b
-preview=$(mtstat -j -b | jq -r '.buffers[] | select(.tag == "camera-preview-0") | .id')
-inflight=$(mtstat -j -b | jq -r '.buffers[] | select(.tag == "camera-in-flight") | .id')
+	"[.buffers[] | select(.kernel_only) | .name] == [\"camera-in-flight\"] and
+	 ([.buffers[] | select(.name == \"camera-retired\") | .holders] == [1])" -b
+preview=$(mtstat -j -b | jq -r '.buffers[] | select(.name == "camera-preview-0") | .id')
+inflight=$(mtstat -j -b | jq -r '.buffers[] | select(.name == "camera-in-flight") | .id')
 jq_check "JSON: -b ID lists the three holders of a shared buffer" \
 	".buffers[0] | .id == $preview and .holders == 3 and (.processes | length) == 3 and
 	 ([.processes[].pid] | sort) == ([$camera, $compositor, $helper] | sort) and
@@ -191,9 +195,9 @@ jq_check "JSON: --by-cgroup has the root and the compositor's cgroup, total held
 check "--prometheus labels the compositor with its cgroup" \
 	sh -c "mtstat --prometheus | grep -q 'pid=\"$compositor\".*cgroup=\"/compositor\"'"
 check "--by-user ends with a TOTAL row" sh -c "mtstat --by-user | tail -1 | grep -q '^TOTAL '"
-jq_check "JSON: --by-tag splits the camera's total" \
-	".processes[] | select(.pid == $camera) | .by_tag[\"camera-still\"].bytes == 8 * $MiB and
-	 .by_tag[\"gl-texture\"].bytes == 2 * $MiB" --by-tag
+jq_check "JSON: --by-name splits the camera's total" \
+	".processes[] | select(.pid == $camera) | .by_name[\"camera-still\"].bytes == 8 * $MiB and
+	 .by_name[\"gl-texture\"].bytes == 2 * $MiB" --by-name
 
 # --- Golden human output: each view on the demo workload.  Pids become
 # names and buffer ids ID; spacing is compared separately, as alignment.
@@ -235,7 +239,7 @@ golden_check processes "" -- -s pid
 check "the process table is aligned" proc_table_aligned
 golden_check pid-camera ids -- -p "$camera"
 check "the -p table is aligned" pid_table_aligned
-golden_check buffers ids -- -b -s tag
+golden_check buffers ids -- -b -s name
 check "the -b table is aligned" buffer_table_aligned
 golden_check by-exporter "" -- --by-exporter -s pid
 
@@ -268,7 +272,7 @@ wait "$wj"
 wait "$wh"
 eval "$(cat /tmp/wl)"
 got=$(jq -r --argjson p "$parent" --argjson c "$child" 'select(.pid == $p or .pid == $c) |
-	"\(if .pid == $p then "P" else "C" end) \(.event)\(if .reason then "/" + .reason else "" end) \(.buffer.tag // "-") \(.total)"' /tmp/wj |
+	"\(if .pid == $p then "P" else "C" end) \(.event)\(if .reason then "/" + .reason else "" end) \(.buffer.name // "-") \(.total)"' /tmp/wj |
 	tr '\n' ';')
 want="P install  65536;C fork - 65536;C uninstall/exit w-a 0;P uninstall/unmap w-a 0;P install  32768;P uninstall/close w-b 0;"
 check "--watch -j: exactly the workload's events ($got)" [ "$got" = "$want" ]
