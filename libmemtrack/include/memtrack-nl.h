@@ -56,6 +56,14 @@ MTNL_API const char *mtnl_version(void);
  * Options structs grow at their end: the library keeps the defaults of the
  * fields an older caller's struct lacks, and refuses with -E2BIG a newer
  * caller's struct whose fields it does not know are not zero.
+ *
+ * For maintainers: a new field of an options struct (struct
+ * mtnl_dump_opts, struct mtnl_events_opts) is only ever appended after the
+ * last member, and never placed in the existing struct's tail padding.  A
+ * library checks a caller's bytes only from its own sizeof on, so a field
+ * in what was padding would be ignored by an older library rather than
+ * refused with -E2BIG; fill such padding with an explicit reserved member
+ * (always zero) first, so that the new field lies past the old sizeof.
  */
 #define MTNL_OPTS(type, name, ...)					\
 	struct type name = { .sz = sizeof(struct type), __VA_ARGS__ }
@@ -82,14 +90,14 @@ MTNL_API int mtnl_open(struct mtnl **out);
 /**
  * mtnl_strerror() - explanation of a value mtnl_open() or
  *	mtnl_events_open() returned, which leave no handle to ask
- * @err: the negative errno they returned
+ * @err: the negative errno they returned; a positive errno is taken alike
  *
  * Return: a sentence for the values with a memtrack meaning (-ENOENT: the
- * kernel has no memtrack family; -EPROTO: an older uAPI revision; -EPERM
- * from mtnl_events_open(): the capabilities subscribing needs; -E2BIG: an
- * options struct newer than the library), strerror() otherwise.  Static
- * storage for the former, strerror()'s for the latter.  Since
- * MEMTRACK_NL_1.2.
+ * kernel has no memtrack family; -EPROTO: an older uAPI revision; -EPERM:
+ * not permitted, with the capabilities events and the system-wide requests
+ * need; -E2BIG: an options struct newer than the library), strerror()
+ * otherwise.  Static storage for the former, strerror()'s for the latter.
+ * Since MEMTRACK_NL_1.2.
  */
 MTNL_API const char *mtnl_strerror(int err);
 
@@ -152,10 +160,20 @@ MTNL_API void mtnl_proc_free(struct mtnl_proc *p);
  * @tag: the first revision's spelling of @name, kept so that callers
  *	written for 1.0 still build
  * @exporter: only buffers of this exporter (NULL: any), likewise
+ *
+ * New fields are appended after @exporter, never in tail padding (see
+ * MTNL_OPTS()).
  */
 struct mtnl_dump_opts {
 	size_t sz;
 	uint32_t pid;
+	/*
+	 * An anonymous union is C11: marked as an extension for GNU C
+	 * compilers, callers built as C99 with -pedantic-errors compile.
+	 */
+#ifdef __GNUC__
+	__extension__
+#endif
 	union {
 		const char *name;
 		const char *tag;
@@ -408,6 +426,9 @@ enum mtnl_reason {
  * @sz: sizeof(struct mtnl_events_opts)
  * @rcvbuf: socket receive buffer in bytes (0: the system default); larger
  *	buffers lose fewer events in bursts
+ *
+ * New fields are appended after @rcvbuf, past the struct's tail padding
+ * (see MTNL_OPTS()), never in it.
  */
 struct mtnl_events_opts {
 	size_t sz;
@@ -469,7 +490,8 @@ struct mtnl_event_buffer;	/* storage for events read together */
  * valid until the next read into the same buffer or its release.
  *
  * Return: the buffer, to free with mtnl_event_buffer_free(); NULL with
- * errno EINVAL or ENOMEM.  Since MEMTRACK_NL_1.2.
+ * errno EINVAL for a @capacity of 0, above INT_MAX or too large to
+ * allocate, or ENOMEM.  Since MEMTRACK_NL_1.2.
  */
 MTNL_API struct mtnl_event_buffer *mtnl_event_buffer_new(size_t capacity);
 /* mtnl_event_buffer_free() - free an event buffer; NULL is fine. */
@@ -507,7 +529,7 @@ MTNL_API int mtnl_events_read_batch(struct mtnl_events *e,
  * @ev: an event, for example one of an event buffer
  *
  * Return: the copy, to free with mtnl_event_free(); NULL with errno
- * ENOMEM.  Since MEMTRACK_NL_1.2.
+ * EINVAL for a NULL @ev, or ENOMEM.  Since MEMTRACK_NL_1.2.
  */
 MTNL_API struct mtnl_event *mtnl_event_dup(const struct mtnl_event *ev);
 

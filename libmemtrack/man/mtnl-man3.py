@@ -110,11 +110,20 @@ def items(header):
             yield comment, "function", t.group("fname"), decl
         elif t.group("type"):
             kind = "struct" if t.group("type").startswith("struct") else "enum"
-            yield comment, kind, t.group("tname"), t.group("type")
+            yield comment, kind, t.group("tname"), synopsis_of_type(t.group("type"))
         else:
             decl = re.sub(r"\s+", " ", t.group("typedef")).strip()
             yield comment, "typedef", t.group("cbname"), decl
         last_comment, last_end = None, t.end()
+
+
+def synopsis_of_type(decl):
+    """A struct or enum as a reader sees it: without the comments on lines
+    of their own inside it, preprocessor lines and __extension__ (which
+    only let C99 callers compile it)."""
+    decl = re.sub(r"^[ \t]*/\*.*?\*/[ \t]*\n", "", decl, flags=re.S | re.M)
+    decl = re.sub(r"^[ \t]*(#.*|__extension__)[ \t]*\n", "", decl, flags=re.M)
+    return decl
 
 
 def object_of(decl):

@@ -273,8 +273,12 @@ struct mtnl_event_buffer *mtnl_event_buffer_new(size_t capacity)
 {
 	struct mtnl_event_buffer *b;
 
-	/* The count is returned as an int. */
-	if (!capacity || capacity > INT_MAX) {
+	/*
+	 * The count is returned as an int; and the size must not wrap, which
+	 * INT_MAX alone does not rule out where size_t is 32 bits wide.
+	 */
+	if (!capacity || capacity > INT_MAX ||
+	    mtnl__size_overflows(sizeof(*b), capacity, sizeof(b->ev[0]))) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -337,8 +341,13 @@ int mtnl_events_read_batch(struct mtnl_events *e, struct mtnl_event_buffer *b,
 
 struct mtnl_event *mtnl_event_dup(const struct mtnl_event *ev)
 {
-	struct mtnl_event *copy = malloc(sizeof(*copy));
+	struct mtnl_event *copy;
 
+	if (!ev) {
+		errno = EINVAL;
+		return NULL;
+	}
+	copy = malloc(sizeof(*copy));
 	if (copy)
 		*copy = *ev;
 	return copy;

@@ -21,6 +21,16 @@
 #define offsetofend(type, member) \
 	(offsetof(type, member) + sizeof(((type *)0)->member))
 
+/*
+ * Whether @head bytes followed by @n elements of @elem bytes (@elem > 0)
+ * would not fit in a size_t: the check before allocating a struct with a
+ * flexible array member.
+ */
+static inline bool mtnl__size_overflows(size_t head, size_t n, size_t elem)
+{
+	return n > (SIZE_MAX - head) / elem;
+}
+
 struct mtnl_holder {
 	uint32_t pid;
 	uint32_t fds;

@@ -10,6 +10,7 @@
  * never leave this file.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,17 +62,20 @@ const char *mtnl_version(void)
 
 const char *mtnl_strerror(int err)
 {
-	switch (err) {
-	case -ENOENT:
+	/* -errno as the library returns it, or errno itself: the same. */
+	int n = err >= 0 ? err : err == INT_MIN ? INT_MAX : -err;
+
+	switch (n) {
+	case ENOENT:
 		return "the running kernel has no memtrack netlink family (built without CONFIG_MEMTRACK, or booted with memtrack=off)";
-	case -EPROTO:
+	case EPROTO:
 		return "the kernel's memtrack family is an older revision than this library speaks";
-	case -EPERM:
-		return "subscribing to memtrack events requires CAP_NET_ADMIN and CAP_SYS_ADMIN";
-	case -E2BIG:
+	case EPERM:
+		return "operation not permitted (memtrack's events, its list of every buffer and high-water mark resets need CAP_NET_ADMIN and CAP_SYS_ADMIN)";
+	case E2BIG:
 		return "an options struct has fields this version of libmemtrack-nl does not know";
 	}
-	return strerror(-err);
+	return strerror(n);
 }
 
 static void set_error(struct mtnl *h, int err, const char *fmt, ...)

@@ -6,6 +6,8 @@
  * gives for what mtnl_open() returns on a kernel without memtrack.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +161,13 @@ static void test_dup(void)
 	      "event copy");
 	mtnl_event_free(ec);
 
+	errno = 0;
+	CHECK(!mtnl_event_dup(NULL) && errno == EINVAL, "mtnl_event_dup(NULL)");
+	errno = 0;
+	CHECK(!mtnl_proc_dup(NULL) && errno == EINVAL, "mtnl_proc_dup(NULL)");
+	errno = 0;
+	CHECK(!mtnl_buffer_dup(NULL) && errno == EINVAL, "mtnl_buffer_dup(NULL)");
+
 	CHECK(!mtnl_event_buffer_new(0) && errno == EINVAL, "empty event buffer refused");
 	{
 		struct mtnl_event_buffer *eb = mtnl_event_buffer_new(4);
@@ -169,11 +178,56 @@ static void test_dup(void)
 	}
 }
 
+/*
+ * An event buffer's capacity: 0, above INT_MAX (a negative int passed as
+ * size_t included) or a size that would wrap is EINVAL, before any
+ * allocation.  (INT_MAX itself may succeed or fail with ENOMEM.)
+ */
+static void test_event_buffer_capacity(void)
+{
+	const size_t ev = sizeof(struct mtnl_event);
+	size_t head = 2 * sizeof(size_t), fit = (SIZE_MAX - head) / ev;
+
+	errno = 0;
+	CHECK(!mtnl_event_buffer_new((size_t)-1) && errno == EINVAL, "capacity -1");
+	errno = 0;
+	CHECK(!mtnl_event_buffer_new((size_t)INT_MAX + 1) && errno == EINVAL,
+	      "capacity INT_MAX + 1");
+	errno = 0;
+	CHECK(!mtnl_event_buffer_new(SIZE_MAX / ev + 1) && errno == EINVAL,
+	      "capacity whose size wraps");
+
+	/* The overflow check itself, at its edge. */
+	CHECK(!mtnl__size_overflows(head, fit, ev), "largest capacity that fits");
+	CHECK(mtnl__size_overflows(head, fit + 1, ev), "one more wraps");
+	CHECK(mtnl__size_overflows(head, SIZE_MAX, 1), "SIZE_MAX bytes after a header");
+	CHECK(!mtnl__size_overflows(0, SIZE_MAX, 1), "SIZE_MAX bytes alone");
+	CHECK(!mtnl__size_overflows(head, 0, ev), "nothing after a header");
+	CHECK(!mtnl__size_overflows(head, INT_MAX, ev) || SIZE_MAX <= UINT32_MAX,
+	      "INT_MAX events fit a 64-bit size_t");
+}
+
+/* mtnl_strerror(): -errno and errno alike; EPERM not only about events. */
+static void test_strerror(void)
+{
+	CHECK(!strcmp(mtnl_strerror(ENOENT), mtnl_strerror(-ENOENT)), "ENOENT, either sign");
+	CHECK(!strcmp(mtnl_strerror(EPROTO), mtnl_strerror(-EPROTO)), "EPROTO, either sign");
+	CHECK(!strcmp(mtnl_strerror(E2BIG), mtnl_strerror(-E2BIG)), "E2BIG, either sign");
+	CHECK(!strcmp(mtnl_strerror(EBADF), strerror(EBADF)), "plain positive errno");
+	CHECK(!strcmp(mtnl_strerror(-EBADF), strerror(EBADF)), "plain negative errno");
+	CHECK(strstr(mtnl_strerror(-EPERM), "not permitted") != NULL &&
+	      strstr(mtnl_strerror(EPERM), "CAP_NET_ADMIN") != NULL, "%s",
+	      mtnl_strerror(-EPERM));
+	CHECK(mtnl_strerror(INT_MIN) != NULL && mtnl_strerror(0) != NULL, "extremes");
+}
+
 int main(void)
 {
 	test_versions();
 	test_dup();
 	test_opts_copy();
+	test_event_buffer_capacity();
+	test_strerror();
 	test_without_memtrack();
 	if (failures) {
 		fprintf(stderr, "%d check(s) failed\n", failures);

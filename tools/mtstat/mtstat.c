@@ -6,12 +6,14 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,7 +35,8 @@ static void usage(FILE *out)
 "\n"
 "options:\n"
 "  -p, --pid PID[,PID...]   show these processes\n"
-"  -b, --buffers            list system-wide buffers (needs CAP_SYS_ADMIN)\n"
+"  -b, --buffers            list system-wide buffers (needs CAP_SYS_ADMIN\n"
+"                           and CAP_NET_ADMIN)\n"
 "  -N, --name NAME          only buffers named NAME (the dma-buf name)\n"
 "  -e, --exporter NAME      only buffers from exporter NAME\n"
 "  -u, --user USER          only processes of USER (name or uid)\n"
@@ -42,11 +45,12 @@ static void usage(FILE *out)
 "      --by-user            one row per user, with a total row (as smem -u)\n"
 "      --by-cgroup          one row per cgroup (containers, services)\n"
 "      --prometheus         Prometheus text format, for node_exporter\n"
-"      --file PATH          write each snapshot to PATH atomically (with -i:\n"
-"                           a textfile collector's .prom file)\n"
+"      --file PATH          write each snapshot to PATH atomically, a new\n"
+"                           file renamed over it (with -i: a textfile\n"
+"                           collector's .prom file)\n"
 "  -s, --sort [-]FIELD      pid comm bufs fds total pss unique mapped hwm\n"
-"                           (processes), id size exporter name fds mapped\n"
-"                           holders (buffers); -FIELD reverses\n"
+"                           (processes), id size exporter name holders\n"
+"                           (buffers; with -p also fds mapped); -FIELD reverses\n"
 "  -r, --reverse            reverse the sort\n"
 "  -n, --top N              only the first N rows\n"
 "  -o, --output LIST        text columns, e.g. pid,comm,total (the -s names)\n"
@@ -71,8 +75,9 @@ static void usage(FILE *out)
 "  mtstat -j | jq .summary    machine-readable\n"
 "  mtstat -w -N camera        follow camera buffers as they come and go\n"
 "\n"
-"exit status: 0 ok, 1 usage, 2 pid not found or not visible,\n"
-"             3 permission denied, 4 no source available, 5 other errors\n");
+"exit status: 0 ok, 1 usage, 2 pid or buffer id not found,\n"
+"             3 permission denied (a pid you may not read too),\n"
+"             4 no source available, 5 other errors\n");
 }
 
 static int parse_pids(const char *arg, uint32_t **pids, size_t *n)
@@ -373,8 +378,9 @@ static bool args_conflict(const struct mt_args *a)
 	bool procfs = a->source && !strcmp(a->source, "procfs");
 
 	if (a->nids && (a->columns || o->sort || o->top || o->by_name ||
-			o->by_exporter || procfs))
-		return usage_error("-b ID shows whole buffers from netlink: no -o, -s, -n, --by-name, --by-exporter or --source=procfs");
+			o->by_exporter || procfs || a->file || a->filter.name ||
+			a->filter.exporter || a->filter.has_uid))
+		return usage_error("-b ID shows whole buffers from netlink: no -o, -s, -n, -N, -e, -u, --by-name, --by-exporter, --file or --source=procfs");
 	/* One view; --prometheus takes -p to limit its series. */
 	if (a->by_user + a->by_cgroup + a->buffers + a->prometheus +
 	    (a->pids && !a->prometheus) > 1)
@@ -503,44 +509,106 @@ static int take_snapshot(const struct mt_args *a, struct mt_snapshot *snap)
 	return MTSTAT_OK;
 }
 
-static void print_snapshot(FILE *sink, const struct mt_args *a,
-			   const struct mt_snapshot *snap)
+/* 0, or MTSTAT_EFAIL after saying why. */
+static int print_snapshot(FILE *sink, const struct mt_args *a,
+			  const struct mt_snapshot *snap)
 {
+	int ret;
+
 	if (a->prometheus)
-		mt_print_prometheus(sink, snap, &a->out);
+		ret = mt_print_prometheus(sink, snap, &a->out);
 	else if (a->by_user || a->by_cgroup)
-		mt_print_owners(sink, snap, &a->out,
-				a->by_user ? MT_BY_USER : MT_BY_CGROUP);
+		ret = mt_print_owners(sink, snap, &a->out,
+				      a->by_user ? MT_BY_USER : MT_BY_CGROUP);
 	else if (a->buffers)
-		mt_print_buffers(sink, snap, &a->out);
+		ret = mt_print_buffers(sink, snap, &a->out);
 	else if (a->pids)
-		mt_print_pids(sink, snap, &a->out);
+		ret = mt_print_pids(sink, snap, &a->out);
 	else
-		mt_print_processes(sink, snap, &a->out);
-}
-
-/*
- * Print @snap to --file: through FILE.tmp and rename(), so that readers
- * (node_exporter) see the old file or the new one.
- */
-static int write_file(const struct mt_args *a, const struct mt_snapshot *snap)
-{
-	char tmp[PATH_MAX + 8];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", a->file);
-	f = fopen(tmp, "we");
-	if (!f) {
-		fprintf(stderr, "mtstat: %s: %s\n", tmp, strerror(errno));
-		return MTSTAT_EFAIL;
-	}
-	print_snapshot(f, a, snap);
-	if (ferror(f) | fclose(f) || rename(tmp, a->file)) {
-		fprintf(stderr, "mtstat: writing %s: %s\n", a->file, strerror(errno));
-		unlink(tmp);
+		ret = mt_print_processes(sink, snap, &a->out);
+	if (ret) {
+		fprintf(stderr, "mtstat: out of memory\n");
 		return MTSTAT_EFAIL;
 	}
 	return MTSTAT_OK;
+}
+
+/*
+ * Print @snap to --file: into a new file in the same directory, then
+ * rename() over PATH, so that readers (node_exporter) see the old file or
+ * the new one, never a part.  The temporary file goes on any failure.
+ */
+static int write_file(const struct mt_args *a, const struct mt_snapshot *snap)
+{
+	const char *what = "creating a temporary file for";
+	char *tmp = NULL;
+	FILE *f = NULL;
+	int fd = -1, err = 0, ret;
+
+	if (asprintf(&tmp, "%s.XXXXXX", a->file) < 0) {
+		fprintf(stderr, "mtstat: out of memory\n");
+		return MTSTAT_EFAIL;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		err = errno;
+		free(tmp);
+		fprintf(stderr, "mtstat: %s %s: %s\n", what, a->file, strerror(err));
+		return MTSTAT_EFAIL;
+	}
+	/* mkstemp() makes it 0600: a collector may run as another user. */
+	what = "writing";
+	if (fchmod(fd, 0644)) {
+		err = errno;
+		goto fail;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		err = errno;
+		goto fail;
+	}
+	fd = -1;	/* f owns it */
+	ret = print_snapshot(f, a, snap);
+	if (ret) {
+		fclose(f);
+		unlink(tmp);
+		free(tmp);
+		return ret;
+	}
+	if (fflush(f)) {
+		err = errno;
+		goto fail;
+	}
+	if (ferror(f)) {	/* an earlier write failed; its errno is gone */
+		err = EIO;
+		goto fail;
+	}
+	if (fsync(fileno(f))) {
+		err = errno;
+		goto fail;
+	}
+	ret = fclose(f);
+	f = NULL;
+	if (ret) {
+		err = errno;
+		goto fail;
+	}
+	what = "replacing";
+	if (rename(tmp, a->file)) {
+		err = errno;
+		goto fail;
+	}
+	free(tmp);
+	return MTSTAT_OK;
+fail:
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	fprintf(stderr, "mtstat: %s %s: %s\n", what, a->file, strerror(err));
+	return MTSTAT_EFAIL;
 }
 
 /* One round of a snapshot view. */
@@ -570,7 +638,7 @@ static int run_round(const struct mt_args *a, long round)
 			strftime(ts, sizeof(ts), "%F %T", localtime(&now));
 			printf("%s--- %s (%s)\n", round ? "\n" : "", ts, snap.source);
 		}
-		print_snapshot(stdout, a, &snap);
+		ret = print_snapshot(stdout, a, &snap);
 	}
 	mt_snapshot_free(&snap);
 	return ret ?: check_stdout();

@@ -132,12 +132,14 @@ struct mt_output {
 int mt_columns_parse(const char *list, enum mt_view v, struct mt_output *o,
 		     char *err, size_t errlen);
 
-void mt_print_processes(FILE *out, const struct mt_snapshot *s,
-			const struct mt_output *o);
-void mt_print_pids(FILE *out, const struct mt_snapshot *s,
-		   const struct mt_output *o);
-void mt_print_buffers(FILE *out, const struct mt_snapshot *s,
-		      const struct mt_output *o);
+/* The snapshot views: 0, or -1 out of memory (before any output where
+ * it can be). */
+int mt_print_processes(FILE *out, const struct mt_snapshot *s,
+		       const struct mt_output *o);
+int mt_print_pids(FILE *out, const struct mt_snapshot *s,
+		  const struct mt_output *o);
+int mt_print_buffers(FILE *out, const struct mt_snapshot *s,
+		     const struct mt_output *o);
 
 /* Processes grouped by their owner, with a total row. */
 enum mt_owner {
@@ -148,9 +150,9 @@ enum mt_owner {
 int mt_print_owners(FILE *out, const struct mt_snapshot *s,
 		    const struct mt_output *o, enum mt_owner by);
 /* The Prometheus text exposition format, for node_exporter's textfile
- * collector. */
-void mt_print_prometheus(FILE *out, const struct mt_snapshot *s,
-			 const struct mt_output *o);
+ * collector; 0, or -1 out of memory. */
+int mt_print_prometheus(FILE *out, const struct mt_snapshot *s,
+			const struct mt_output *o);
 /*
  * mtstat -b ID...: each buffer with its holders and attached devices (the
  * netlink source only).  Returns an MTSTAT_* code, with @err set.
@@ -159,8 +161,30 @@ int mt_print_buffer_ids(FILE *out, const uint64_t *ids, size_t n,
 			const struct mt_output *o, char *err, size_t errlen);
 /* The cgroup (v2 path) of @pid into @buf, or "?" when unknown. */
 void mt_proc_cgroup(uint32_t pid, char *buf, size_t len);
-/* @s as a JSON string, quoted and escaped. */
+/*
+ * Strings from other processes (comm, buffer names, exporters, cgroup
+ * paths) are arbitrary bytes; they go out through these (escape.c).
+ *
+ * @s as a JSON string: quoted, escaped (controls as \u00XX) and valid
+ * UTF-8, each byte that is not part of a well-formed sequence as \ufffd.
+ */
 void mt_json_str(FILE *out, const char *s);
+/* @s as a Prometheus label value, without the quotes: \\, \" and \n
+ * escaped, each invalid UTF-8 byte as U+FFFD. */
+void mt_prom_str(FILE *out, const char *s);
+/*
+ * @s as valid UTF-8, each invalid byte as U+FFFD, into @buf of @len bytes
+ * (3 * strlen(@s) + 1 always suffice; cut short between characters
+ * otherwise): what a JSON or Prometheus reader gets for @s, so that keys
+ * that must be distinct there are compared in this form.  Returns @buf.
+ */
+char *mt_utf8_repair(const char *s, char *buf, size_t len);
+/*
+ * @s for a terminal, into @buf of @len bytes (truncated to fit): each
+ * control character (C0, DEL, C1) and each invalid UTF-8 byte as '?', as
+ * ps(1) does; valid multibyte characters kept.  Returns @buf.
+ */
+char *mt_text_safe(const char *s, char *buf, size_t len);
 /* IEC (or raw with @bytes) rendering of a size; returns @buf. */
 const char *mt_size_str(uint64_t v, bool bytes, char *buf, size_t len);
 /* The live event stream until *@stop; returns an MTSTAT_* code. */

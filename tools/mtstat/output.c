@@ -6,8 +6,10 @@
  */
 #include <inttypes.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "mtstat.h"
 #include "print.h"
@@ -31,22 +33,6 @@ const char *mt_size_str(uint64_t v, bool bytes, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%.1f %s", d, unit[u]);
 	return buf;
-}
-
-void mt_json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -321,54 +307,92 @@ static size_t row_limit(size_t n, const struct mt_output *o)
 /* ------------------------------------------------------------------ */
 /* Groups (--by-name, --by-exporter)                                    */
 
+/*
+ * A group of a process's buffers.  Names are bytes, and JSON and the
+ * Prometheus format carry them as valid UTF-8: buffers are grouped by
+ * that form, so that two names that read the same there are one group
+ * (one JSON key, one series), not two.
+ */
 struct group {
-	const char *key;
+	char key[3 * sizeof(((struct mt_buf *)0)->name) + 1];	/* valid UTF-8 */
+	const char *raw;	/* the first buffer's own name, for text */
+	size_t first;		/* index of its first buffer: groups keep that order */
 	uint32_t bufs;
 	uint64_t bytes;
 };
 
-static size_t group_bufs(const struct mt_proc *p, bool by_name,
-			 struct group *g, size_t max)
+static int group_key_cmp(const void *a, const void *b)
 {
-	size_t i, j, n = 0;
+	const struct group *x = a, *y = b;
+	int r = strcmp(x->key, y->key);
 
-	for (i = 0; i < p->n; i++) {
-		const char *key = by_name ? p->bufs[i].name : p->bufs[i].exporter;
-
-		if (!*key)
-			key = "-";
-		for (j = 0; j < n && strcmp(g[j].key, key); j++)
-			;
-		if (j == n) {
-			if (n == max)
-				continue;
-			g[n].key = key;
-			g[n].bufs = 0;
-			g[n].bytes = 0;
-			n++;
-		}
-		g[j].bufs++;
-		g[j].bytes += p->bufs[i].size;
-	}
-	return n;
+	return r ? r : x->first < y->first ? -1 : x->first > y->first;
 }
 
-/* A process's buffers by name or exporter: indented rows, or an object. */
-static void put_groups(struct pr *p, const struct mt_proc *proc,
-		       const struct mt_output *o)
+static int group_first_cmp(const void *a, const void *b)
 {
-	struct group g[64];
-	size_t j, ng;
+	const struct group *x = a, *y = b;
+
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/*
+ * The buffers of @p by name or exporter, in the order of each group's
+ * first buffer: as many groups as it takes (by name, that may be one per
+ * buffer).  *@out receives them, to free; returns their number, or -1 out
+ * of memory.
+ */
+static ssize_t group_bufs(const struct mt_proc *p, bool by_name,
+			  struct group **out)
+{
+	struct group *g = calloc(p->n ? p->n : 1, sizeof(*g));
+	size_t i, n = 0;
+
+	if (!g)
+		return -1;
+	/* One entry per buffer, sorted by key; then runs of a key merged. */
+	for (i = 0; i < p->n; i++) {
+		const char *raw = by_name ? p->bufs[i].name : p->bufs[i].exporter;
+
+		g[i].raw = *raw ? raw : "-";
+		mt_utf8_repair(g[i].raw, g[i].key, sizeof(g[i].key));
+		g[i].first = i;
+		g[i].bufs = 1;
+		g[i].bytes = p->bufs[i].size;
+	}
+	qsort(g, p->n, sizeof(*g), group_key_cmp);
+	for (i = 0; i < p->n; i++) {
+		if (n && !strcmp(g[i].key, g[n - 1].key)) {
+			g[n - 1].bufs++;
+			g[n - 1].bytes += g[i].bytes;
+		} else if (n++ != i) {
+			g[n - 1] = g[i];
+		}
+	}
+	qsort(g, n, sizeof(*g), group_first_cmp);
+	*out = g;
+	return (ssize_t)n;
+}
+
+/* A process's buffers by name or exporter: indented rows, or an object.
+ * 0, or -1 out of memory. */
+static int put_groups(struct pr *p, const struct mt_proc *proc,
+		      const struct mt_output *o)
+{
+	struct group *g;
+	ssize_t j, ng;
 	char s[32];
 
 	if (!o->by_name && !o->by_exporter)
-		return;
-	ng = group_bufs(proc, o->by_name, g, 64);
+		return 0;
+	ng = group_bufs(proc, o->by_name, &g);
+	if (ng < 0)
+		return -1;
 	pr_open_object(p, o->by_name ? "by_name" : "by_exporter");
 	for (j = 0; j < ng; j++) {
 		pr_open_object(p, g[j].key);
 		pr_string(p, PR_TEXT, NULL, "%7s    ", "");
-		pr_string(p, PR_TEXT, NULL, "%-14s", g[j].key);
+		pr_string(p, PR_TEXT, NULL, "%-14s", g[j].raw);
 		pr_uint(p, PR_ANY, "nr_buffers", " %5" PRIu64, g[j].bufs);
 		pr_string(p, PR_TEXT, NULL, " %5s ", "");
 		pr_string(p, PR_TEXT, NULL, "%11s\n",
@@ -377,45 +401,67 @@ static void put_groups(struct pr *p, const struct mt_proc *proc,
 		pr_close_object(p);
 	}
 	pr_close_object(p);
+	free(g);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* Views                                                               */
 
-static void system_summary(const struct mt_snapshot *s, uint64_t *held,
-			   uint64_t *nheld, uint64_t *all, uint64_t *nall,
-			   uint64_t *kernel_only, uint64_t *nkernel)
-{
-	size_t i, j;
-	uint64_t *ids;
-	size_t n = 0, total = 0;
+/* The summary's figures: buffers held by the processes shown, each once,
+ * and the system's. */
+struct summary {
+	uint64_t held, nheld;		/* distinct buffers of the processes */
+	uint64_t all, nall;		/* every buffer (has_system) */
+	uint64_t konly, nkonly;		/* those no process holds */
+};
 
-	*held = *nheld = *all = *nall = *kernel_only = *nkernel = 0;
+struct id_size {
+	uint64_t id;
+	uint64_t size;
+};
+
+static int id_size_cmp(const void *a, const void *b)
+{
+	const struct id_size *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* 0, or -1 out of memory. */
+static int system_summary(const struct mt_snapshot *s, struct summary *sum)
+{
+	struct id_size *ids;
+	size_t i, j, n = 0, total = 0;
+
+	*sum = (struct summary){ 0 };
 	for (i = 0; i < s->nprocs; i++)
 		total += s->procs[i].n;
 	ids = calloc(total ? total : 1, sizeof(*ids));
-	for (i = 0; ids && i < s->nprocs; i++)
-		for (j = 0; j < s->procs[i].n; j++) {
-			const struct mt_buf *b = &s->procs[i].bufs[j];
-			size_t k;
-
-			for (k = 0; k < n && ids[k] != b->id; k++)
-				;
-			if (k < n)
-				continue;
-			ids[n++] = b->id;
-			*held += b->size;
-			(*nheld)++;
-		}
+	if (!ids)
+		return -1;
+	for (i = 0; i < s->nprocs; i++)
+		for (j = 0; j < s->procs[i].n; j++)
+			ids[n++] = (struct id_size){ s->procs[i].bufs[j].id,
+						     s->procs[i].bufs[j].size };
+	/* Each buffer once, however many processes hold it. */
+	qsort(ids, n, sizeof(*ids), id_size_cmp);
+	for (i = 0; i < n; i++) {
+		if (i && ids[i].id == ids[i - 1].id)
+			continue;
+		sum->held += ids[i].size;
+		sum->nheld++;
+	}
 	free(ids);
 	for (i = 0; i < s->nsys; i++) {
-		*all += s->sys[i].size;
-		(*nall)++;
+		sum->all += s->sys[i].size;
+		sum->nall++;
 		if (s->sys[i].kholders == 0) {
-			*kernel_only += s->sys[i].size;
-			(*nkernel)++;
+			sum->konly += s->sys[i].size;
+			sum->nkonly++;
 		}
 	}
+	return 0;
 }
 
 static void put_proc_cell(struct pr *p, const struct col *c, bool first,
@@ -468,28 +514,26 @@ static void put_proc_fields(struct pr *p, const struct mt_proc *proc,
 }
 
 static void put_summary(struct pr *p, const struct mt_snapshot *s,
-			const struct mt_output *o)
+			const struct summary *sum, const struct mt_output *o)
 {
-	uint64_t held, nheld, all, nall, konly, nkonly;
 	char a[32], b[32], c[32];
 
 	if (o->no_headers && !p->json)
 		return;
-	system_summary(s, &held, &nheld, &all, &nall, &konly, &nkonly);
 	pr_open_object(p, "summary");
-	pr_uint(p, PR_JSON, "held_buffers", NULL, nheld);
-	pr_uint(p, PR_JSON, "held_bytes", NULL, held);
+	pr_uint(p, PR_JSON, "held_buffers", NULL, sum->nheld);
+	pr_uint(p, PR_JSON, "held_bytes", NULL, sum->held);
 	pr_text(p, "\n%" PRIu64 " buffers, %s held by the processes shown\n",
-		nheld, mt_size_str(held, o->bytes, a, sizeof(a)));
+		sum->nheld, mt_size_str(sum->held, o->bytes, a, sizeof(a)));
 	if (s->has_system) {
-		pr_uint(p, PR_JSON, "all_buffers", NULL, nall);
-		pr_uint(p, PR_JSON, "all_bytes", NULL, all);
-		pr_uint(p, PR_JSON, "kernel_only_buffers", NULL, nkonly);
-		pr_uint(p, PR_JSON, "kernel_only_bytes", NULL, konly);
+		pr_uint(p, PR_JSON, "all_buffers", NULL, sum->nall);
+		pr_uint(p, PR_JSON, "all_bytes", NULL, sum->all);
+		pr_uint(p, PR_JSON, "kernel_only_buffers", NULL, sum->nkonly);
+		pr_uint(p, PR_JSON, "kernel_only_bytes", NULL, sum->konly);
 		pr_text(p, "%" PRIu64 " buffers, %s in the system; %" PRIu64
-			" kernel-only, %s\n", nall,
-			mt_size_str(all, o->bytes, b, sizeof(b)), nkonly,
-			mt_size_str(konly, o->bytes, c, sizeof(c)));
+			" kernel-only, %s\n", sum->nall,
+			mt_size_str(sum->all, o->bytes, b, sizeof(b)), sum->nkonly,
+			mt_size_str(sum->konly, o->bytes, c, sizeof(c)));
 	}
 	pr_close_object(p);
 }
@@ -501,16 +545,21 @@ static void put_doc_start(struct pr *p, const struct mt_snapshot *s)
 	pr_uint(p, PR_JSON, "generation", NULL, s->generation);
 }
 
-void mt_print_processes(FILE *out, const struct mt_snapshot *s,
-			const struct mt_output *o)
+int mt_print_processes(FILE *out, const struct mt_snapshot *s,
+		       const struct mt_output *o)
 {
 	struct mt_proc *procs = malloc((s->nprocs ? s->nprocs : 1) * sizeof(*procs));
 	const struct col *cols[MT_MAX_COLS];
+	struct summary sum;
 	size_t i, n;
 	struct pr p;
+	int ret = 0;
 
-	if (!procs)
-		return;
+	/* Everything that can fail, before the first byte. */
+	if (!procs || system_summary(s, &sum)) {
+		free(procs);
+		return -1;
+	}
 	memcpy(procs, s->procs, s->nprocs * sizeof(*procs));
 	sort_setup(MT_VIEW_PROCESSES, o, "total");
 	qsort(procs, s->nprocs, sizeof(*procs), proc_cmp);
@@ -520,17 +569,18 @@ void mt_print_processes(FILE *out, const struct mt_snapshot *s,
 	n = text_cols(MT_VIEW_PROCESSES, o, cols);
 	put_header(&p, cols, n, o);
 	pr_open_array(&p, "processes");
-	for (i = 0; i < row_limit(s->nprocs, o); i++) {
+	for (i = 0; !ret && i < row_limit(s->nprocs, o); i++) {
 		pr_open_object(&p, NULL);
 		put_proc_fields(&p, &procs[i], s, o);
-		put_groups(&p, &procs[i], o);
+		ret = put_groups(&p, &procs[i], o);
 		pr_close_object(&p);
 	}
 	pr_close_array(&p);
-	put_summary(&p, s, o);
+	put_summary(&p, s, &sum, o);
 	pr_close_object(&p);
 	pr_end(&p);
 	free(procs);
+	return ret;
 }
 
 static void put_buf_cell(struct pr *p, const struct col *c, bool first,
@@ -600,23 +650,29 @@ static void put_buf_row(struct pr *p, enum mt_view v, const struct mt_buf *b,
 	pr_close_object(p);
 }
 
-void mt_print_pids(FILE *out, const struct mt_snapshot *s,
-		   const struct mt_output *o)
+int mt_print_pids(FILE *out, const struct mt_snapshot *s,
+		  const struct mt_output *o)
 {
 	const struct col *cols[MT_MAX_COLS];
-	char a[32], b[32], c[32], m[32], h[32];
-	size_t i, j, n;
+	char a[32], b[32], c[32], m[32], h[32], comm[sizeof(s->procs->comm)];
+	size_t i, j, n, most = 1;
+	struct mt_buf *bufs;
 	struct pr p;
+	int ret = 0;
 
+	/* One copy to sort each process's buffers in, before any output. */
+	for (i = 0; i < s->nprocs; i++)
+		if (s->procs[i].n > most)
+			most = s->procs[i].n;
+	bufs = malloc(most * sizeof(*bufs));
+	if (!bufs)
+		return -1;
 	pr_init(&p, out, o->json, o->pretty);
 	put_doc_start(&p, s);
 	pr_open_array(&p, "processes");
-	for (i = 0; i < s->nprocs; i++) {
+	for (i = 0; !ret && i < s->nprocs; i++) {
 		const struct mt_proc *proc = &s->procs[i];
-		struct mt_buf *bufs = malloc((proc->n ? proc->n : 1) * sizeof(*bufs));
 
-		if (!bufs)
-			break;
 		memcpy(bufs, proc->bufs, proc->n * sizeof(*bufs));
 		sort_setup(MT_VIEW_PIDS, o, "size");
 		qsort(bufs, proc->n, sizeof(*bufs), buf_cmp);
@@ -626,8 +682,9 @@ void mt_print_pids(FILE *out, const struct mt_snapshot *s,
 			put_proc_fields(&p, proc, s, o);
 		} else {
 			pr_text(&p, "%sPID %u (%s): %u buffers, %u fds, total %s, pss %s, unique %s, mapped %s",
-				i ? "\n" : "", proc->pid, proc->comm, proc->nbufs,
-				proc->nfds,
+				i ? "\n" : "", proc->pid,
+				mt_text_safe(proc->comm, comm, sizeof(comm)),
+				proc->nbufs, proc->nfds,
 				mt_size_str(proc->total, o->bytes, a, sizeof(a)),
 				mt_size_str(proc->pss, o->bytes, b, sizeof(b)),
 				mt_size_str(proc->unique, o->bytes, c, sizeof(c)),
@@ -637,7 +694,7 @@ void mt_print_pids(FILE *out, const struct mt_snapshot *s,
 					mt_size_str(proc->hwm, o->bytes, h, sizeof(h)));
 			pr_text(&p, "%s\n", proc->incomplete ? " (incomplete)" : "");
 		}
-		put_groups(&p, proc, o);
+		ret = put_groups(&p, proc, o);
 		n = text_cols(MT_VIEW_PIDS, o, cols);
 		if (proc->n)
 			put_header(&p, cols, n, o);
@@ -646,15 +703,16 @@ void mt_print_pids(FILE *out, const struct mt_snapshot *s,
 			put_buf_row(&p, MT_VIEW_PIDS, &bufs[j], o);
 		pr_close_array(&p);
 		pr_close_object(&p);
-		free(bufs);
 	}
 	pr_close_array(&p);
 	pr_close_object(&p);
 	pr_end(&p);
+	free(bufs);
+	return ret;
 }
 
-void mt_print_buffers(FILE *out, const struct mt_snapshot *s,
-		      const struct mt_output *o)
+int mt_print_buffers(FILE *out, const struct mt_snapshot *s,
+		     const struct mt_output *o)
 {
 	struct mt_buf *bufs = malloc((s->nsys ? s->nsys : 1) * sizeof(*bufs));
 	const struct col *cols[MT_MAX_COLS];
@@ -662,7 +720,7 @@ void mt_print_buffers(FILE *out, const struct mt_snapshot *s,
 	struct pr p;
 
 	if (!bufs)
-		return;
+		return -1;
 	memcpy(bufs, s->sys, s->nsys * sizeof(*bufs));
 	sort_setup(MT_VIEW_BUFFERS, o, "size");
 	qsort(bufs, s->nsys, sizeof(*bufs), buf_cmp);
@@ -678,6 +736,7 @@ void mt_print_buffers(FILE *out, const struct mt_snapshot *s,
 	pr_close_object(&p);
 	pr_end(&p);
 	free(bufs);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -850,18 +909,11 @@ out:
 /* ------------------------------------------------------------------ */
 /* Prometheus text exposition (--prometheus)                           */
 
-/* A label value, escaped as the exposition format wants. */
+/* A label and its value, escaped and valid UTF-8 as the exposition format wants. */
 static void prom_label(FILE *out, const char *name, const char *v, bool comma)
 {
 	fprintf(out, "%s%s=\"", comma ? "," : "", name);
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			fprintf(out, "\\%c", *v);
-		else if (*v == '\n')
-			fputs("\\n", out);
-		else
-			fputc(*v, out);
-	}
+	mt_prom_str(out, v);
 	fputc('"', out);
 }
 
@@ -870,11 +922,19 @@ static void prom_head(FILE *out, const char *name, const char *help)
 	fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
 }
 
-/* The labels of a process's series. */
-static void prom_proc_labels(FILE *out, const struct mt_proc *p)
+/*
+ * The labels of a process's series, as the text between the braces: to
+ * free; NULL out of memory.  Resolved once per process and snapshot (a
+ * user name lookup, a read of /proc/PID/cgroup) for all its series.
+ */
+static char *prom_proc_labels(const struct mt_proc *p)
 {
-	char pid[16], user[256], cgroup[256];
+	char pid[16], user[256], cgroup[256], *text = NULL;
+	size_t len;
+	FILE *out = open_memstream(&text, &len);
 
+	if (!out)
+		return NULL;
 	snprintf(pid, sizeof(pid), "%u", p->pid);
 	owner_key(p, MT_BY_USER, user, sizeof(user));
 	mt_proc_cgroup(p->pid, cgroup, sizeof(cgroup));
@@ -882,6 +942,11 @@ static void prom_proc_labels(FILE *out, const struct mt_proc *p)
 	prom_label(out, "comm", p->comm, true);
 	prom_label(out, "user", user, true);
 	prom_label(out, "cgroup", cgroup, true);
+	if (ferror(out) | fclose(out)) {
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
 enum prom_field { PF_HELD, PF_PSS, PF_UNIQUE, PF_MAPPED, PF_HWM, PF_BUFS, PF_FDS, PF_INCOMPLETE };
@@ -924,23 +989,28 @@ static uint64_t prom_value(const struct mt_proc *p, enum prom_field f)
 	return 0;
 }
 
-void mt_print_prometheus(FILE *out, const struct mt_snapshot *s,
-			 const struct mt_output *o)
+int mt_print_prometheus(FILE *out, const struct mt_snapshot *s,
+			const struct mt_output *o)
 {
-	uint64_t held, nheld, all, nall, konly, nkonly;
-	struct group g[64];
-	size_t i, j, k, ng;
+	char **labels = calloc(s->nprocs ? s->nprocs : 1, sizeof(*labels));
+	struct summary sum;
+	size_t i, k;
+	ssize_t j, ng;
+	int ret = -1;
 
+	/* Everything that can fail, but the groups, before the first byte. */
+	if (!labels || system_summary(s, &sum))
+		goto out;
+	for (i = 0; i < s->nprocs; i++)
+		if (!(labels[i] = prom_proc_labels(&s->procs[i])))
+			goto out;
 	for (k = 0; k < sizeof(prom_proc_series) / sizeof(prom_proc_series[0]); k++) {
 		if (prom_proc_series[k].f == PF_HWM && !s->kernel_figures)
 			continue;
 		prom_head(out, prom_proc_series[k].name, prom_proc_series[k].help);
-		for (i = 0; i < s->nprocs; i++) {
-			fprintf(out, "%s{", prom_proc_series[k].name);
-			prom_proc_labels(out, &s->procs[i]);
-			fprintf(out, "} %" PRIu64 "\n",
-				prom_value(&s->procs[i], prom_proc_series[k].f));
-		}
+		for (i = 0; i < s->nprocs; i++)
+			fprintf(out, "%s{%s} %" PRIu64 "\n", prom_proc_series[k].name,
+				labels[i], prom_value(&s->procs[i], prom_proc_series[k].f));
 	}
 	if (o->by_name || o->by_exporter) {
 		const char *name = o->by_name ? "memtrack_process_name_bytes" :
@@ -950,36 +1020,45 @@ void mt_print_prometheus(FILE *out, const struct mt_snapshot *s,
 			  "Bytes a process holds in buffers of one name (the dma-buf name)." :
 			  "Bytes a process holds in buffers of one exporter.");
 		for (i = 0; i < s->nprocs; i++) {
-			ng = group_bufs(&s->procs[i], o->by_name, g, 64);
+			struct group *g;
+
+			ng = group_bufs(&s->procs[i], o->by_name, &g);
+			if (ng < 0)
+				goto out;
 			for (j = 0; j < ng; j++) {
-				fprintf(out, "%s{", name);
-				prom_proc_labels(out, &s->procs[i]);
+				fprintf(out, "%s{%s", name, labels[i]);
 				prom_label(out, o->by_name ? "name" : "exporter", g[j].key, true);
 				fprintf(out, "} %" PRIu64 "\n", g[j].bytes);
 			}
+			free(g);
 		}
 	}
-	system_summary(s, &held, &nheld, &all, &nall, &konly, &nkonly);
 	prom_head(out, "memtrack_held_bytes",
 		  "Bytes of the distinct buffers the processes shown hold.");
-	fprintf(out, "memtrack_held_bytes %" PRIu64 "\n", held);
+	fprintf(out, "memtrack_held_bytes %" PRIu64 "\n", sum.held);
 	prom_head(out, "memtrack_held_buffers",
 		  "Distinct buffers the processes shown hold.");
-	fprintf(out, "memtrack_held_buffers %" PRIu64 "\n", nheld);
+	fprintf(out, "memtrack_held_buffers %" PRIu64 "\n", sum.nheld);
 	if (s->has_system) {
 		prom_head(out, "memtrack_buffers", "Shared buffers in the system.");
-		fprintf(out, "memtrack_buffers %" PRIu64 "\n", nall);
+		fprintf(out, "memtrack_buffers %" PRIu64 "\n", sum.nall);
 		prom_head(out, "memtrack_bytes", "Bytes of the shared buffers in the system.");
-		fprintf(out, "memtrack_bytes %" PRIu64 "\n", all);
+		fprintf(out, "memtrack_bytes %" PRIu64 "\n", sum.all);
 		prom_head(out, "memtrack_kernel_only_bytes",
 			  "Bytes of the buffers no process holds (kept by the kernel).");
-		fprintf(out, "memtrack_kernel_only_bytes %" PRIu64 "\n", konly);
+		fprintf(out, "memtrack_kernel_only_bytes %" PRIu64 "\n", sum.konly);
 		prom_head(out, "memtrack_kernel_only_buffers",
 			  "Buffers no process holds (kept by the kernel).");
-		fprintf(out, "memtrack_kernel_only_buffers %" PRIu64 "\n", nkonly);
+		fprintf(out, "memtrack_kernel_only_buffers %" PRIu64 "\n", sum.nkonly);
 	}
 	prom_head(out, "memtrack_info", "The source of the figures (1).");
 	fprintf(out, "memtrack_info{");
 	prom_label(out, "source", s->source, false);
 	fprintf(out, "} 1\n");
+	ret = 0;
+out:
+	for (i = 0; labels && i < s->nprocs; i++)
+		free(labels[i]);
+	free(labels);
+	return ret;
 }

@@ -2,6 +2,8 @@
 /* mtstat's printing layer; see print.h. */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "mtstat.h"
 #include "print.h"
@@ -108,11 +110,25 @@ void pr_uint(struct pr *p, enum pr_where w, const char *key, const char *fmt,
 	}
 }
 
+/* @v through @fmt, made safe for a terminal (see mt_text_safe()). */
+static void text_string(FILE *out, const char *fmt, const char *v)
+{
+	char small[512], *big = NULL;
+	size_t len = strlen(v) + 1;
+
+	/* Out of memory, a long string is cut short rather than lost. */
+	if (len > sizeof(small))
+		big = malloc(len);
+	fprintf(out, fmt, big ? mt_text_safe(v, big, len) :
+				mt_text_safe(v, small, sizeof(small)));
+	free(big);
+}
+
 void pr_string(struct pr *p, enum pr_where w, const char *key,
 	       const char *fmt, const char *v)
 {
 	if (for_text(p, w)) {
-		fprintf(p->out, fmt, v);
+		text_string(p->out, fmt, v);
 	} else if (for_json(p, w)) {
 		member(p, key);
 		mt_json_str(p->out, v);

@@ -40,6 +40,7 @@ void pr_end(struct pr *p);
 
 void pr_uint(struct pr *p, enum pr_where w, const char *key, const char *fmt,
 	     uint64_t v);
+/* In text, controls and invalid UTF-8 in @v print as '?' (mt_text_safe()). */
 void pr_string(struct pr *p, enum pr_where w, const char *key,
 	       const char *fmt, const char *v);
 void pr_bool(struct pr *p, enum pr_where w, const char *key, const char *fmt,

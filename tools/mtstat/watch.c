@@ -83,7 +83,7 @@ static void print_event(const struct mtnl_event *ev, const struct mt_output *o)
 {
 	const struct mtnl_buffer *b = mtnl_event_buffer(ev);
 	enum mtnl_event_kind k = mtnl_event_kind(ev);
-	char t[48], sz[32], tot[32], what[48];
+	char t[48], sz[32], tot[32], what[48], comm[64], name[256];
 
 	now_str(t, sizeof(t));
 	if (o->json) {
@@ -126,13 +126,16 @@ static void print_event(const struct mtnl_event *ev, const struct mt_output *o)
 		snprintf(what, sizeof(what), "%s", kind_name(k));
 	mt_size_str(b ? mtnl_buffer_size(b) : 0, o->bytes, sz, sizeof(sz));
 	mt_size_str(mtnl_event_total(ev), o->bytes, tot, sizeof(tot));
+	/* Any process picks its comm and its buffers' names: no escapes. */
+	mt_text_safe(mtnl_event_comm(ev), comm, sizeof(comm));
 	if (b)
 		printf("%s  %-16s %7u %-16s %10" PRIu64 " %11s %-20s %11s\n", t, what,
-		       mtnl_event_pid(ev), mtnl_event_comm(ev), mtnl_buffer_id(b), sz,
-		       *mtnl_buffer_name(b) ? mtnl_buffer_name(b) : "-", tot);
+		       mtnl_event_pid(ev), comm, mtnl_buffer_id(b), sz,
+		       *mtnl_buffer_name(b) ?
+		       mt_text_safe(mtnl_buffer_name(b), name, sizeof(name)) : "-", tot);
 	else
 		printf("%s  %-16s %7u %-16s %10s %11s %-20s %11s  (%u buffers)\n", t,
-		       what, mtnl_event_pid(ev), mtnl_event_comm(ev), "-", "-", "-",
+		       what, mtnl_event_pid(ev), comm, "-", "-", "-",
 		       tot, mtnl_event_nr_buffers(ev));
 }
 
@@ -201,7 +204,8 @@ int mt_watch(const struct mt_output *o, const struct mt_filter *f,
 		return ret == -ENOENT ? MTSTAT_EUNAVAIL : MTSTAT_EFAIL;
 	}
 	if (!o->json)
-		printf("%-12s  %-16s %7s %-16s %10s %11s %-20s %11s\n", "TIME", "EVENT",
+		/* TIME is 29 characters: 2026-01-31T12:00:00.000+01:00 */
+		printf("%-29s  %-16s %7s %-16s %10s %11s %-20s %11s\n", "TIME", "EVENT",
 		       "PID", "COMM", "BUFFER", "SIZE", "NAME", "TOTAL");
 	fflush(stdout);
 	while (!*stop) {
