@@ -327,6 +327,12 @@ MTNL_API int64_t mtnl_buffer_holders(const struct mtnl_buffer *b);
  * MEMTRACK_NL_1.1.
  */
 MTNL_API uint64_t mtnl_buffer_mapped(const struct mtnl_buffer *b);
+/*
+ * DRM files of the process that have a handle to it, a GEM object (process
+ * entries only): each file once, however many descriptors refer to it.
+ * Since MEMTRACK_NL_1.2.
+ */
+MTNL_API uint32_t mtnl_buffer_handles(const struct mtnl_buffer *b);
 
 struct mtnl_holder;	/* one process that holds a buffer */
 
@@ -410,6 +416,12 @@ enum mtnl_event_kind {
 	MTNL_EVENT_UNINSTALL,	/* a process stopped holding a buffer */
 	MTNL_EVENT_FORK,	/* a process was born holding buffers */
 	MTNL_EVENT_LOST,	/* events were lost: resynchronise */
+	/*
+	 * A DRM file entered or left the process's table: it started and
+	 * stopped holding mtnl_event_nr_added() and mtnl_event_nr_removed()
+	 * buffers at once (since MEMTRACK_NL_1.2)
+	 */
+	MTNL_EVENT_BULK,
 };
 
 /* Why a process stopped holding a buffer, from mtnl_event_reason(). */
@@ -418,6 +430,8 @@ enum mtnl_reason {
 	MTNL_REASON_EXEC,	/* close-on-exec at execve() */
 	MTNL_REASON_EXIT,	/* it exited (its fd table or mm went away) */
 	MTNL_REASON_UNMAP,	/* its last mapping went, and no fd refers to it */
+	/* its last GEM handle to the buffer was closed (since MEMTRACK_NL_1.2) */
+	MTNL_REASON_HANDLE_CLOSE,
 	MTNL_REASON_UNKNOWN = 255, /* a reason this library does not know */
 };
 
@@ -548,7 +562,10 @@ MTNL_API uint32_t mtnl_event_pid(const struct mtnl_event *ev);
 MTNL_API const char *mtnl_event_comm(const struct mtnl_event *ev);
 /* The parent of a FORK event, else 0. */
 MTNL_API uint32_t mtnl_event_parent_pid(const struct mtnl_event *ev);
-/* Why an UNINSTALL happened; MTNL_REASON_UNKNOWN for a reason newer than the library. */
+/*
+ * Why an UNINSTALL, or the removals of a BULK event, happened;
+ * MTNL_REASON_UNKNOWN for a reason newer than the library.
+ */
 MTNL_API enum mtnl_reason mtnl_event_reason(const struct mtnl_event *ev);
 /* The process's total and number of buffers after the event. */
 MTNL_API uint64_t mtnl_event_total(const struct mtnl_event *ev);
@@ -557,6 +574,12 @@ MTNL_API uint32_t mtnl_event_nr_buffers(const struct mtnl_event *ev);
 MTNL_API const struct mtnl_buffer *mtnl_event_buffer(const struct mtnl_event *ev);
 /* Events lost, for a LOST event; 0 when the count is unknown. */
 MTNL_API uint64_t mtnl_event_lost(const struct mtnl_event *ev);
+/*
+ * Buffers the process started and stopped holding, for a BULK event;
+ * which ones, a query of the process tells.  Since MEMTRACK_NL_1.2.
+ */
+MTNL_API uint32_t mtnl_event_nr_added(const struct mtnl_event *ev);
+MTNL_API uint32_t mtnl_event_nr_removed(const struct mtnl_event *ev);
 
 /**
  * mtnl_resync() - a fresh dump to continue an event stream from

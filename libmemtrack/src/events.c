@@ -371,12 +371,15 @@ enum mtnl_reason mtnl_event_reason(const struct mtnl_event *ev)
 	case MEMTRACK_REASON_EXEC: return MTNL_REASON_EXEC;
 	case MEMTRACK_REASON_EXIT: return MTNL_REASON_EXIT;
 	case MEMTRACK_REASON_UNMAP: return MTNL_REASON_UNMAP;
+	case MEMTRACK_REASON_HANDLE_CLOSE: return MTNL_REASON_HANDLE_CLOSE;
 	default: return MTNL_REASON_UNKNOWN;
 	}
 }
 uint64_t mtnl_event_total(const struct mtnl_event *ev) { return ev->total; }
 uint32_t mtnl_event_nr_buffers(const struct mtnl_event *ev) { return ev->nr_buffers; }
 uint64_t mtnl_event_lost(const struct mtnl_event *ev) { return ev->lost; }
+uint32_t mtnl_event_nr_added(const struct mtnl_event *ev) { return ev->nr_added; }
+uint32_t mtnl_event_nr_removed(const struct mtnl_event *ev) { return ev->nr_removed; }
 
 const struct mtnl_buffer *mtnl_event_buffer(const struct mtnl_event *ev)
 {

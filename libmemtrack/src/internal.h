@@ -42,6 +42,7 @@ struct mtnl_buffer {
 	uint64_t id;
 	uint64_t size;
 	uint32_t fds;
+	uint32_t handles;	/* DRM files with a handle to it */
 	int64_t holders;	/* -1 when not reported */
 	uint64_t mapped;
 	char exporter[MEMTRACK_EXPORTER_LEN];
@@ -117,6 +118,8 @@ struct mtnl_event {
 	uint32_t nr_buffers;
 	uint64_t total;
 	uint64_t lost;
+	uint32_t nr_added;	/* BULK */
+	uint32_t nr_removed;	/* BULK */
 	bool has_buffer;
 	char comm[MTNL_COMM_LEN];
 	struct mtnl_buffer buffer;

@@ -931,6 +931,7 @@ uint64_t mtnl_buffer_size(const struct mtnl_buffer *b) { return b->size; }
 const char *mtnl_buffer_exporter(const struct mtnl_buffer *b) { return b->exporter; }
 const char *mtnl_buffer_name(const struct mtnl_buffer *b) { return b->name; }
 uint32_t mtnl_buffer_fds(const struct mtnl_buffer *b) { return b->fds; }
+uint32_t mtnl_buffer_handles(const struct mtnl_buffer *b) { return b->handles; }
 int64_t mtnl_buffer_holders(const struct mtnl_buffer *b) { return b->holders; }
 uint64_t mtnl_buffer_mapped(const struct mtnl_buffer *b) { return b->mapped; }
 size_t mtnl_buffer_holder_count(const struct mtnl_buffer *b) { return b->nholders; }

@@ -128,7 +128,7 @@ static int get_str(const struct attr *a, char *dst, size_t size, char *why,
  */
 struct buf_types {
 	uint16_t id, size, exporter, name, holders;
-	uint16_t pid, fds, mapped;	/* 0: not in this set */
+	uint16_t pid, fds, mapped, handles;	/* 0: not in this set */
 };
 
 static const struct buf_types buffer_types = {
@@ -148,6 +148,7 @@ static const struct buf_types pair_types = {
 	.pid = MEMTRACK_A_PROC_BUFFER_PID,
 	.fds = MEMTRACK_A_PROC_BUFFER_FDS,
 	.mapped = MEMTRACK_A_PROC_BUFFER_MAPPED,
+	.handles = MEMTRACK_A_PROC_BUFFER_HANDLES,
 };
 
 /*
@@ -193,6 +194,8 @@ static int parse_buffer_attrs(const void *attrs, size_t len,
 			has_fds = true;
 		} else if (t->mapped && a.type == t->mapped) {
 			ret = get_uint(&a, &b->mapped, why, wl, "buffer mapped");
+		} else if (t->handles && a.type == t->handles) {
+			ret = get_count(&a, &b->handles, why, wl, "buffer handles");
 		}
 	}
 	if (ret)
@@ -497,6 +500,9 @@ int mtnl__parse_event(uint8_t cmd, const void *attrs, size_t len,
 	case MEMTRACK_CMD_PROC_FORK_NTF:
 		ev->kind = MTNL_EVENT_FORK;
 		break;
+	case MEMTRACK_CMD_PROC_BULK_NTF:
+		ev->kind = MTNL_EVENT_BULK;
+		break;
 	default:
 		return -ENOMSG;
 	}
@@ -525,6 +531,12 @@ int mtnl__parse_event(uint8_t cmd, const void *attrs, size_t len,
 		case MEMTRACK_A_EVENT_PARENT_PID:
 			ret = get_u32(&a, &ev->parent_pid, why, wl, "parent-pid");
 			break;
+		case MEMTRACK_A_EVENT_NR_ADDED:
+			ret = get_count(&a, &ev->nr_added, why, wl, "nr-added");
+			break;
+		case MEMTRACK_A_EVENT_NR_REMOVED:
+			ret = get_count(&a, &ev->nr_removed, why, wl, "nr-removed");
+			break;
 		case MEMTRACK_A_EVENT_BUFFER:
 			ret = parse_buffer_attrs(a.data, a.len, &buffer_types,
 						 &ev->buffer, NULL, why, wl);
@@ -540,8 +552,11 @@ int mtnl__parse_event(uint8_t cmd, const void *attrs, size_t len,
 		return bad(why, wl, "truncated event attribute");
 	if (!has_seq || !has_pid)
 		return bad(why, wl, "event without %s", has_seq ? "a pid" : "a seq");
-	if (ev->kind != MTNL_EVENT_FORK && !ev->has_buffer)
+	if ((ev->kind == MTNL_EVENT_INSTALL || ev->kind == MTNL_EVENT_UNINSTALL) &&
+	    !ev->has_buffer)
 		return bad(why, wl, "install or uninstall event without a buffer");
+	if (ev->kind == MTNL_EVENT_BULK && !ev->nr_added && !ev->nr_removed)
+		return bad(why, wl, "bulk event that adds and removes nothing");
 	if (ev->kind == MTNL_EVENT_FORK && !ev->parent_pid)
 		return bad(why, wl, "fork event without a parent");
 	return 0;

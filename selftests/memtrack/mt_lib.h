@@ -54,8 +54,10 @@ struct mt_buf {
 	uint32_t fds;
 	uint32_t holders;
 	uint64_t mapped;
+	uint32_t handles;	/* DRM files with a handle to it (GEM) */
 	bool has_fds;
 	bool has_holders;
+	bool has_handles;	/* the attribute is absent when 0 */
 };
 
 struct mt_proc {
@@ -458,6 +460,10 @@ static inline int mt_parse_pair(const struct nlmsghdr *nlh, uint32_t *pid,
 			break;
 		case MEMTRACK_A_PROC_BUFFER_MAPPED:
 			b->mapped = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_PROC_BUFFER_HANDLES:
+			b->handles = mt_attr_uint(a);
+			b->has_handles = true;
 			break;
 		}
 	}
@@ -1374,6 +1380,8 @@ struct mt_event {
 	uint32_t reason;
 	uint64_t total;
 	uint32_t nr_buffers;
+	uint64_t nr_added;	/* proc-bulk-ntf */
+	uint64_t nr_removed;	/* proc-bulk-ntf */
 	bool has_buf;
 	struct mt_buf buf;
 };
@@ -1511,6 +1519,12 @@ static inline void mt_event_parse(const struct nlmsghdr *nlh, struct mt_event *e
 		case MEMTRACK_A_EVENT_BUFFER:
 			e->has_buf = !mt_parse_buf(a, &e->buf);
 			break;
+		case MEMTRACK_A_EVENT_NR_ADDED:
+			e->nr_added = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_EVENT_NR_REMOVED:
+			e->nr_removed = mt_attr_uint(a);
+			break;
 		}
 	}
 }
@@ -1521,6 +1535,7 @@ static inline const char *mt_event_str(const struct mt_event *e)
 	static const char *const reasons[] = {
 		[MEMTRACK_REASON_CLOSE] = "close", [MEMTRACK_REASON_EXEC] = "exec",
 		[MEMTRACK_REASON_EXIT] = "exit", [MEMTRACK_REASON_UNMAP] = "unmap",
+		[MEMTRACK_REASON_HANDLE_CLOSE] = "handle-close",
 	};
 	static char out[256];
 
@@ -1541,6 +1556,16 @@ static inline const char *mt_event_str(const struct mt_event *e)
 	case MEMTRACK_CMD_PROC_FORK_NTF:
 		snprintf(out, sizeof(out), "seq %llu pid %u fork of %u -> total %llu, %u buffers",
 			 (unsigned long long)e->seq, e->pid, e->parent,
+			 (unsigned long long)e->total, e->nr_buffers);
+		break;
+	case MEMTRACK_CMD_PROC_BULK_NTF:
+		snprintf(out, sizeof(out), "seq %llu pid %u bulk +%llu -%llu/%s -> total %llu, %u buffers",
+			 (unsigned long long)e->seq, e->pid,
+			 (unsigned long long)e->nr_added,
+			 (unsigned long long)e->nr_removed,
+			 !e->reason ? "-" :
+			 e->reason < ARRAY_SIZE(reasons) && reasons[e->reason] ?
+			 reasons[e->reason] : "?",
 			 (unsigned long long)e->total, e->nr_buffers);
 		break;
 	default:
@@ -1699,6 +1724,25 @@ static inline bool mt_replay_apply(struct mt_replay *r, const struct mt_event *e
 			snprintf(r->why, sizeof(r->why),
 				 "%s: a new process with a pid whose last holder still had %lld bytes in %lld buffers",
 				 mt_event_str(e), (long long)p->total, (long long)p->nr);
+			ok = false;
+		}
+		p->nheld = 0;
+		p->unknown = e->nr_buffers;
+		p->total = (int64_t)e->total;
+		p->nr = e->nr_buffers;
+		return ok;
+	case MEMTRACK_CMD_PROC_BULK_NTF:
+		/*
+		 * Buffers added or removed without their ids: the count must
+		 * follow, the total is taken as given, and which buffers the
+		 * process holds is known no more (as after a fork).
+		 */
+		want_nr = p->nr + (int64_t)e->nr_added - (int64_t)e->nr_removed;
+		if (want_nr != e->nr_buffers || (!e->nr_added && !e->nr_removed) ||
+		    (e->nr_removed && !e->reason) || (!e->nr_removed && e->reason)) {
+			snprintf(r->why, sizeof(r->why),
+				 "%s: the earlier events of pid %u make it %lld buffers",
+				 mt_event_str(e), e->pid, (long long)want_nr);
 			ok = false;
 		}
 		p->nheld = 0;

@@ -25,6 +25,7 @@ struct mt_buf {
 	char exporter[64];
 	char name[64];
 	uint32_t fds;		/* in a process: its fds on the buffer */
+	uint32_t handles;	/* in a process: its DRM files with a handle to it */
 	uint32_t procs;		/* processes holding it, in this snapshot */
 	uint64_t mapped;	/* in a process: bytes of it the process maps */
 	int64_t kholders;	/* processes holding it, from the kernel; -1 unknown */

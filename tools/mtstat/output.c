@@ -42,7 +42,7 @@ enum col_id {
 	/* processes */
 	C_PID, C_COMM, C_BUFS, C_FDS, C_TOTAL, C_PSS, C_UNIQUE, C_MAPPED, C_HWM,
 	/* buffers */
-	C_ID, C_SIZE, C_EXPORTER, C_NAME, C_BFDS, C_BMAPPED, C_HOLDERS,
+	C_ID, C_SIZE, C_EXPORTER, C_NAME, C_BFDS, C_HANDLES, C_BMAPPED, C_HOLDERS,
 };
 
 /*
@@ -77,6 +77,7 @@ static const struct col pbuf_cols[] = {
 	{ C_EXPORTER, "exporter", "exporter", "EXPORTER", -12, "  " },
 	{ C_NAME, "name", "name", "NAME", -20, " " },
 	{ C_BFDS, "fds", "fds", "FDS", 4, " " },
+	{ C_HANDLES, "handles", "handles", "HANDLES", 7, " " },
 	{ C_BMAPPED, "mapped", "mapped", "MAPPED", 11, " " },
 	{ C_HOLDERS, "holders", "holders", "HOLDERS", 7, " " },
 };
@@ -274,6 +275,7 @@ static int buf_cmp(const void *a, const void *b)
 	case C_NAME: r = strcmp(x->name, y->name); break;
 	case C_HOLDERS: r = cmp_u64_desc(x->procs, y->procs); break;
 	case C_BFDS: r = cmp_u64_desc(x->fds, y->fds); break;
+	case C_HANDLES: r = cmp_u64_desc(x->handles, y->handles); break;
 	case C_BMAPPED: r = cmp_u64_desc(x->mapped, y->mapped); break;
 	default: r = cmp_u64_desc(x->size, y->size); break;
 	}
@@ -613,6 +615,7 @@ static void put_buf_cell(struct pr *p, const struct col *c, bool first,
 		pr_string(p, PR_JSON, c->json, NULL, b->name);
 		break;
 	case C_BFDS: put_u(p, c, first, b->fds); break;
+	case C_HANDLES: put_u(p, c, first, b->handles); break;
 	case C_BMAPPED: put_size(p, c, first, b->mapped, o); break;
 	case C_HOLDERS:
 		/* In the system list, "kernel": no process holds it. */

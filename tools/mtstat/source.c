@@ -127,6 +127,7 @@ static int copy_proc(const struct mtnl_proc *np, void *arg)
 		d->id = mtnl_buffer_id(b);
 		d->size = mtnl_buffer_size(b);
 		d->fds = mtnl_buffer_fds(b);
+		d->handles = mtnl_buffer_handles(b);
 		d->mapped = mtnl_buffer_mapped(b);
 		d->kholders = mtnl_buffer_holders(b);
 		snprintf(d->exporter, sizeof(d->exporter), "%s", mtnl_buffer_exporter(b));

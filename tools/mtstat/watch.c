@@ -23,6 +23,7 @@ static const char *kind_name(enum mtnl_event_kind k)
 	case MTNL_EVENT_UNINSTALL: return "uninstall";
 	case MTNL_EVENT_FORK: return "fork";
 	case MTNL_EVENT_LOST: return "lost";
+	case MTNL_EVENT_BULK: return "bulk";
 	}
 	return "?";
 }
@@ -34,6 +35,7 @@ static const char *reason_name(enum mtnl_reason r)
 	case MTNL_REASON_EXEC: return "exec";
 	case MTNL_REASON_EXIT: return "exit";
 	case MTNL_REASON_UNMAP: return "unmap";
+	case MTNL_REASON_HANDLE_CLOSE: return "handle-close";
 	case MTNL_REASON_UNKNOWN: break;
 	}
 	return "unknown";
@@ -97,9 +99,14 @@ static void print_event(const struct mtnl_event *ev, const struct mt_output *o)
 		pr_uint(&p, PR_JSON, "seq", NULL, mtnl_event_seq(ev));
 		pr_uint(&p, PR_JSON, "pid", NULL, mtnl_event_pid(ev));
 		pr_string(&p, PR_JSON, "comm", NULL, mtnl_event_comm(ev));
-		if (k == MTNL_EVENT_UNINSTALL)
+		if (k == MTNL_EVENT_UNINSTALL ||
+		    (k == MTNL_EVENT_BULK && mtnl_event_nr_removed(ev)))
 			pr_string(&p, PR_JSON, "reason", NULL,
 				  reason_name(mtnl_event_reason(ev)));
+		if (k == MTNL_EVENT_BULK) {
+			pr_uint(&p, PR_JSON, "nr_added", NULL, mtnl_event_nr_added(ev));
+			pr_uint(&p, PR_JSON, "nr_removed", NULL, mtnl_event_nr_removed(ev));
+		}
 		if (k == MTNL_EVENT_FORK)
 			pr_uint(&p, PR_JSON, "parent", NULL, mtnl_event_parent_pid(ev));
 		if (b) {
@@ -122,6 +129,11 @@ static void print_event(const struct mtnl_event *ev, const struct mt_output *o)
 		snprintf(what, sizeof(what), "uninstall/%s", reason_name(mtnl_event_reason(ev)));
 	else if (k == MTNL_EVENT_FORK)
 		snprintf(what, sizeof(what), "fork<%u", mtnl_event_parent_pid(ev));
+	else if (k == MTNL_EVENT_BULK && mtnl_event_nr_removed(ev))
+		snprintf(what, sizeof(what), "bulk+%u-%u/%s", mtnl_event_nr_added(ev),
+			 mtnl_event_nr_removed(ev), reason_name(mtnl_event_reason(ev)));
+	else if (k == MTNL_EVENT_BULK)
+		snprintf(what, sizeof(what), "bulk+%u", mtnl_event_nr_added(ev));
 	else
 		snprintf(what, sizeof(what), "%s", kind_name(k));
 	mt_size_str(b ? mtnl_buffer_size(b) : 0, o->bytes, sz, sizeof(sz));
