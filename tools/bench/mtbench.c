@@ -26,6 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/dma-heap.h>
+#if __has_include(<drm/drm.h>)
+#include <drm/drm.h>
+#include <drm/drm_mode.h>
+#define MTBENCH_GEM 1
+#endif
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -262,6 +267,54 @@ static void *listener(void *arg)
 	return NULL;
 }
 
+#ifdef MTBENCH_GEM
+/*
+ * GEM handles, on vgem's card: a dumb buffer created and its handle
+ * closed (the object is created and freed too), and a system-heap
+ * dma-buf imported with PRIME (a foreign import: vgem attaches to it)
+ * and its handle closed.
+ */
+static void bench_gem(void)
+{
+	int card = open("/dev/dri/card0", O_RDWR | O_CLOEXEC);
+	struct drm_gem_close gc = { 0 };
+	uint64_t t;
+	int i, buf;
+
+	if (card < 0)
+		return;
+	t = now_ns();
+	for (i = 0; i < N_CHEAP / 4; i++) {
+		struct drm_mode_create_dumb c = { .width = 64, .height = 64, .bpp = 32 };
+
+		if (ioctl(card, DRM_IOCTL_MODE_CREATE_DUMB, &c))
+			goto out;
+		gc.handle = c.handle;
+		ioctl(card, DRM_IOCTL_GEM_CLOSE, &gc);
+	}
+	report("gem_dumb_create_close", N_CHEAP / 4, now_ns() - t);
+	buf = dmabuf(4096);
+	t = now_ns();
+	for (i = 0; i < N_CHEAP / 4; i++) {
+		struct drm_prime_handle p = { .fd = buf };
+
+		if (ioctl(card, DRM_IOCTL_PRIME_FD_TO_HANDLE, &p))
+			break;
+		gc.handle = p.handle;
+		ioctl(card, DRM_IOCTL_GEM_CLOSE, &gc);
+	}
+	if (i == N_CHEAP / 4)
+		report("gem_prime_import_close", N_CHEAP / 4, now_ns() - t);
+	close(buf);
+out:
+	close(card);
+}
+#else
+static void bench_gem(void)
+{
+}
+#endif
+
 static int cmd_hot(int listen)
 {
 	struct mtnl_events_opts o = { .sz = sizeof(o), .rcvbuf = 4 << 20 };
@@ -291,6 +344,7 @@ static int cmd_hot(int listen)
 	bench_pidfd_getfd(a);
 	close(a);
 	close(b);
+	bench_gem();
 	bench_fork(0);
 	bench_fork(100);
 	bench_fork(1000);
