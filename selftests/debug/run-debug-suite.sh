@@ -32,7 +32,8 @@ echo clear >/sys/kernel/debug/kmemleak
 run "KUnit at boot" "$st/check-kunit.sh"
 for t in memtrack_test memtrack_dump_test memtrack_figures_test \
 	 memtrack_map_test memtrack_events_test memtrack_nlfuzz_test \
-	 memtrack_fault_test memtrack_exporter_test memtrack_process_test; do
+	 memtrack_fault_test memtrack_exporter_test memtrack_process_test \
+	 memtrack_gem_test; do
 	case $t in
 	memtrack_dump_test)
 		# The scale case forks 1,000 processes: minutes under KASAN for
