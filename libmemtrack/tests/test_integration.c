@@ -18,6 +18,11 @@
 #include <unistd.h>
 
 #include <drivers/dma-buf/memtrack_test_uapi.h>
+#if __has_include(<drm/drm.h>)
+#include <drm/drm.h>
+#include <drm/drm_mode.h>
+#define MTNL_TEST_GEM 1
+#endif
 #include <memtrack-nl.h>
 
 /* The selftests' dma-buf and fdinfo helpers. */
@@ -384,6 +389,85 @@ static void test_loss_and_resync(struct mtnl *h)
 		close(fds[i]);
 }
 
+#ifdef MTNL_TEST_GEM
+/*
+ * GEM handles on vgem: a handle's install, the pair's handles, and the
+ * one bulk event when the DRM file with two handles is closed.
+ */
+static void test_gem(struct mtnl *h)
+{
+	struct mtnl_events *e;
+	struct mtnl_event *ev = NULL;
+	struct mtnl_proc *p = NULL;
+	uint64_t total0 = 0;
+	unsigned int i, n;
+	uint32_t nr0 = 0;
+	int card;
+
+	/* Earlier checks may leave buffers: count from what is held now. */
+	if (mtnl_proc_get(h, (uint32_t)getpid(), &p) == 0) {
+		nr0 = mtnl_proc_nr_buffers(p);
+		total0 = mtnl_proc_total(p);
+		mtnl_proc_free(p);
+		p = NULL;
+	}
+	card = open("/dev/dri/card0", O_RDWR | O_CLOEXEC);
+	if (card < 0) {
+		printf("no /dev/dri/card0: GEM checks skipped\n");
+		return;
+	}
+	CHECK(mtnl_events_open(&e, NULL) == 0, "subscribe");
+	if (!e) {
+		close(card);
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		struct drm_mode_create_dumb c = { .width = 256, .height = 256 * (i + 1), .bpp = 32 };
+
+		CHECK(ioctl(card, DRM_IOCTL_MODE_CREATE_DUMB, &c) == 0, "dumb buffer");
+		CHECK(mtnl_events_read(e, &ev, 2000) == 0 &&
+		      mtnl_event_kind(ev) == MTNL_EVENT_INSTALL &&
+		      mtnl_event_pid(ev) == (uint32_t)getpid() &&
+		      !strcmp(mtnl_buffer_exporter(mtnl_event_buffer(ev)), "vgem") &&
+		      mtnl_buffer_size(mtnl_event_buffer(ev)) == c.size,
+		      "install of GEM object %u", i);
+		mtnl_event_free(ev);
+		ev = NULL;
+	}
+	CHECK(mtnl_proc_get(h, (uint32_t)getpid(), &p) == 0, "proc_get");
+	if (p) {
+		CHECK(mtnl_proc_nr_buffers(p) == nr0 + 2 &&
+		      mtnl_proc_total(p) == total0 + 3 * 256 * 1024,
+		      "two objects more: %u buffers", mtnl_proc_nr_buffers(p));
+		for (i = 0, n = 0; i < mtnl_proc_buffer_count(p); i++) {
+			const struct mtnl_buffer *b = mtnl_proc_buffer(p, i);
+
+			if (strcmp(mtnl_buffer_exporter(b), "vgem"))
+				continue;
+			n++;
+			CHECK(mtnl_buffer_handles(b) == 1 && mtnl_buffer_fds(b) == 0,
+			      "handles %u, fds %u", mtnl_buffer_handles(b), mtnl_buffer_fds(b));
+		}
+		CHECK(n == 2, "%u vgem objects listed", n);
+		mtnl_proc_free(p);
+	}
+	close(card);
+	CHECK(mtnl_events_read(e, &ev, 2000) == 0 &&
+	      mtnl_event_kind(ev) == MTNL_EVENT_BULK &&
+	      mtnl_event_nr_removed(ev) == 2 && mtnl_event_nr_added(ev) == 0 &&
+	      mtnl_event_reason(ev) == MTNL_REASON_CLOSE &&
+	      mtnl_event_nr_buffers(ev) == nr0 && mtnl_event_total(ev) == total0,
+	      "one bulk event for the DRM file's close");
+	mtnl_event_free(ev);
+	mtnl_events_close(e);
+}
+#else
+static void test_gem(struct mtnl *h)
+{
+	(void)h;
+}
+#endif
+
 int main(void)
 {
 	struct mtnl *h;
@@ -401,6 +485,7 @@ int main(void)
 	test_queries(h);
 	test_unprivileged();
 	test_loss_and_resync(h);
+	test_gem(h);
 	mtnl_close(h);
 	if (failures) {
 		fprintf(stderr, "%d check(s) failed\n", failures);
