@@ -6,6 +6,7 @@
  * not receive control sequences, so every such string goes out through
  * one of these.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "mtstat.h"
@@ -107,55 +108,42 @@ void mt_prom_str(FILE *out, const char *s)
 	}
 }
 
-char *mt_utf8_repair(const char *s, char *buf, size_t len)
+/*
+ * Copy @s into @buf of @len bytes, each invalid UTF-8 byte (and, with
+ * @text, each control character) replaced by @bad, NUL-terminated and cut
+ * at a whole character.
+ */
+static char *copy_valid(const char *s, char *buf, size_t len, bool text,
+			const char *bad)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t o = 0;
+	size_t o = 0, nbad = strlen(bad);
 
 	if (!len)
 		return buf;
 	while (*p) {
 		uint32_t c;
 		size_t n = utf8_seq(p, &c);
+		bool replace = !n || (text && (c < 0x20 || (c >= 0x7f && c <= 0x9f)));
+		size_t w = replace ? nbad : n;
 
-		if (o + (n ? n : 3) >= len)
+		if (o + w >= len)
 			break;
-		if (n)
-			memcpy(buf + o, p, n);
-		else
-			memcpy(buf + o, "\xef\xbf\xbd", 3);
-		o += n ? n : 3;
+		memcpy(buf + o, replace ? (const unsigned char *)bad : p, w);
+		o += w;
 		p += n ? n : 1;
 	}
 	buf[o] = '\0';
 	return buf;
 }
 
+char *mt_utf8_repair(const char *s, char *buf, size_t len)
+{
+	return copy_valid(s, buf, len, false, "\xef\xbf\xbd");
+}
+
+/* As ps(1) does: a control or an invalid byte is '?'. */
 char *mt_text_safe(const char *s, char *buf, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t o = 0;
-
-	if (!len)
-		return buf;
-	while (*p) {
-		uint32_t c;
-		size_t n = utf8_seq(p, &c);
-
-		if (!n || c < 0x20 || (c >= 0x7f && c <= 0x9f)) {
-			/* As ps(1) does: a control or an invalid byte is '?'. */
-			if (o + 1 >= len)
-				break;
-			buf[o++] = '?';
-			p += n ? n : 1;
-			continue;
-		}
-		if (o + n >= len)
-			break;
-		memcpy(buf + o, p, n);
-		o += n;
-		p += n;
-	}
-	buf[o] = '\0';
-	return buf;
+	return copy_valid(s, buf, len, true, "?");
 }
