@@ -1138,6 +1138,85 @@ TEST_F(gem, exec_closes_drm_file)
 	EXPECT_TRUE(events_consistent(_metadata, &self->ev));
 }
 
+/* Test 9's child: map the object through the inherited file, close it. */
+struct map_arg {
+	int card;
+	struct gem g;
+};
+
+static int map_child(void *arg)
+{
+	struct map_arg *a = arg;
+	void *p;
+
+	p = mmap(NULL, a->g.size, PROT_READ, MAP_SHARED, a->card, a->g.offset);
+	if (p == MAP_FAILED)
+		return 10;
+	/* The mapping holds the object now; the file is not in the table. */
+	return close(a->card) ? 11 : 0;
+}
+
+/*
+ * 9. A DRM file shared with another process gains a handle to an object
+ * that process maps already: it held the object and still holds it once
+ * (holders stays 2, and it gets no event); the handle's GEM_CLOSE leaves
+ * it holding the object through the mapping, again without an event.
+ */
+TEST_F(gem, shared_file_meets_mapping)
+{
+	struct map_arg a = { .card = self->card };
+	struct kid k = { 0 };
+	struct want w, wc;
+	uint32_t h2 = 0;
+	unsigned int mark;
+	int card2, fd;
+
+	card2 = card_open();
+	ASSERT_GE(card2, 0);
+	ASSERT_EQ(0, dumb_create(self->card, 2, &a.g));
+	ASSERT_EQ(0, gem_find_ids(&self->nl, getpid(), &a.g, 1));
+	ASSERT_EQ(0, gem_map_offset(self->card, &a.g));
+	/* The child shares card2 (empty yet) and maps the object. */
+	ASSERT_EQ(0, kid_start(&k, -1, map_child, &a));
+	ASSERT_EQ(0, kid_ready(&k)) TH_LOG("child failed");
+	wc = want_of(&a.g, 0, 0, 2, a.g.size, -1);
+	CHECK(k.pid, &wc, 1);
+	mt_evlog_read(&self->ev, 300);
+	mark = self->ev.n;
+
+	/* card2 gets a handle to it: a set change in the child's table. */
+	fd = gem_export(self->card, a.g.handle);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(a.g.id, mt_fd_ino(fd));
+	ASSERT_EQ(0, gem_import(card2, fd, &h2));
+	ASSERT_EQ(0, close(fd));
+	w = want_of(&a.g, 0, 2, 2, 0, self->card);
+	CHECK(getpid(), &w, 1);
+	EXPECT_TRUE(handle_alive(card2, h2));
+	wc.handles = 1;
+	CHECK(k.pid, &wc, 1);
+	EXPECT_EQ(2, sys_holders(&self->nl, a.g.id, NULL));
+
+	/* The handle goes: the child still maps it, the parent has card. */
+	ASSERT_EQ(0, gem_close(card2, h2));
+	w.handles = 1;
+	CHECK(getpid(), &w, 1);
+	wc.handles = 0;
+	CHECK(k.pid, &wc, 1);
+	EXPECT_EQ(2, sys_holders(&self->nl, a.g.id, NULL));
+	mt_evlog_read(&self->ev, 300);
+	EXPECT_STREQ("", describe(&self->ev, mark, k.pid));
+	EXPECT_STREQ("", describe(&self->ev, mark, getpid()));
+
+	/* The child exits with its mapping. */
+	EXPECT_EQ(0, kid_finish(&k));
+	w.holders = 1;
+	CHECK(getpid(), &w, 1);
+	mt_evlog_read(&self->ev, 1000);
+	EXPECT_TRUE(events_consistent(_metadata, &self->ev));
+	close(card2);
+}
+
 /* The exec'd image of exec_closes_drm_file: say ready, wait, exit. */
 static int park_main(char **argv)
 {
