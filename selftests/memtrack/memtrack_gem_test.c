@@ -346,6 +346,23 @@ static int64_t sys_holders(struct mt_nl *nl, uint64_t id, const char **exporter)
 	return h;
 }
 
+/* The name memtrack reports for buffer @id of ours, or "(absent)". */
+static const char *gem_name(struct mt_nl *nl, uint64_t id)
+{
+	static char name[MT_NAME_MAX];
+	const struct mt_buf *b;
+	struct mt_proc p;
+
+	snprintf(name, sizeof(name), "(absent)");
+	if (mt_proc_get(nl, getpid(), &p))
+		return name;
+	b = mt_proc_find(&p, id);
+	if (b)
+		snprintf(name, sizeof(name), "%s", b->name);
+	mt_proc_free(&p);
+	return name;
+}
+
 /* ------------------------------------------------------------------ */
 /* Events                                                              */
 
@@ -605,7 +622,8 @@ TEST_F(gem, handle_only_holder)
 /*
  * 2. An object with a handle and a dma-buf fd is one buffer, whose id is
  * the dma-buf's inode number, held once; importing it back into the same
- * file gives the same handle and changes nothing.
+ * file gives the same handle and changes nothing.  DMA_BUF_SET_NAME on
+ * the dma-buf names the buffer.
  */
 TEST_F(gem, export_counts_once)
 {
@@ -639,10 +657,15 @@ TEST_F(gem, export_counts_once)
 	w.fds = 1;
 	CHECK(getpid(), &w, 1);
 
-	/* Only the handle: still held once. */
+	/* Its name is the dma-buf's, as fdinfo shows it. */
+	ASSERT_EQ(0, mt_set_name(fd, "gem-named"));
+	EXPECT_STREQ("gem-named", gem_name(&self->nl, g.id));
+
+	/* Only the handle: still held once, and the dma-buf keeps its name. */
 	ASSERT_EQ(0, close(fd));
 	w.fds = 0;
 	CHECK(getpid(), &w, 1);
+	EXPECT_STREQ("gem-named", gem_name(&self->nl, g.id));
 	ASSERT_EQ(0, gem_close(self->card, g.handle));
 	CHECK(getpid(), NULL, 0);
 	EXPECT_EQ(-1, sys_holders(&self->nl, g.id, NULL));
