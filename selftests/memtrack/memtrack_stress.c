@@ -3,7 +3,9 @@
  * memtrack model-based stress test with a procfs oracle.
  *
  * A controller drives worker processes through random operations chosen by
- * a seeded generator: allocation from the system heap and udmabuf, dup,
+ * a seeded generator: allocation from the system heap and udmabuf, a vgem
+ * GEM object exported as a dma-buf whose handle and DRM file then go
+ * (in either order), dup,
  * dup2, dup3, close, close_range, mmap, munmap, mprotect, mremap,
  * DMA_BUF_SET_NAME, SCM_RIGHTS, pidfd_getfd, fork, exec, exit, a thread
  * that dups and closes then exits, a CLONE_FILES child that unshares, and
@@ -57,6 +59,8 @@
  * check and the last events; the same seed replays the same run.
  */
 #define _GNU_SOURCE
+#include <drm/drm.h>
+#include <drm/drm_mode.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -81,7 +85,7 @@ enum op {
 	OP_HEAP, OP_UDMABUF, OP_DUP, OP_DUP2, OP_DUP3, OP_CLOSE, OP_CLOSE_RANGE,
 	OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_RENAME, OP_THREAD,
 	OP_CLONE_FILES, OP_UNSHARE, OP_LEADER_EXIT, OP_CLOSE_RANGE_UNSHARE,
-	OP_SPAWN, OP_CLONE_VM,
+	OP_SPAWN, OP_CLONE_VM, OP_GEM,
 	/* Ops the controller takes part in. */
 	OP_SEND, OP_RECV, OP_PICK, OP_GETFD, OP_FORK, OP_EXEC, OP_EXIT,
 	OP_FORK_FAIL,
@@ -92,7 +96,7 @@ static const char *const op_names[OP_NR] = {
 	"heap", "udmabuf", "dup", "dup2", "dup3", "close", "close_range",
 	"mmap", "munmap", "mprotect", "mremap", "rename", "thread",
 	"clone_files", "unshare", "leader_exit", "close_range_unshare",
-	"spawn", "clone_vm", "send", "recv", "pick", "getfd", "fork",
+	"spawn", "clone_vm", "gem", "send", "recv", "pick", "getfd", "fork",
 	"exec", "exit", "fork_fail",
 };
 
@@ -196,6 +200,42 @@ static int place(int fd, uint64_t r)
 }
 
 static const char *const tags[] = { "cam", "gl", "video", "ui" };
+
+/*
+ * A vgem object of @size bytes exported as a dma-buf (read-write, so
+ * that it can be mapped), then its handle closed and its DRM file
+ * closed, in the order bit 0 of @r picks: the fd is all that is left.
+ * Closing the file first releases a DRM file with a handle; closing the
+ * handle first is a handle close the dma-buf survives.  A heap buffer if
+ * the guest has no vgem.  Returns the fd or -errno.
+ */
+static int gem_alloc(size_t size, uint64_t r)
+{
+	struct drm_mode_create_dumb c = {
+		.width = 1024, .bpp = 32, .height = (uint32_t)(size / PAGE),
+	};
+	struct drm_prime_handle p = { .flags = DRM_CLOEXEC | DRM_RDWR };
+	struct drm_gem_close gc = { 0 };
+	int card = open("/dev/dri/card0", O_RDWR | O_CLOEXEC), ret = 0;
+
+	if (card < 0)
+		return mt_heap_alloc(size);
+	if (ioctl(card, DRM_IOCTL_MODE_CREATE_DUMB, &c)) {
+		ret = -errno;
+		goto out;
+	}
+	p.handle = c.handle;
+	gc.handle = c.handle;
+	if (ioctl(card, DRM_IOCTL_PRIME_HANDLE_TO_FD, &p))
+		ret = -errno;
+	if (r % 2 && ioctl(card, DRM_IOCTL_GEM_CLOSE, &gc) && !ret)
+		ret = -errno;
+out:
+	close(card);
+	if (ret && p.fd > 0)
+		close(p.fd);
+	return ret ? ret : p.fd;
+}
 
 static void *thread_churn(void *arg)
 {
@@ -347,6 +387,9 @@ static int worker_step(struct cmd *c, struct reply *rp, int ctrl)
 		goto new_fd;
 	case OP_UDMABUF:
 		fd = mt_udmabuf_alloc((1 + r % 8) * PAGE);
+		goto new_fd;
+	case OP_GEM:
+		fd = gem_alloc((1 + r % 16) * PAGE, r >> 40);
 new_fd:
 		if (fd < 0)
 			return -fd;
@@ -704,6 +747,7 @@ static struct mt_replay replay;
 static struct mt_event evring[TRACE_LEN];
 static unsigned long nevents;
 static unsigned long failed_forks;
+static unsigned long gem_objects;	/* OP_GEM steps sent, with vgem */
 static bool skipped[OP_NR];	/* --skip: these become OP_PICK */
 
 static uint64_t next_rand(void)
@@ -871,6 +915,21 @@ static void fork_fail_step(struct worker *w, uint64_t r)
 	failed_forks++;
 }
 
+/* Whether the guest has vgem: without it, OP_GEM steps make heap buffers. */
+static bool have_vgem(void)
+{
+	static int have = -1;
+	int fd;
+
+	if (have < 0) {
+		fd = open("/dev/dri/card0", O_RDWR | O_CLOEXEC);
+		have = fd >= 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	return have;
+}
+
 static void do_step(void)
 {
 	unsigned int i = (unsigned int)(next_rand() % nworkers), j;
@@ -880,7 +939,12 @@ static void do_step(void)
 	int fd;
 
 	if (pick < 14) {
-		send_cmd(w, pick < 9 ? OP_HEAP : OP_UDMABUF, r, -1);
+		int op = pick < 9 ? OP_HEAP : pick < 12 ? OP_UDMABUF : OP_GEM;
+
+		if (op == OP_GEM && (skipped[op] || !have_vgem()))
+			op = OP_HEAP;
+		gem_objects += op == OP_GEM;
+		send_cmd(w, op, r, -1);
 	} else if (pick < 58) {
 		/* A local op; sometimes two workers at once. */
 		static const int local[] = {
@@ -964,6 +1028,21 @@ static void on_alarm(int sig)
 	fail("step %lu has not finished after 120 s", steps);
 }
 
+/*
+ * fdinfo and sysfs name the exporter of a GEM object's dma-buf "drm" (the
+ * module drm_gem_prime_export() exports as); memtrack names the driver,
+ * and vgem is the only GEM driver here.
+ */
+static void truth_exporters(struct mt_proc *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->nbufs; i++)
+		if (!strcmp(p->bufs[i].exporter, "drm"))
+			snprintf(p->bufs[i].exporter, sizeof(p->bufs[i].exporter),
+				 "vgem");
+}
+
 /* Every worker against the oracle, and the sharing figures across them. */
 static void check_all(struct mt_nl *nl)
 {
@@ -981,6 +1060,7 @@ static void check_all(struct mt_nl *nl)
 		/* Through a live thread: the leader may be a zombie. */
 		if (mt_truth_read_live(workers[i].pid, &want[i]))
 			fail("truth %d unreadable", workers[i].pid);
+		truth_exporters(&want[i]);
 		if (got[i].incomplete)
 			fail("pid %d flagged incomplete without fault injection", workers[i].pid);
 		why = mt_proc_diff(&got[i], &want[i]);
@@ -1079,7 +1159,7 @@ static int parse_skip(const char *arg)
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		for (op = 0; op < OP_NR && strcmp(op_names[op], tok); op++)
 			;
-		if (op == OP_NR || (op > OP_CLONE_VM && op != OP_FORK_FAIL)) {
+		if (op == OP_NR || (op > OP_GEM && op != OP_FORK_FAIL)) {
 			fprintf(stderr, "memtrack_stress: cannot skip '%s'\n", tok);
 			ret = -1;
 			break;
@@ -1198,8 +1278,8 @@ int main(int argc, char **argv)
 	events_drain(200);
 	for (pk = 0; pk < replay.n; pk++)
 		check_exited((pid_t)replay.procs[pk].pid);
-	printf("ok: seed %llu, %lu ops (%lu refused by the kernel, %lu failed forks), %lu checks against procfs, %lu events replayed over %u pids\n",
-	       (unsigned long long)seed, i, refused, failed_forks, nchecks, nevents,
-	       replay.n);
+	printf("ok: seed %llu, %lu ops (%lu refused by the kernel, %lu failed forks, %lu vgem objects%s), %lu checks against procfs, %lu events replayed over %u pids\n",
+	       (unsigned long long)seed, i, refused, failed_forks, gem_objects,
+	       have_vgem() ? "" : ": no vgem", nchecks, nevents, replay.n);
 	return 0;
 }
