@@ -27,8 +27,6 @@
 #define KiB 1024ULL
 #define MiB (1024ULL * KiB)
 
-#define CARD "/dev/dri/card0"
-
 /* ------------------------------------------------------------------ */
 /* GEM objects                                                         */
 
@@ -41,7 +39,11 @@ struct gem {
 
 static int card_open(void)
 {
-	int fd = open(CARD, O_RDWR | O_CLOEXEC);
+	const char *path = mt_vgem_path();
+	int fd = path ? open(path, O_RDWR | O_CLOEXEC) : -ENODEV;
+
+	if (!path)
+		return fd;
 
 	return fd < 0 ? -errno : fd;
 }
@@ -544,23 +546,16 @@ FIXTURE(gem)
 
 FIXTURE_SETUP(gem)
 {
-	struct drm_version v = { 0 };
-	char name[32] = "";
 	int ret;
 
 	self->card = -1;
 	self->ev.fd = -1;
 	self->nl.fd = -1;
+	if (!mt_vgem_path())
+		SKIP(return, "no vgem device in /dev/dri (CONFIG_DRM_VGEM)");
 	ret = card_open();
-	if (ret == -ENOENT || ret == -ENODEV || ret == -ENXIO)
-		SKIP(return, "no " CARD " (CONFIG_DRM_VGEM)");
-	ASSERT_GE(ret, 0) TH_LOG("open " CARD ": %s", strerror(-ret));
+	ASSERT_GE(ret, 0) TH_LOG("open %s: %s", mt_vgem_path(), strerror(-ret));
 	self->card = ret;
-	v.name = name;
-	v.name_len = sizeof(name) - 1;
-	ASSERT_EQ(0, ioctl(self->card, DRM_IOCTL_VERSION, &v));
-	if (strcmp(name, "vgem"))
-		SKIP(return, CARD " is %s, not vgem", name);
 	ret = mt_nl_open(&self->nl);
 	ASSERT_EQ(0, ret) TH_LOG("memtrack family: %s", strerror(-ret));
 	ret = mt_evlog_open(&self->ev, 1 << 20);
@@ -1238,6 +1233,43 @@ TEST_F(gem, shared_file_meets_mapping)
 	mt_evlog_read(&self->ev, 1000);
 	EXPECT_TRUE(events_consistent(_metadata, &self->ev));
 	close(card2);
+}
+
+/*
+ * 10. A dma-buf of another exporter (the system heap) imported into vgem:
+ * the handle holds that dma-buf, under its own id, size and exporter,
+ * once the fd is closed; GEM_CLOSE lets go of it.
+ */
+TEST_F(gem, foreign_import)
+{
+	const struct mt_buf *b;
+	struct mt_proc p;
+	uint32_t handle;
+	uint64_t id;
+	int fd;
+
+	fd = mt_heap_alloc(64 * KiB);
+	if (fd == -ENOENT)
+		SKIP(return, "no system heap");
+	ASSERT_GE(fd, 0);
+	id = mt_fd_ino(fd);
+	ASSERT_EQ(0, gem_import(self->card, fd, &handle));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, mt_proc_get(&self->nl, getpid(), &p));
+	b = mt_proc_find(&p, id);
+	ASSERT_NE(NULL, b) TH_LOG("the imported heap buffer is not held");
+	EXPECT_EQ(64 * KiB, b->size);
+	EXPECT_STREQ("system", b->exporter);
+	EXPECT_EQ(0, b->fds);
+	EXPECT_EQ(1, b->handles);
+	EXPECT_EQ(1, b->holders);
+	EXPECT_EQ(1, p.nr_buffers);
+	mt_proc_free(&p);
+	EXPECT_EQ(1, sys_holders(&self->nl, id, NULL));
+
+	ASSERT_EQ(0, gem_close(self->card, handle));
+	CHECK(getpid(), NULL, 0);
+	EXPECT_EQ(-1, sys_holders(&self->nl, id, NULL));
 }
 
 /* The exec'd image of exec_closes_drm_file: say ready, wait, exit. */

@@ -216,7 +216,8 @@ static int gem_alloc(size_t size, uint64_t r)
 	};
 	struct drm_prime_handle p = { .flags = DRM_CLOEXEC | DRM_RDWR };
 	struct drm_gem_close gc = { 0 };
-	int card = open("/dev/dri/card0", O_RDWR | O_CLOEXEC), ret = 0;
+	const char *path = mt_vgem_path();
+	int card = path ? open(path, O_RDWR | O_CLOEXEC) : -1, ret = 0;
 
 	if (card < 0)
 		return mt_heap_alloc(size);
@@ -918,16 +919,7 @@ static void fork_fail_step(struct worker *w, uint64_t r)
 /* Whether the guest has vgem: without it, OP_GEM steps make heap buffers. */
 static bool have_vgem(void)
 {
-	static int have = -1;
-	int fd;
-
-	if (have < 0) {
-		fd = open("/dev/dri/card0", O_RDWR | O_CLOEXEC);
-		have = fd >= 0;
-		if (fd >= 0)
-			close(fd);
-	}
-	return have;
+	return !!mt_vgem_path();
 }
 
 static void do_step(void)

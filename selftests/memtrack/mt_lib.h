@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <grp.h>
+#include <drm/drm.h>
 #include <linux/capability.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
@@ -1251,6 +1252,35 @@ static inline int mt_udmabuf_alloc(size_t size)
 	close(dev);
 	close(memfd);
 	return ret;
+}
+
+/*
+ * The path of vgem's primary node, or NULL if there is none: not always
+ * card0, on a machine with a real GPU.
+ */
+static inline const char *mt_vgem_path(void)
+{
+	static char path[32];
+	static int found = -1;
+	int i, fd;
+
+	for (i = 0; found < 0 && i < 16; i++) {
+		char name[16] = "";
+		struct drm_version v = {
+			.name = name, .name_len = sizeof(name) - 1,
+		};
+
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(name, "vgem"))
+			found = 1;
+		close(fd);
+	}
+	if (found < 0)
+		found = 0;
+	return found ? path : NULL;
 }
 
 static inline int mt_set_name(int fd, const char *name)
