@@ -1244,7 +1244,7 @@ TEST_F(gem, foreign_import)
 {
 	const struct mt_buf *b;
 	struct mt_proc p;
-	uint32_t handle;
+	uint32_t handle = 0;
 	uint64_t id;
 	int fd;
 
