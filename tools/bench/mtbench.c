@@ -445,7 +445,8 @@ static int cmd_read(void)
 	int i, ready[2], go[2], mapgo[2], bufs[BUFS];
 	pid_t *pids = calloc(PROCS, sizeof(pid_t));
 	uint64_t t, nl_ns, pf_ns, mt_ns, mtp_ns, one_nl, one_pf;
-	uint64_t nlm_ns, pfm_ns, mtm_ns;
+	uint64_t nlm_ns, pfm_ns, mtm_ns, mtpid_ns, mtbuf_ns;
+	char cmd[64];
 	struct rlimit rl = { 4096, 4096 };
 	long refs_nl = 0, refs_pf;
 	struct mtnl *h;
@@ -488,12 +489,18 @@ static int cmd_read(void)
 	pf_ns = now_ns() - t;
 	mt_ns = run_cmd("mtstat -j >/dev/null");
 	mtp_ns = run_cmd("mtstat --source=procfs -j >/dev/null");
+	/* What a user asks about one process, or the buffers, on that system. */
+	snprintf(cmd, sizeof(cmd), "mtstat -j -p %d >/dev/null", (int)pids[PROCS / 2]);
+	mtpid_ns = run_cmd(cmd);
+	mtbuf_ns = run_cmd("mtstat -j -b >/dev/null");
 	printf("read_references_netlink %ld refs\n", refs_nl);
 	printf("read_references_procfs %ld refs\n", refs_pf);
 	printf("read_full_dump_library %" PRIu64 " ns\n", nl_ns);
 	printf("read_full_scan_procfs %" PRIu64 " ns\n", pf_ns);
 	printf("read_full_mtstat_netlink %" PRIu64 " ns\n", mt_ns);
 	printf("read_full_mtstat_procfs %" PRIu64 " ns\n", mtp_ns);
+	printf("read_pid_mtstat_netlink %" PRIu64 " ns\n", mtpid_ns);
+	printf("read_buffers_mtstat_netlink %" PRIu64 " ns\n", mtbuf_ns);
 	printf("read_ns_per_reference_library %.1f ns\n", (double)nl_ns / (double)refs_nl);
 	printf("read_ns_per_reference_procfs %.1f ns\n", (double)pf_ns / (double)refs_pf);
 

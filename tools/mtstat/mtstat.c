@@ -475,6 +475,22 @@ static int check_stdout(void)
 	return MTSTAT_OK;
 }
 
+/*
+ * What the view needs from the kernel.  -b is the buffer list alone;
+ * -p (also with --prometheus) is those processes alone, since the kernel
+ * computes the sharing figures; the process list and the owner and
+ * Prometheus views without -p read every process, and the buffer list
+ * for the kernel-only buffers they report.
+ */
+static unsigned int snapshot_needs(const struct mt_args *a)
+{
+	if (a->buffers)
+		return MT_WANT_SYSTEM;
+	if (a->pids)
+		return MT_WANT_PROCS;
+	return MT_WANT_PROCS | MT_WANT_SYSTEM;
+}
+
 /* One snapshot from the source, checked; an MTSTAT_* code. */
 static int take_snapshot(const struct mt_args *a, struct mt_snapshot *snap)
 {
@@ -482,7 +498,7 @@ static int take_snapshot(const struct mt_args *a, struct mt_snapshot *snap)
 	int ret;
 
 	if (!strcmp(a->source, "netlink"))
-		ret = mt_source_netlink(snap, &a->filter, a->buffers || !a->pids,
+		ret = mt_source_netlink(snap, &a->filter, snapshot_needs(a),
 					err, sizeof(err));
 	else
 		ret = mt_source_procfs(snap, &a->filter, err, sizeof(err));

@@ -78,9 +78,15 @@ struct mt_filter {
 	size_t npids;
 };
 
+/* What a netlink snapshot reads: only what the view shows. */
+enum {
+	MT_WANT_PROCS = 1,	/* the processes (only @f's pids, if it has any) */
+	MT_WANT_SYSTEM = 2,	/* the system-wide buffer list */
+};
+
 /* Sources fill @s and return 0 or an MTSTAT_E* code, with @err set. */
 int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
-		      bool want_system, char *err, size_t errlen);
+		      unsigned int want, char *err, size_t errlen);
 int mt_source_procfs(struct mt_snapshot *s, const struct mt_filter *f,
 		     char *err, size_t errlen);
 /* 1 if the kernel has the memtrack family, 0 if not. */

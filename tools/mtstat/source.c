@@ -177,8 +177,78 @@ static int errno_to_exit(int err)
 	}
 }
 
+/*
+ * Read the asked-for pids one by one, each with a request of its own:
+ * the kernel computes the sharing figures, so the rest of the system is
+ * not needed, and a missing or unreadable pid is reported rather than
+ * silently absent.  With a name or exporter filter the pid's report is
+ * the kernel's filtered dump of that pid alone.
+ */
+static int netlink_pids(struct mtnl *h, struct nl_ctx *c, char *err, size_t errlen)
+{
+	const struct mt_filter *f = c->f;
+	size_t i, j;
+	int ret;
+
+	for (i = 0; i < f->npids; i++) {
+		struct mtnl_proc *np;
+		uint64_t gen = 0;
+
+		for (j = 0; j < i && f->pids[j] != f->pids[i]; j++)
+			;
+		if (j < i)
+			continue;	/* asked twice, shown once */
+		ret = mtnl_proc_get(h, f->pids[i], &np);
+		/* Say why, if procfs knows (a thread id, a zombie). */
+		if (ret == -ESRCH && mt_pid_check(f->pids[i], err, errlen))
+			return MTSTAT_ENOPID;
+		if (ret) {
+			const char *kmsg = mtnl_last_error(h);
+
+			snprintf(err, errlen, "pid %u: %s%s%s%s", f->pids[i],
+				 ret == -ESRCH ? "no such process" :
+				 ret == -EACCES ? "permission denied" :
+				 ret == -EAGAIN ? "its buffers kept changing while it was read" :
+				 strerror(-ret),
+				 *kmsg ? " (kernel: " : "", kmsg, *kmsg ? ")" : "");
+			return errno_to_exit(ret);
+		}
+		if (!f->name && !f->exporter) {
+			gen = mtnl_proc_generation(np);
+			/*
+			 * As in a dump, a process that holds nothing is left
+			 * to mt_snapshot_check_pids(), which tells a live one
+			 * (zero figures) from a zombie (an error).
+			 */
+			if (mtnl_proc_nr_buffers(np))
+				ret = copy_proc(np, c) ? c->err : 0;
+		} else {
+			struct mtnl_dump_opts opts = {
+				.sz = sizeof(opts), .pid = f->pids[i],
+				.name = f->name, .exporter = f->exporter,
+			};
+
+			ret = mtnl_proc_dump(h, &opts, copy_proc, c, &gen);
+			if (ret == 1)
+				ret = c->err;
+			/* -EINTR: changing while read; it was passed as last read. */
+			if (ret == -EINTR)
+				ret = 0;
+		}
+		mtnl_proc_free(np);
+		if (ret) {
+			snprintf(err, errlen, "pid %u: %s%s%s", f->pids[i], strerror(-ret),
+				 *mtnl_last_error(h) ? ": " : "", mtnl_last_error(h));
+			return errno_to_exit(ret);
+		}
+		if (gen > c->s->generation)
+			c->s->generation = gen;
+	}
+	return MTSTAT_OK;
+}
+
 int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
-		      bool want_system, char *err, size_t errlen)
+		      unsigned int want, char *err, size_t errlen)
 {
 	struct nl_ctx c = { .s = s, .f = f };
 	struct mtnl *h;
@@ -196,33 +266,16 @@ int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
 	}
 	s->family_version = mtnl_family_version(h);
 
-	/* Asked-for pids are checked one by one, so that a missing or
-	 * unreadable one is reported rather than silently absent.  The
-	 * sharing figures still need every visible process: dump them all.
-	 */
-	for (i = 0; f->pids && i < f->npids; i++) {
-		struct mtnl_proc *np;
-
-		ret = mtnl_proc_get(h, f->pids[i], &np);
-		/* Say why, if procfs knows (a thread id, a zombie). */
-		if (ret == -ESRCH && mt_pid_check(f->pids[i], err, errlen)) {
-			mtnl_close(h);
-			return MTSTAT_ENOPID;
-		}
+	if ((want & MT_WANT_PROCS) && f->pids) {
+		ret = netlink_pids(h, &c, err, errlen);
 		if (ret) {
-			const char *kmsg = mtnl_last_error(h);
-
-			snprintf(err, errlen, "pid %u: %s%s%s%s", f->pids[i],
-				 ret == -ESRCH ? "no such process" :
-				 ret == -EACCES ? "permission denied" : strerror(-ret),
-				 *kmsg ? " (kernel: " : "", kmsg, *kmsg ? ")" : "");
 			mtnl_close(h);
-			return errno_to_exit(ret);
+			return ret;
 		}
-		mtnl_proc_free(np);
+		want &= ~MT_WANT_PROCS;
 	}
 	/* Retry a dump the accounting changed under, for a snapshot. */
-	for (tries = 0; tries < 5; tries++) {
+	for (tries = 0; (want & MT_WANT_PROCS) && tries < 5; tries++) {
 		struct mtnl_dump_opts opts = {
 			.sz = sizeof(opts), .name = f->name, .exporter = f->exporter,
 		};
@@ -243,7 +296,7 @@ int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
 		return errno_to_exit(ret);
 	}
 
-	if (want_system) {
+	if (want & MT_WANT_SYSTEM) {
 		ret = mtnl_buffer_dump(h, copy_sys, s);
 		if (ret == 0) {
 			s->has_system = true;

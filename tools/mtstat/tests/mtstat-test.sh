@@ -34,6 +34,24 @@ for p in "$camera" "$compositor" "$helper"; do
 	pf=$(mtstat --source=procfs -j -p "$p" | figures)
 	check "pid $p: netlink and procfs agree ($nl)" [ -n "$nl" -a "$nl" = "$pf" ]
 done
+# -p asks the kernel for those pids alone: its figures, sharing included,
+# must be the ones the all-process view shows for them.
+one_vs_all() {	# PID
+	one=$(mtstat -j -p "$1" | jq -c '.processes[0] | del(.buffers)')
+	all=$(mtstat -j | jq -c ".processes[] | select(.pid == $1)")
+	case $one in *'"pss":'*) ;; *) echo "  no figures: $one"; return 1 ;; esac
+	[ "$one" = "$all" ] || { echo "  -p: $one"; echo "  all: $all"; return 1; }
+}
+for p in "$camera" "$compositor" "$helper"; do
+	check "pid $p: -p and the all-process view agree, pss and unique included" one_vs_all "$p"
+done
+check "-p with a name filter: the pid's figures cover the matching buffers" \
+	sh -c "[ \"\$(mtstat -j -N camera-still -p $camera | jq -c '.processes[0] | del(.buffers)')\" = \
+	        \"\$(mtstat -j -N camera-still | jq -c '.processes[] | select(.pid == $camera)')\" ]"
+check "-p the same pid twice shows it once" \
+	sh -c "mtstat -j -p $camera,$compositor,$camera | jq -e '[.processes[].pid] == [$camera, $compositor]' >/dev/null"
+check "-p with a filter nothing matches shows the pid with zero figures" \
+	sh -c "mtstat -j -N no-such-name -p $camera | jq -e '.processes[0] | .pid == $camera and .total == 0' >/dev/null"
 check "camera holds 6 buffers, one through a mapping only, 20 MiB" \
 	sh -c "mtstat -j -p $camera | grep -q '\"nr_buffers\":6,\"nr_fds\":5,\"total\":20971520'"
 check "camera maps 1 MiB, the compositor 8 MiB" \
