@@ -417,9 +417,12 @@ enum mtnl_event_kind {
 	MTNL_EVENT_FORK,	/* a process was born holding buffers */
 	MTNL_EVENT_LOST,	/* events were lost: resynchronise */
 	/*
-	 * A DRM file entered or left the process's table: it started and
-	 * stopped holding mtnl_event_nr_added() and mtnl_event_nr_removed()
-	 * buffers at once (since MEMTRACK_NL_1.2)
+	 * The process started and stopped holding mtnl_event_nr_added() and
+	 * mtnl_event_nr_removed() buffers at once (since MEMTRACK_NL_1.2): a
+	 * DRM file entered or left its table, or it exited or called
+	 * execve() (mtnl_event_reason() says which), once for what its
+	 * address space held alone and once for its table.  Which buffers,
+	 * a query of the process tells (none, or -ESRCH, after an exit).
 	 */
 	MTNL_EVENT_BULK,
 };
@@ -427,8 +430,8 @@ enum mtnl_event_kind {
 /* Why a process stopped holding a buffer, from mtnl_event_reason(). */
 enum mtnl_reason {
 	MTNL_REASON_CLOSE = 0,	/* its last fd on the buffer was closed */
-	MTNL_REASON_EXEC,	/* close-on-exec at execve() */
-	MTNL_REASON_EXIT,	/* it exited (its fd table or mm went away) */
+	MTNL_REASON_EXEC,	/* execve(): close-on-exec, or the old mm (BULK) */
+	MTNL_REASON_EXIT,	/* it exited (BULK: its mm, then its fd table) */
 	MTNL_REASON_UNMAP,	/* its last mapping went, and no fd refers to it */
 	/* its last GEM handle to the buffer was closed (since MEMTRACK_NL_1.2) */
 	MTNL_REASON_HANDLE_CLOSE,

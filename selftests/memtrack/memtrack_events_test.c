@@ -105,6 +105,13 @@ static const char *describe(const struct mt_events *es, uint32_t pid)
 			len += snprintf(out + len, sizeof(out) - len, "fork:%u ",
 					e->nr_buffers);
 			break;
+		case MEMTRACK_CMD_PROC_BULK_NTF:
+			len += snprintf(out + len, sizeof(out) - len, "bulk:+%llu:-%llu:%s ",
+					(unsigned long long)e->nr_added,
+					(unsigned long long)e->nr_removed,
+					e->reason < ARRAY_SIZE(reasons) && reasons[e->reason] ?
+					reasons[e->reason] : "-");
+			break;
 		default:
 			len += snprintf(out + len, sizeof(out) - len, "cmd%u ", e->cmd);
 		}
@@ -257,10 +264,61 @@ TEST_F(ev, fork_exec_and_exit)
 	EXPECT_EQ((uint32_t)getpid(), f->parent);
 	EXPECT_EQ(2, f->nr_buffers);
 	EXPECT_EQ(48 * KiB, f->total);
-	snprintf(want, sizeof(want), "fork:2 uninstall:ev-drop:exec uninstall:ev-keep:exit");
+	snprintf(want, sizeof(want), "fork:2 uninstall:ev-drop:exec bulk:+0:-1:exit");
 	EXPECT_STREQ(want, describe(self->es, pid));
 	EXPECT_STREQ("install:ev-keep install:ev-drop uninstall:ev-keep:close uninstall:ev-drop:close",
 		     describe(self->es, getpid()));
+	EXPECT_TRUE(seqs_step_by_one(self->es));
+}
+
+/*
+ * A process that exits holding many buffers sends one summary event per
+ * holder it stops using, not one per buffer: first its address space
+ * (the buffers it holds only through mappings), then its table.  The
+ * figures after each follow from the fork event's, and the sequence
+ * numbers step by one.
+ */
+TEST_F(ev, exit_sends_one_summary_per_holder)
+{
+	enum { FDS = 12, MAPS = 5 };
+	int fds[FDS], maps[MAPS], status, i;
+	const struct mt_event *e;
+	char want[128];
+	pid_t pid;
+
+	for (i = 0; i < FDS; i++)
+		ASSERT_LE(0, fds[i] = mt_heap_alloc(4 * KiB));
+	for (i = 0; i < MAPS; i++)
+		ASSERT_LE(0, maps[i] = mt_heap_alloc(8 * KiB));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		for (i = 0; i < MAPS; i++) {
+			if (mmap(NULL, 8 * KiB, PROT_READ, MAP_SHARED, maps[i], 0) ==
+			    MAP_FAILED)
+				_exit(1);
+			close(maps[i]);
+		}
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, status);
+	for (i = 0; i < FDS; i++)
+		close(fds[i]);
+	for (i = 0; i < MAPS; i++)
+		close(maps[i]);
+	events_read(self->es, 1000);
+	/* Closing a mapped buffer's fd is silent: the mapping holds it. */
+	snprintf(want, sizeof(want), "fork:%d bulk:+0:-%d:exit bulk:+0:-%d:exit",
+		 FDS + MAPS, MAPS, FDS);
+	EXPECT_STREQ(want, describe(self->es, pid));
+	e = find_event(self->es, MEMTRACK_CMD_PROC_BULK_NTF, pid);
+	ASSERT_NE(NULL, e);
+	/* The address space's summary leaves what the table holds. */
+	EXPECT_EQ(FDS * 4 * KiB, e->total);
+	EXPECT_EQ(FDS, e->nr_buffers);
+	EXPECT_EQ(MEMTRACK_REASON_EXIT, e->reason);
+	EXPECT_EQ(NULL, find_event(self->es, MEMTRACK_CMD_PROC_BUFFER_DEL_NTF, pid));
 	EXPECT_TRUE(seqs_step_by_one(self->es));
 }
 
@@ -298,7 +356,7 @@ TEST_F(ev, mmap_close_munmap_sequence)
 /*
  * The other order: unmapping a buffer that an fd still refers to is
  * silent, and the close uninstalls.  A buffer held only through a mapping
- * at exit or exec uninstalls with that reason.
+ * at exit or exec is dropped by a summary (bulk) event with that reason.
  */
 TEST_F(ev, mapping_only_holders_exit_and_exec)
 {
@@ -331,7 +389,7 @@ TEST_F(ev, mapping_only_holders_exit_and_exec)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, status);
 	events_read(self->es, 1000);
-	EXPECT_STREQ("fork:2 uninstall:ev-exec:close uninstall:ev-exit:exit",
+	EXPECT_STREQ("fork:2 uninstall:ev-exec:close bulk:+0:-1:exit",
 		     describe(self->es, pid));
 
 	/* Mapping only: ev-exec in the child that execs. */
@@ -363,7 +421,7 @@ TEST_F(ev, mapping_only_holders_exit_and_exec)
 	close(x);
 	close(y);
 	events_read(self->es, 1000);
-	EXPECT_STREQ("fork:2 uninstall:ev-exit:close uninstall:ev-exec:exec",
+	EXPECT_STREQ("fork:2 uninstall:ev-exit:close bulk:+0:-1:exec",
 		     describe(self->es, pid));
 	EXPECT_STREQ("install:ev-fdmap install:ev-exit install:ev-exec uninstall:ev-fdmap:close uninstall:ev-exit:close uninstall:ev-exec:close",
 		     describe(self->es, getpid()));
@@ -421,7 +479,7 @@ TEST_F(ev, scm_rights_receiver_starts_holding)
 	EXPECT_EQ(0, status);
 	events_read(self->es, 1000);
 	/* It inherited the buffer (fork), dropped it, got it back, exited. */
-	EXPECT_STREQ("fork:1 uninstall:ev-scm:close install:ev-scm uninstall:ev-scm:exit",
+	EXPECT_STREQ("fork:1 uninstall:ev-scm:close install:ev-scm bulk:+0:-1:exit",
 		     describe(self->es, pid));
 	e = find_event(self->es, MEMTRACK_CMD_PROC_BUFFER_ADD_NTF, pid);
 	ASSERT_NE(NULL, e);

@@ -815,7 +815,7 @@ TEST_F(gem, drm_file_dup_pass_fork)
 	EXPECT_STREQ("", describe(&self->ev, mark, getpid()));
 	EXPECT_STREQ("", describe(&self->ev, mark, r.pid));
 
-	/* Each exits holding them through the file: one del each. */
+	/* Each exits holding them through the file: one summary each. */
 	mark = self->ev.n;
 	rpid = r.pid;
 	fpid = f.pid;
@@ -826,10 +826,8 @@ TEST_F(gem, drm_file_dup_pass_fork)
 		w[i].holders = 1;
 	CHECK(getpid(), w, n);
 	mt_evlog_read(&self->ev, 1000);
-	EXPECT_STREQ("del:1M:exit del:2M:exit del:3M:exit",
-		     describe(&self->ev, mark, rpid));
-	EXPECT_STREQ("del:1M:exit del:2M:exit del:3M:exit",
-		     describe(&self->ev, mark, fpid));
+	EXPECT_STREQ("bulk:+0:-3:exit", describe(&self->ev, mark, rpid));
+	EXPECT_STREQ("bulk:+0:-3:exit", describe(&self->ev, mark, fpid));
 	EXPECT_STREQ("", describe(&self->ev, mark, getpid()));
 	EXPECT_TRUE(events_consistent(_metadata, &self->ev));
 	close(sv[0]);
@@ -1048,8 +1046,8 @@ TEST_F(gem, exit_drops_handles)
 	CHECK(getpid(), w, 2);
 	EXPECT_EQ(-1, sys_holders(&self->nl, own.id, NULL));
 	mt_evlog_read(&self->ev, 1000);
-	/* One del per buffer, in the kernel's order (by id here). */
-	EXPECT_STREQ("fork:2 add:3M del:1M:exit del:2M:exit del:3M:exit",
+	/* One summary for the three buffers, not a del per buffer. */
+	EXPECT_STREQ("fork:2 add:3M bulk:+0:-3:exit",
 		     describe(&self->ev, mark, kpid));
 	e = event_of(&self->ev, mark, kpid, 0);
 	ASSERT_NE(NULL, e);
@@ -1060,8 +1058,10 @@ TEST_F(gem, exit_drops_handles)
 	EXPECT_EQ(own.id, e->buf.id);
 	EXPECT_EQ(6 * MiB, e->total);
 	EXPECT_EQ(3, e->nr_buffers);
-	e = event_of(&self->ev, mark, kpid, 4);
+	e = event_of(&self->ev, mark, kpid, 2);
 	ASSERT_NE(NULL, e);
+	EXPECT_EQ(3, e->nr_removed);
+	EXPECT_EQ(MEMTRACK_REASON_EXIT, e->reason);
 	EXPECT_EQ(0, e->total);
 	EXPECT_EQ(0, e->nr_buffers);
 	EXPECT_STREQ("", describe(&self->ev, mark, getpid()));

@@ -292,7 +292,7 @@ eval "$(cat /tmp/wl)"
 got=$(jq -r --argjson p "$parent" --argjson c "$child" 'select(.pid == $p or .pid == $c) |
 	"\(if .pid == $p then "P" else "C" end) \(.event)\(if .reason then "/" + .reason else "" end) \(.buffer.name // "-") \(.total)"' /tmp/wj |
 	tr '\n' ';')
-want="P install  65536;C fork - 65536;C uninstall/exit w-a 0;P uninstall/unmap w-a 0;P install  32768;P uninstall/close w-b 0;"
+want="P install  65536;C fork - 65536;C bulk/exit - 0;P uninstall/unmap w-a 0;P install  32768;P uninstall/close w-b 0;"
 check "--watch -j: exactly the workload's events ($got)" [ "$got" = "$want" ]
 # jq -s: one verdict over the whole stream (-e alone judges the last line).
 check "--watch -j: the fork names its parent" \

@@ -22,7 +22,7 @@
  *   dup(a), close the dup                         (silent)
  *   mmap(a), close(a)                             (silent: still mapped)
  *   fork; the child inherits only the mapping     fork (child, 1 buffer)
- *   the child exits                               uninstall/exit w-a (child)
+ *   the child exits                               bulk/exit, 1 removed (child)
  *   munmap                                        uninstall/unmap w-a (parent)
  *   b = 32 KiB udmabuf, named w-b                 install (parent)
  *   close(b)                                      uninstall/close w-b (parent)
