@@ -421,7 +421,8 @@ enum mtnl_event_kind {
 	 * mtnl_event_nr_removed() buffers at once (since MEMTRACK_NL_1.2): a
 	 * DRM file entered or left its table, or it exited or called
 	 * execve() (mtnl_event_reason() says which), once for what its
-	 * address space held alone and once for its table.  Which buffers,
+	 * address space held alone and once for its table (at execve(),
+	 * its close-on-exec fds).  Which buffers,
 	 * a query of the process tells (none, or -ESRCH, after an exit).
 	 */
 	MTNL_EVENT_BULK,
@@ -430,7 +431,7 @@ enum mtnl_event_kind {
 /* Why a process stopped holding a buffer, from mtnl_event_reason(). */
 enum mtnl_reason {
 	MTNL_REASON_CLOSE = 0,	/* its last fd on the buffer was closed */
-	MTNL_REASON_EXEC,	/* execve(): close-on-exec, or the old mm (BULK) */
+	MTNL_REASON_EXEC,	/* execve(): close-on-exec fds, the old mm (BULK) */
 	MTNL_REASON_EXIT,	/* it exited (BULK: its mm, then its fd table) */
 	MTNL_REASON_UNMAP,	/* its last mapping went, and no fd refers to it */
 	/* its last GEM handle to the buffer was closed (since MEMTRACK_NL_1.2) */

@@ -225,14 +225,17 @@ TEST_F(ev, fork_exec_and_exit)
 {
 	int keep = named(32 * KiB, "ev-keep", false);
 	int drop = named(16 * KiB, "ev-drop", true);
+	int drop2 = named(8 * KiB, "ev-drop2", true);
+	int drop3 = named(4 * KiB, "ev-drop3", true);
 	int ready[2], go[2], status;
 	const struct mt_event *f;
-	char want[128];
 	pid_t pid;
 	char c;
 
 	ASSERT_GE(keep, 0);
 	ASSERT_GE(drop, 0);
+	ASSERT_GE(drop2, 0);
+	ASSERT_GE(drop3, 0);
 	ASSERT_EQ(0, pipe(ready));
 	ASSERT_EQ(0, pipe(go));
 	/* Only the child's ends survive its exec. */
@@ -256,17 +259,25 @@ TEST_F(ev, fork_exec_and_exit)
 	EXPECT_EQ(0, status);
 	close(keep);
 	close(drop);
+	close(drop2);
+	close(drop3);
 	events_read(self->es, 1000);
 
-	/* One fork event for two inherited buffers, not two installs. */
+	/* One fork event for four inherited buffers, not four installs. */
 	f = find_event(self->es, MEMTRACK_CMD_PROC_FORK_NTF, pid);
 	ASSERT_NE(NULL, f);
 	EXPECT_EQ((uint32_t)getpid(), f->parent);
-	EXPECT_EQ(2, f->nr_buffers);
-	EXPECT_EQ(48 * KiB, f->total);
-	snprintf(want, sizeof(want), "fork:2 uninstall:ev-drop:exec bulk:+0:-1:exit");
-	EXPECT_STREQ(want, describe(self->es, pid));
-	EXPECT_STREQ("install:ev-keep install:ev-drop uninstall:ev-keep:close uninstall:ev-drop:close",
+	EXPECT_EQ(4, f->nr_buffers);
+	EXPECT_EQ(60 * KiB, f->total);
+	/* One summary for the three close-on-exec fds, one for the exit. */
+	EXPECT_STREQ("fork:4 bulk:+0:-3:exec bulk:+0:-1:exit", describe(self->es, pid));
+	f = find_event(self->es, MEMTRACK_CMD_PROC_BULK_NTF, pid);
+	ASSERT_NE(NULL, f);
+	EXPECT_EQ(MEMTRACK_REASON_EXEC, f->reason);
+	EXPECT_EQ(32 * KiB, f->total);
+	EXPECT_EQ(1, f->nr_buffers);
+	EXPECT_EQ(NULL, find_event(self->es, MEMTRACK_CMD_PROC_BUFFER_DEL_NTF, pid));
+	EXPECT_STREQ("install:ev-keep install:ev-drop install:ev-drop2 install:ev-drop3 uninstall:ev-keep:close uninstall:ev-drop:close uninstall:ev-drop2:close uninstall:ev-drop3:close",
 		     describe(self->es, getpid()));
 	EXPECT_TRUE(seqs_step_by_one(self->es));
 }
