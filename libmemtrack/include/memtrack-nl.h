@@ -419,10 +419,10 @@ enum mtnl_event_kind {
 	/*
 	 * The process started and stopped holding mtnl_event_nr_added() and
 	 * mtnl_event_nr_removed() buffers at once (since MEMTRACK_NL_1.2): a
-	 * DRM file entered or left its table, or it exited or called
-	 * execve() (mtnl_event_reason() says which), once for what its
-	 * address space held alone and once for its table (at execve(),
-	 * its close-on-exec fds).  Which buffers,
+	 * DRM file entered or left its table, or it exited (once for what
+	 * its address space held alone, then once for its table) or called
+	 * execve() (once for its close-on-exec fds, then once for its old
+	 * address space); mtnl_event_reason() says which.  Which buffers,
 	 * a query of the process tells (none, or -ESRCH, after an exit).
 	 */
 	MTNL_EVENT_BULK,
