@@ -4,7 +4,8 @@
  * small receive buffer, over 1,000 processes and over one process whose
  * buffers span several rounds, checked against /proc/PID/fdinfo; the
  * cost of one process independent of the rest; NLM_F_DUMP_INTR scoped
- * to the process that changed.
+ * to the process that changed; the compact dump (proc-refs-get) against
+ * the truth and the pair dump.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -391,6 +392,200 @@ TEST_F(dump, abandoned_and_interrupted_dumps_are_harmless)
 	ASSERT_EQ(1, l.n);
 	EXPECT_EQ(199, l.procs[0].nbufs);
 	mt_proc_list_free(&l);
+}
+
+/*
+ * proc-refs-get against ground truth and against the pair dump: 20
+ * children that inherit 100 shared buffers and map one of their own,
+ * read in small rounds.  Each buffer is described once in the dump,
+ * each process has one message with figures, and an entry takes 12
+ * bytes, or 20 with ref-mapped.
+ */
+TEST_F_TIMEOUT(dump, refs_match_truth_and_the_pair_dump, 300)
+{
+	int shared[100], ready[2], go[2], i;
+	struct mt_refs_dump d;
+	struct mt_proc_list pairs;
+	pid_t pids[21];
+	char c;
+
+	for (i = 0; i < 100; i++) {
+		shared[i] = mt_heap_alloc(4096 * (1 + i % 3));
+		ASSERT_GE(shared[i], 0);
+	}
+	ASSERT_EQ(0, mt_set_name(shared[7], "refs-tagged"));
+	ASSERT_EQ(0, pipe2(ready, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(go, O_CLOEXEC));
+	for (i = 0; i < 20; i++) {
+		pids[i] = fork();
+		ASSERT_GE(pids[i], 0);
+		if (pids[i] == 0) {
+			int own = mt_udmabuf_alloc(8192);
+
+			close(go[1]);
+			if (own < 0 || mmap(NULL, 8192, PROT_READ, MAP_SHARED,
+					    own, 0) == MAP_FAILED)
+				_exit(1);
+			/* Held through the mapping only, from now on. */
+			close(own);
+			if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) < 0)
+				_exit(2);
+			_exit(0);
+		}
+	}
+	pids[20] = getpid();
+	close(ready[1]);
+	close(go[0]);
+	for (i = 0; i < 20; i++)
+		ASSERT_EQ(1, read(ready[0], &c, 1));
+
+	ASSERT_EQ(0, mt_proc_refs(&self->nl, 0, NULL, SMALL_RECV, &d))
+		TH_LOG("dump: %s", self->nl.extack);
+	EXPECT_STREQ("", d.bad);
+	EXPECT_FALSE(d.l.bad_order);
+	EXPECT_FALSE(self->nl.dump_intr);
+	EXPECT_GT(self->nl.recvs, 2);
+	EXPECT_EQ(d.meta.n, d.described) TH_LOG("a buffer was described twice");
+	EXPECT_TRUE(d.columns_mapped);
+	EXPECT_EQ(20, d.entry_bytes);
+	ASSERT_EQ(0, mt_proc_dump(&self->nl, 0, 65536, &pairs));
+	for (i = 0; i < 21; i++) {
+		const struct mt_proc *p = find_pid(&d.l, pids[i]);
+		const struct mt_proc *q = find_pid(&pairs, pids[i]);
+		struct mt_proc truth;
+		const char *why;
+		unsigned int j;
+
+		ASSERT_NE(NULL, p) TH_LOG("pid %d missing", pids[i]);
+		ASSERT_NE(NULL, q);
+		EXPECT_EQ(i < 20 ? 101 : 100, p->nbufs);
+		ASSERT_EQ(0, mt_truth_read(pids[i], &truth));
+		why = mt_proc_diff(p, &truth);
+		EXPECT_TRUE(!why) TH_LOG("pid %d: %s", pids[i], why);
+		mt_proc_free(&truth);
+		/* The figures are those proc-get sends; so are the pairs. */
+		EXPECT_EQ(q->total, p->total);
+		EXPECT_EQ(q->pss, p->pss);
+		EXPECT_EQ(q->unique, p->unique);
+		EXPECT_EQ(q->hwm, p->hwm);
+		EXPECT_EQ(q->mapped, p->mapped);
+		EXPECT_EQ(q->nr_fds, p->nr_fds);
+		ASSERT_EQ(q->nbufs, p->nbufs);
+		for (j = 0; j < p->nbufs; j++) {
+			EXPECT_EQ(q->bufs[j].id, p->bufs[j].id);
+			EXPECT_EQ(q->bufs[j].holders, p->bufs[j].holders);
+			EXPECT_EQ(q->bufs[j].mapped, p->bufs[j].mapped);
+		}
+	}
+	for (i = 0; i < 100; i++) {
+		const struct mt_buf *m = mt_refs_meta(&d, mt_fd_ino(shared[i]));
+
+		ASSERT_NE(NULL, m);
+		EXPECT_EQ(21, m->holders);
+		EXPECT_EQ(4096 * (1 + i % 3), m->size);
+	}
+	mt_proc_list_free(&pairs);
+	mt_refs_dump_free(&d);
+
+	/* Filtered: one buffer per process, described once. */
+	ASSERT_EQ(0, mt_proc_refs(&self->nl, 0, "refs-tagged", SMALL_RECV, &d));
+	EXPECT_STREQ("", d.bad);
+	EXPECT_EQ(1, d.described);
+	for (i = 0; i < 21; i++) {
+		const struct mt_proc *p = find_pid(&d.l, pids[i]);
+
+		ASSERT_NE(NULL, p);
+		ASSERT_EQ(1, p->nbufs);
+		EXPECT_EQ(1, p->nr_buffers);
+		EXPECT_EQ(mt_fd_ino(shared[7]), p->bufs[0].id);
+		EXPECT_EQ(p->bufs[0].size, p->total);
+		EXPECT_EQ(1, p->bufs[0].fds);
+		EXPECT_STREQ("refs-tagged", p->bufs[0].name);
+	}
+	EXPECT_EQ(12, d.entry_bytes);
+	mt_refs_dump_free(&d);
+
+	close(go[1]);
+	for (i = 0; i < 20; i++) {
+		int status;
+
+		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+		EXPECT_EQ(0, status);
+	}
+	for (i = 0; i < 100; i++)
+		close(shared[i]);
+}
+
+/*
+ * A process with 300 named buffers does not fit in one message: it
+ * continues over several, its figures in the first only, and adds up
+ * to the truth.  A dump that changes mid-process is flagged, an
+ * abandoned one frees its state (kmemleak checks), and a filter on a
+ * pid that holds nothing returns nothing.
+ */
+TEST_F_TIMEOUT(dump, refs_continue_a_large_process, 300)
+{
+	struct mt_refs_dump d;
+	struct mt_proc truth;
+	struct mt_msg m;
+	char name[32], buf[2048];
+	const char *why;
+	int i, fds[NR_SPLIT_BUFFERS];
+
+	for (i = 0; i < NR_SPLIT_BUFFERS; i++) {
+		fds[i] = mt_heap_alloc(4096);
+		ASSERT_GE(fds[i], 0);
+		snprintf(name, sizeof(name), "split-%03d-padding-to-the-max", i);
+		ASSERT_EQ(0, mt_set_name(fds[i], name));
+	}
+	ASSERT_EQ(0, mt_proc_refs(&self->nl, getpid(), NULL, SMALL_RECV, &d));
+	EXPECT_STREQ("", d.bad);
+	ASSERT_EQ(1, d.l.n);
+	EXPECT_GT(d.continued, 0);
+	EXPECT_EQ(1 + d.continued, d.l.messages);
+	EXPECT_FALSE(self->nl.dump_intr);
+	EXPECT_FALSE(d.l.bad_order);
+	EXPECT_EQ(NR_SPLIT_BUFFERS, d.described);
+	EXPECT_EQ(NR_SPLIT_BUFFERS, d.l.procs[0].nbufs);
+	ASSERT_EQ(0, mt_truth_read(getpid(), &truth));
+	why = mt_proc_diff(&d.l.procs[0], &truth);
+	EXPECT_TRUE(!why) TH_LOG("%s", why);
+	mt_proc_free(&truth);
+	mt_refs_dump_free(&d);
+
+	/* Abandoned after the first round, or before reading anything. */
+	for (i = 0; i < 10; i++) {
+		struct mt_nl nl;
+
+		ASSERT_EQ(0, mt_nl_open(&nl));
+		nl.seq++;
+		mt_msg_init(&m, &nl, nl.family, NLM_F_DUMP,
+			    MEMTRACK_CMD_PROC_REFS_GET);
+		ASSERT_EQ(0, mt_nl_send(&nl, &m));
+		if (i & 1)
+			ASSERT_LT(0, recv(nl.fd, buf, sizeof(buf), 0));
+		mt_nl_close(&nl);
+	}
+
+	/* Reading the first round runs the second: change before the third. */
+	self->nl.seq++;
+	mt_msg_init(&m, &self->nl, self->nl.family, NLM_F_DUMP,
+		    MEMTRACK_CMD_PROC_REFS_GET);
+	mt_put_u32(&m, MEMTRACK_A_PROC_PID, getpid());
+	ASSERT_EQ(0, mt_nl_send(&self->nl, &m));
+	ASSERT_LT(0, recv(self->nl.fd, buf, sizeof(buf), 0));
+	close(fds[NR_SPLIT_BUFFERS - 1]);
+	memset(&d, 0, sizeof(d));
+	ASSERT_EQ(0, mt_nl_recv_loop(&self->nl, mt_refs_cb, &d, 32768));
+	EXPECT_TRUE(self->nl.dump_intr);
+	mt_refs_dump_free(&d);
+
+	for (i = 0; i < NR_SPLIT_BUFFERS - 1; i++)
+		close(fds[i]);
+	ASSERT_EQ(0, mt_proc_refs(&self->nl, getpid(), NULL, SMALL_RECV, &d));
+	EXPECT_EQ(0, d.l.n);
+	EXPECT_EQ(0, d.described);
+	mt_refs_dump_free(&d);
 }
 
 MT_HARNESS_MAIN

@@ -256,8 +256,10 @@ TEST_F(fig, system_figures_add_up)
 }
 
 /* An unprivileged caller against another user's and a non-dumpable process. */
-static int access_checks(pid_t other_user, pid_t nondumpable)
+static int access_checks(pid_t other_user, pid_t nondumpable,
+			 uint64_t hidden_id)
 {
+	struct mt_refs_dump refs;
 	struct mt_proc_list l;
 	struct mt_nl nl;
 	struct mt_proc p;
@@ -286,6 +288,21 @@ static int access_checks(pid_t other_user, pid_t nondumpable)
 	mt_proc_list_free(&l);
 	if (mt_hwm_reset(&nl) != -EPERM)
 		return 17;
+	/* The compact dump skips them too, and describes none of theirs. */
+	if (mt_proc_refs(&nl, 0, NULL, 32768, &refs) || refs.bad[0])
+		return 30;
+	for (i = 0; i < refs.l.n; i++)
+		if (refs.l.procs[i].pid == (uint32_t)other_user ||
+		    refs.l.procs[i].pid == (uint32_t)nondumpable)
+			return 31;
+	for (i = 0; i < refs.meta.n; i++)
+		if (refs.meta.bufs[i].id == hidden_id)
+			return 32;
+	mt_refs_dump_free(&refs);
+	if (mt_proc_refs(&nl, nondumpable, NULL, 32768, &refs) || refs.l.n ||
+	    refs.described)
+		return 33;
+	mt_refs_dump_free(&refs);
 	return 0;
 }
 
@@ -293,6 +310,7 @@ TEST_F(fig, other_users_and_nondumpable_processes_are_hidden)
 {
 	int r1, g1, r2, g2, status, pipefd[2];
 	pid_t other, nondump, checker;
+	struct mt_proc truth;
 	char c;
 
 	/* A root process holding a buffer: "another user's process". */
@@ -319,10 +337,14 @@ TEST_F(fig, other_users_and_nondumpable_processes_are_hidden)
 	r2 = pipefd[0];
 	g2 = -1;
 
+	ASSERT_EQ(0, mt_truth_read(nondump, &truth));
+	ASSERT_EQ(1, truth.nbufs);
 	checker = fork();
 	ASSERT_GE(checker, 0);
 	if (checker == 0)
-		_exit(mt_drop_to_user(1000) ? 20 : access_checks(other, nondump));
+		_exit(mt_drop_to_user(1000) ? 20 :
+		      access_checks(other, nondump, truth.bufs[0].id));
+	mt_proc_free(&truth);
 	ASSERT_EQ(checker, waitpid(checker, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("access check %d failed",

@@ -200,6 +200,7 @@ TEST_F_TIMEOUT(churn, concurrent_dumpers_while_processes_churn, 300)
 			for (n = 0; n < 40; n++) {
 				struct mt_proc_list l = { 0 };
 				struct mt_buf_list bl = { 0 };
+				struct mt_refs_dump refs;
 				struct mt_nl nl;
 
 				if (mt_nl_open(&nl))
@@ -208,6 +209,13 @@ TEST_F_TIMEOUT(churn, concurrent_dumpers_while_processes_churn, 300)
 					_exit(3);
 				if (mt_buffer_dump(&nl, &bl))
 					_exit(4);
+				/* The compact dump: well formed while all churns. */
+				if (mt_proc_refs(&nl, 0, NULL, (n + i) % 2 ? 2048 : 32768,
+						 &refs))
+					_exit(5);
+				if (refs.bad[0] || refs.l.bad_order)
+					_exit(6);
+				mt_refs_dump_free(&refs);
 				mt_proc_list_free(&l);
 				free(bl.bufs);
 				mt_nl_close(&nl);

@@ -839,6 +839,183 @@ static inline const struct mt_buf *mt_proc_find(const struct mt_proc *p,
 	return NULL;
 }
 
+/* ------------------------------------------------------------------ */
+/* proc-refs-get: figures and columns, each buffer described once      */
+
+struct mt_refs_dump {
+	struct mt_proc_list l;	/* the processes, with their buffers */
+	struct mt_buf_list meta;	/* the buffers described */
+	unsigned int described;	/* buffer nests received */
+	unsigned int continued;	/* messages that continued a process */
+	unsigned long bytes;	/* of every message */
+	unsigned int entry_bytes;	/* largest per entry, over all columns */
+	bool columns_mapped;	/* a ref-mapped column was sent */
+	char bad[256];		/* the first malformed thing, if any */
+};
+
+static inline void mt_refs_dump_free(struct mt_refs_dump *d)
+{
+	mt_proc_list_free(&d->l);
+	free(d->meta.bufs);
+	memset(d, 0, sizeof(*d));
+}
+
+static inline struct mt_buf *mt_refs_meta(struct mt_refs_dump *d, uint64_t id)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->meta.n; i++)
+		if (d->meta.bufs[i].id == id)
+			return &d->meta.bufs[i];
+	return NULL;
+}
+
+#define mt_refs_bad(d, ...)						\
+	({ if (!(d)->bad[0])						\
+		snprintf((d)->bad, sizeof((d)->bad), __VA_ARGS__);	\
+	   0; })
+
+/* Entry @i, of @size bytes, of column attribute @type. */
+#define mt_col(col, type, size, i) \
+	((const char *)mt_attr_data((col)[type]) + (size_t)(size) * (i))
+
+static inline int mt_refs_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	const struct genlmsghdr *g = NLMSG_DATA(nlh);
+	const struct nlattr *a, *col[MEMTRACK_A_PROC_MAX + 1] = {};
+	struct mt_refs_dump *d = arg;
+	struct mt_proc *p, fig = {};
+	bool figures = false;
+	unsigned int i, n, entry;
+
+	d->l.messages++;
+	d->bytes += nlh->nlmsg_len;
+	if (g->cmd != MEMTRACK_CMD_PROC_REFS_GET)
+		return mt_refs_bad(d, "message of command %u", g->cmd);
+	mt_parse_proc(nlh, &fig);
+	mt_for_each_attr(a, (char *)g + GENL_HDRLEN,
+			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
+		struct mt_buf b, *m;
+
+		switch (mt_type(a)) {
+		case MEMTRACK_A_PROC_NR_BUFFERS:
+			figures = true;
+			break;
+		case MEMTRACK_A_PROC_BUFFER:
+			d->described++;
+			if (mt_parse_buf(a, &b) || !b.has_holders || !b.exporter[0])
+				return mt_refs_bad(d, "a buffer nest lacks id, holders or exporter");
+			m = mt_refs_meta(d, b.id);
+			if (m) {
+				*m = b;		/* described again: the later wins */
+				break;
+			}
+			m = realloc(d->meta.bufs, (d->meta.n + 1) * sizeof(*m));
+			if (!m)
+				return -ENOMEM;
+			d->meta.bufs = m;
+			d->meta.bufs[d->meta.n++] = b;
+			break;
+		case MEMTRACK_A_PROC_REF_ID:
+		case MEMTRACK_A_PROC_REF_FDS:
+		case MEMTRACK_A_PROC_REF_MAPPED:
+		case MEMTRACK_A_PROC_REF_HANDLES:
+			col[mt_type(a)] = a;
+			break;
+		}
+	}
+	if (!fig.pid)
+		return mt_refs_bad(d, "a message without pid");
+	if (figures) {
+		if (d->l.n && d->l.procs[d->l.n - 1].pid >= fig.pid)
+			d->l.bad_order = true;
+		p = mt_proc_list_add(&d->l, fig.pid);
+		if (!p)
+			return -ENOMEM;
+		*p = fig;
+	} else {
+		p = d->l.n ? &d->l.procs[d->l.n - 1] : NULL;
+		if (!p || p->pid != fig.pid)
+			return mt_refs_bad(d, "pid %u continued without its figures", fig.pid);
+		d->continued++;
+	}
+	if (!col[MEMTRACK_A_PROC_REF_ID])
+		return col[MEMTRACK_A_PROC_REF_FDS] ?
+			mt_refs_bad(d, "ref-fds without ref-id") : 0;
+	n = mt_attr_len(col[MEMTRACK_A_PROC_REF_ID]) / 8;
+	entry = 8;
+	if (!n || mt_attr_len(col[MEMTRACK_A_PROC_REF_ID]) != 8 * n ||
+	    !col[MEMTRACK_A_PROC_REF_FDS] ||
+	    mt_attr_len(col[MEMTRACK_A_PROC_REF_FDS]) != 4 * (int)n)
+		return mt_refs_bad(d, "pid %u: ref-id and ref-fds disagree", fig.pid);
+	entry += 4;
+	if (col[MEMTRACK_A_PROC_REF_MAPPED]) {
+		if (mt_attr_len(col[MEMTRACK_A_PROC_REF_MAPPED]) != 8 * (int)n)
+			return mt_refs_bad(d, "pid %u: ref-mapped has the wrong length", fig.pid);
+		d->columns_mapped = true;
+		entry += 8;
+	}
+	if (col[MEMTRACK_A_PROC_REF_HANDLES]) {
+		if (mt_attr_len(col[MEMTRACK_A_PROC_REF_HANDLES]) != 4 * (int)n)
+			return mt_refs_bad(d, "pid %u: ref-handles has the wrong length", fig.pid);
+		entry += 4;
+	}
+	if (entry > d->entry_bytes)
+		d->entry_bytes = entry;
+	p->bufs = realloc(p->bufs, (p->nbufs + n) * sizeof(*p->bufs));
+	if (!p->bufs)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct mt_buf *b = &p->bufs[p->nbufs];
+		const struct mt_buf *m;
+		uint64_t id, mapped = 0;
+		uint32_t fds, handles = 0;
+
+		/* Columns need not be aligned for the reader: copy. */
+		memcpy(&id, mt_col(col, MEMTRACK_A_PROC_REF_ID, 8, i), 8);
+		memcpy(&fds, mt_col(col, MEMTRACK_A_PROC_REF_FDS, 4, i), 4);
+		if (col[MEMTRACK_A_PROC_REF_MAPPED])
+			memcpy(&mapped, mt_col(col, MEMTRACK_A_PROC_REF_MAPPED, 8, i), 8);
+		if (col[MEMTRACK_A_PROC_REF_HANDLES])
+			memcpy(&handles, mt_col(col, MEMTRACK_A_PROC_REF_HANDLES, 4, i), 4);
+		m = mt_refs_meta(d, id);
+		if (!m)
+			return mt_refs_bad(d, "pid %u lists buffer %llu before it was described",
+					   fig.pid, (unsigned long long)id);
+		if (p->nbufs && id <= p->bufs[p->nbufs - 1].id)
+			d->l.bad_order = true;
+		*b = *m;
+		b->fds = fds;
+		b->has_fds = true;
+		b->mapped = mapped;
+		b->handles = handles;
+		b->has_handles = handles != 0;
+		p->nbufs++;
+	}
+	return 0;
+}
+
+/*
+ * A proc-refs-get dump, of every visible process or of @pid, with an
+ * optional name filter, read with a receive buffer of @bufsize bytes.
+ */
+static inline int mt_proc_refs(struct mt_nl *nl, uint32_t pid, const char *tag,
+			       size_t bufsize, struct mt_refs_dump *out)
+{
+	struct mt_msg m;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	nl->seq++;
+	mt_msg_init(&m, nl, nl->family, NLM_F_DUMP, MEMTRACK_CMD_PROC_REFS_GET);
+	if (pid)
+		mt_put_u32(&m, MEMTRACK_A_PROC_PID, pid);
+	if (tag)
+		mt_put(&m, MEMTRACK_A_PROC_FILTER_NAME, tag, strlen(tag) + 1);
+	ret = mt_nl_send(nl, &m);
+	return ret ? ret : mt_nl_recv_loop(nl, mt_refs_cb, out, bufsize);
+}
+
 static int mt_buf_cmp(const void *a, const void *b)
 {
 	const struct mt_buf *x = a, *y = b;

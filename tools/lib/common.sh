@@ -48,7 +48,9 @@ mt_kernel_version() {
 # kselftest.h, __aligned and friends do not exist, volatile
 # sig_atomic_t is right, and exit codes are positive.
 mt_checkpatch_ignore() {
-	if grep -q '^+/\* YNL-GEN ' "$1"; then
+	# Code generated from the spec (a new file, or a regenerated one)
+	# keeps the generator's long lines.
+	if grep -q -e '^+/\* YNL-GEN ' -e '^+++ b/.*-nl-gen\.[ch]$' "$1"; then
 		echo "--ignore LONG_LINE"
 	elif ! grep '^+++ b/' "$1" | grep -qv -e '^+++ b/tools/testing/selftests/' -e '^+++ b/MAINTAINERS'; then
 		# FILE_PATH_CHANGES: a new test file needs no MAINTAINERS
