@@ -82,7 +82,7 @@ struct mtnl_buffer;	/* one buffer, in a process or in the system list */
  * Return: 0, or -ENOENT when the running kernel has no memtrack family
  * (not built in, or booted with memtrack=off), -EPROTO when the family
  * speaks an older version than MTNL_FAMILY_VERSION or an older revision
- * of the uAPI (without proc-buffer-get), or another -errno from the
+ * of the uAPI (without proc-refs-get), or another -errno from the
  * socket layer.  On failure *@out is NULL.
  */
 MTNL_API int mtnl_open(struct mtnl **out);
@@ -123,9 +123,10 @@ MTNL_API uint32_t mtnl_family_version(const struct mtnl *h);
  * @pid: thread-group id in the caller's pid namespace
  * @out: receives the report; release it with mtnl_proc_free()
  *
- * The kernel answers with the process's figures (proc-get) and, in a
- * second request, its buffers (proc-buffer-get); a process that changed
- * in between, so that its buffers do not add up to its figures, is read
+ * The kernel says whether the process exists and may be read (proc-get),
+ * then sends its figures and its buffers together (a proc-refs-get dump
+ * of its pid), built under the process's locks; a process with too many
+ * buffers for one message that changed while they were sent is read
  * again, a few times.
  *
  * Return: 0; -ESRCH when no such process exists in the caller's pid
@@ -203,12 +204,13 @@ typedef int (*mtnl_proc_cb)(const struct mtnl_proc *p, void *arg);
  *	to callers that may subscribe to events (CAP_NET_ADMIN and
  *	CAP_SYS_ADMIN)
  *
- * Processes the caller may not read are skipped by the kernel.  The
- * figures of every process come from one dump (proc-get) and the buffers
- * from a second (proc-buffer-get); a process whose buffers do not add up
- * to its figures, because it changed in between, is read again on its
- * own before it is passed to @cb.  A process that came into being
- * between the two dumps is not reported.
+ * Processes the caller may not read are skipped by the kernel.  One dump
+ * (proc-refs-get) gives each process's figures with its buffers, and
+ * each buffer's size, exporter and name once; a process whose buffers
+ * span several messages and that changed while they were sent (the
+ * kernel flags it) is read again on its own before it is passed to @cb.
+ * No memory is allocated per buffer: each process's buffers are one
+ * array.
  *
  * Return: 0; -EINTR when a process kept changing while it was read (it
  * was passed to @cb as last read; retry for an exact snapshot); the

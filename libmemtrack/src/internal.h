@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <linux/memtrack.h>
 
@@ -84,25 +85,53 @@ int mtnl__parse_proc(const void *attrs, size_t len, struct mtnl_proc *p,
 		     char *why, size_t whylen);
 
 /*
- * Parse a MEMTRACK_CMD_PROC_BUFFER_GET message: buffer @b of process *@pid.
- * Return: 0 or -EBADMSG (with a reason in @why).
- */
-int mtnl__parse_proc_buffer(const void *attrs, size_t len, uint32_t *pid,
-			    struct mtnl_buffer *b, char *why, size_t whylen);
-
-/*
- * Append @b to @p's buffers, which stay in increasing id order.
- * Return: 0, -EBADMSG if @b does not come after the last one, -ENOMEM.
- */
-int mtnl__proc_add_buffer(struct mtnl_proc *p, const struct mtnl_buffer *b);
-
-/*
  * Parse the attributes of a MEMTRACK_CMD_BUFFER_GET message, with its
  * holders if it lists them (free them with mtnl__buffer_reset()).
  * Return: 0, -EBADMSG (with a reason in @why) or -ENOMEM.
  */
 int mtnl__parse_buffer(const void *attrs, size_t len, struct mtnl_buffer *b,
 		       char *why, size_t whylen);
+
+/*
+ * A proc-refs-get message: the figures of a process (only in the first
+ * message about it) and n entries of its buffers, as columns that point
+ * into the message (read them with mtnl__ref_*(); they need not be
+ * aligned).  Entries of a column the message left out are 0.
+ */
+struct mtnl_refs_msg {
+	uint32_t pid;
+	bool has_figures;
+	struct mtnl_proc figures;	/* without buffers */
+	size_t n;
+	const char *id, *fds, *mapped, *handles;
+};
+
+/*
+ * Parse a MEMTRACK_CMD_PROC_REFS_GET message into @m, passing each buffer
+ * it describes to @describe first (it may be NULL).
+ * Return: 0, -EBADMSG (with a reason in @why), or what @describe returned.
+ */
+int mtnl__parse_refs(const void *attrs, size_t len, struct mtnl_refs_msg *m,
+		     int (*describe)(const struct mtnl_buffer *b, void *arg),
+		     void *arg, char *why, size_t whylen);
+
+static inline uint64_t mtnl__ref_u64(const char *col, size_t i)
+{
+	uint64_t v = 0;
+
+	if (col)
+		memcpy(&v, col + i * sizeof(v), sizeof(v));
+	return v;
+}
+
+static inline uint32_t mtnl__ref_u32(const char *col, size_t i)
+{
+	uint32_t v = 0;
+
+	if (col)
+		memcpy(&v, col + i * sizeof(v), sizeof(v));
+	return v;
+}
 
 void mtnl__proc_reset(struct mtnl_proc *p);
 

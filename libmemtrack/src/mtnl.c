@@ -38,14 +38,21 @@ struct mtnl {
 	struct nl_sock *sk;
 	int family;
 	uint32_t family_version;
-	bool has_v2_ops;	/* proc-buffer-get: the v2 uAPI */
+	bool has_v2_ops;	/* proc-refs-get: the v2 uAPI */
 	int err;		/* -errno of the request in progress */
 	bool dump_intr;
 	char errmsg[256];
 	/* State of the request in progress. */
-	struct mtnl_proc *procs;	/* a proc-get dump, in pid order */
+	struct mtnl_proc *procs;	/* a proc-refs-get dump, in pid order */
 	size_t nprocs, procs_cap;
-	size_t next_proc;		/* where the next pair's pid is sought */
+	/*
+	 * The buffers a proc-refs-get dump described, each once, and an
+	 * open-addressing index of them by id (entry + 1; 0 is empty).
+	 */
+	struct mtnl_buffer *descs;
+	size_t ndescs, descs_cap;
+	uint32_t *desc_index;
+	size_t index_cap;		/* a power of two, or 0 */
 	mtnl_buffer_cb buf_cb;
 	void *cb_arg;
 	int cb_ret;
@@ -173,7 +180,89 @@ static void procs_free(struct mtnl *h)
 	h->procs = NULL;
 	h->nprocs = 0;
 	h->procs_cap = 0;
-	h->next_proc = 0;
+}
+
+static void descs_free(struct mtnl *h)
+{
+	free(h->descs);
+	free(h->desc_index);
+	h->descs = NULL;
+	h->desc_index = NULL;
+	h->ndescs = h->descs_cap = h->index_cap = 0;
+}
+
+/* Fibonacci hashing of a buffer id into an index of @cap slots. */
+static size_t desc_slot(uint64_t id, size_t cap)
+{
+	return (size_t)((id * 0x9e3779b97f4a7c15ULL) >> 32) & (cap - 1);
+}
+
+static const struct mtnl_buffer *desc_find(const struct mtnl *h, uint64_t id)
+{
+	size_t i;
+
+	if (!h->index_cap)
+		return NULL;
+	for (i = desc_slot(id, h->index_cap); h->desc_index[i];
+	     i = (i + 1) & (h->index_cap - 1))
+		if (h->descs[h->desc_index[i] - 1].id == id)
+			return &h->descs[h->desc_index[i] - 1];
+	return NULL;
+}
+
+static int desc_index_grow(struct mtnl *h)
+{
+	size_t cap = h->index_cap ? 2 * h->index_cap : 256, i, j;
+	uint32_t *index = calloc(cap, sizeof(*index));
+
+	if (!index)
+		return -ENOMEM;
+	for (i = 0; i < h->ndescs; i++) {
+		for (j = desc_slot(h->descs[i].id, cap); index[j];
+		     j = (j + 1) & (cap - 1))
+			;
+		index[j] = (uint32_t)i + 1;
+	}
+	free(h->desc_index);
+	h->desc_index = index;
+	h->index_cap = cap;
+	return 0;
+}
+
+/*
+ * A buffer a proc-refs-get message describes: kept for the entries of
+ * the rest of the dump, replacing an earlier description of it.
+ */
+static int desc_store(const struct mtnl_buffer *b, void *arg)
+{
+	struct mtnl *h = arg;
+	struct mtnl_buffer *known = (struct mtnl_buffer *)desc_find(h, b->id);
+	size_t i;
+
+	if (known) {
+		*known = *b;
+		return 0;
+	}
+	if (h->ndescs >= UINT32_MAX - 1)
+		return -EBADMSG;
+	/* At most half full, so that probes stay short. */
+	if (2 * (h->ndescs + 1) > h->index_cap && desc_index_grow(h))
+		return -ENOMEM;
+	if (h->ndescs == h->descs_cap) {
+		size_t cap = h->descs_cap ? 2 * h->descs_cap : 64;
+		struct mtnl_buffer *nd = realloc(h->descs, cap * sizeof(*nd));
+
+		if (!nd)
+			return -ENOMEM;
+		h->descs = nd;
+		h->descs_cap = cap;
+	}
+	h->descs[h->ndescs] = *b;
+	for (i = desc_slot(b->id, h->index_cap); h->desc_index[i];
+	     i = (i + 1) & (h->index_cap - 1))
+		;
+	h->desc_index[i] = (uint32_t)++h->ndescs;
+	return 0;
 }
 
 static struct mtnl_proc *procs_add(struct mtnl *h)
@@ -199,83 +288,120 @@ static bool short_msg(struct mtnl *h, const struct nlmsghdr *nlh)
 	return true;
 }
 
-/* A proc-get message: the figures of one process. */
+/* The reply to a proc-get do: the figures of h->single. */
 static int proc_msg_cb(struct nl_msg *msg, void *arg)
 {
 	struct mtnl *h = arg;
 	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct mtnl_proc *p;
 	char why[160];
 	int ret;
 
 	if (short_msg(h, nlh))
 		return NL_STOP;
-	p = h->single ? h->single : procs_add(h);
-	if (!p) {
-		set_error(h, -ENOMEM, "out of memory");
-		return NL_STOP;
-	}
 	ret = mtnl__parse_proc(genlmsg_attrdata(nlmsg_data(nlh), 0),
 			       (size_t)genlmsg_attrlen(nlmsg_data(nlh), 0),
-			       p, why, sizeof(why));
-	if (ret) {
+			       h->single, why, sizeof(why));
+	if (ret)
 		set_error(h, ret, "bad reply from the kernel: %s", why);
-		return NL_STOP;
-	}
-	if (!h->single && h->nprocs > 1 && h->procs[h->nprocs - 2].pid >= p->pid) {
-		set_error(h, -EBADMSG, "bad reply from the kernel: pid %u out of order",
-			  p->pid);
-		return NL_STOP;
-	}
-	if (p->generation > h->generation)
-		h->generation = p->generation;
-	return h->single ? NL_STOP : NL_OK;
+	return NL_STOP;
 }
 
-/* The process of pid @pid in the proc-get dump, or NULL. */
-static struct mtnl_proc *procs_find(struct mtnl *h, uint32_t pid)
+/* Make room for @n more buffers in @p. */
+static int proc_reserve(struct mtnl_proc *p, size_t n)
 {
-	/* Pairs come in pid order, as the processes do: move forward. */
-	while (h->next_proc < h->nprocs && h->procs[h->next_proc].pid < pid)
-		h->next_proc++;
-	if (h->next_proc < h->nprocs && h->procs[h->next_proc].pid == pid)
-		return &h->procs[h->next_proc];
-	return NULL;
+	size_t cap = p->cap ? p->cap : 16;
+	struct mtnl_buffer *nb;
+
+	if (p->nbufs + n <= p->cap)
+		return 0;
+	while (cap < p->nbufs + n)
+		cap *= 2;
+	nb = realloc(p->bufs, cap * sizeof(*nb));
+	if (!nb)
+		return -ENOMEM;
+	p->bufs = nb;
+	p->cap = cap;
+	return 0;
 }
 
-/* A proc-buffer-get message: one buffer of one process. */
-static int pair_msg_cb(struct nl_msg *msg, void *arg)
+/*
+ * A proc-refs-get message: a process's figures, or a continuation of the
+ * last process, with a run of its buffers as columns.  Each entry is the
+ * buffer as the dump described it, with the process's side filled in: a
+ * copy, no allocation per buffer.
+ */
+static int refs_msg_cb(struct nl_msg *msg, void *arg)
 {
 	struct mtnl *h = arg;
 	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct mtnl_buffer b;
+	struct mtnl_refs_msg m;
 	struct mtnl_proc *p;
 	char why[160];
-	uint32_t pid;
+	size_t i;
 	int ret;
 
 	if (short_msg(h, nlh))
 		return NL_STOP;
-	ret = mtnl__parse_proc_buffer(genlmsg_attrdata(nlmsg_data(nlh), 0),
-				      (size_t)genlmsg_attrlen(nlmsg_data(nlh), 0),
-				      &pid, &b, why, sizeof(why));
+	ret = mtnl__parse_refs(genlmsg_attrdata(nlmsg_data(nlh), 0),
+			       (size_t)genlmsg_attrlen(nlmsg_data(nlh), 0),
+			       &m, desc_store, h, why, sizeof(why));
 	if (ret) {
-		set_error(h, ret, "bad reply from the kernel: %s", why);
+		set_error(h, ret, ret == -ENOMEM ? "out of memory" :
+			  "bad reply from the kernel: %s", why);
 		return NL_STOP;
 	}
-	p = h->single ? h->single : procs_find(h, pid);
-	/* A process that came after the figures were read: not reported. */
-	if (!p || p->pid != pid)
-		return NL_OK;
+	if (m.has_figures) {
+		if (h->nprocs && h->procs[h->nprocs - 1].pid >= m.pid) {
+			set_error(h, -EBADMSG, "bad reply from the kernel: pid %u out of order",
+				  m.pid);
+			return NL_STOP;
+		}
+		p = procs_add(h);
+		if (!p) {
+			set_error(h, -ENOMEM, "out of memory");
+			return NL_STOP;
+		}
+		*p = m.figures;
+		if (p->generation > h->generation)
+			h->generation = p->generation;
+		/* Room for all its buffers; the figures are the kernel's word. */
+		ret = proc_reserve(p, p->nr_buffers < 65536 ? p->nr_buffers : m.n);
+	} else {
+		p = h->nprocs ? &h->procs[h->nprocs - 1] : NULL;
+		if (!p || p->pid != m.pid) {
+			set_error(h, -EBADMSG,
+				  "bad reply from the kernel: pid %u continued without its figures",
+				  m.pid);
+			return NL_STOP;
+		}
+		ret = proc_reserve(p, m.n);
+	}
 	/* The kernel saw the process change while it listed its buffers. */
 	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
 		p->changed = true;
-	ret = mtnl__proc_add_buffer(p, &b);
+	if (!ret)
+		ret = proc_reserve(p, m.n);	/* more than the figures said */
 	if (ret) {
-		set_error(h, ret, ret == -ENOMEM ? "out of memory" :
-			  "bad reply from the kernel: buffer %llu out of order",
-			  (unsigned long long)b.id);
+		set_error(h, ret, "out of memory");
 		return NL_STOP;
+	}
+	for (i = 0; i < m.n; i++) {
+		uint64_t id = mtnl__ref_u64(m.id, i);
+		const struct mtnl_buffer *d = desc_find(h, id);
+		struct mtnl_buffer *b = &p->bufs[p->nbufs];
+
+		if (!d || (p->nbufs && id <= p->bufs[p->nbufs - 1].id)) {
+			set_error(h, -EBADMSG, d ?
+				  "bad reply from the kernel: buffer %llu out of order" :
+				  "bad reply from the kernel: buffer %llu listed before it was described",
+				  (unsigned long long)id);
+			return NL_STOP;
+		}
+		*b = *d;
+		b->fds = mtnl__ref_u32(m.fds, i);
+		b->mapped = mtnl__ref_u64(m.mapped, i);
+		b->handles = mtnl__ref_u32(m.handles, i);
+		p->nbufs++;
 	}
 	return NL_OK;
 }
@@ -406,7 +532,7 @@ static int family_cb(struct nl_msg *msg, void *arg)
 
 		if (nla_parse_nested(ob, CTRL_ATTR_OP_MAX, op, NULL) == 0 &&
 		    ob[CTRL_ATTR_OP_ID] &&
-		    nla_get_u32(ob[CTRL_ATTR_OP_ID]) == MEMTRACK_CMD_PROC_BUFFER_GET)
+		    nla_get_u32(ob[CTRL_ATTR_OP_ID]) == MEMTRACK_CMD_PROC_REFS_GET)
 			h->has_v2_ops = true;
 	}
 	return NL_STOP;
@@ -481,31 +607,27 @@ void mtnl_close(struct mtnl *h)
 	if (!h)
 		return;
 	procs_free(h);
+	descs_free(h);
 	nl_socket_free(h->sk);
 	free(h);
 }
 
 /*
- * A request about processes: proc-get (figures) or proc-buffer-get (held
- * buffers, always a dump), with the same pid and filters.
+ * A request about processes, proc-get or proc-refs-get, with a pid (a do
+ * always names its pid, so that the kernel judges pid 0) and filters.
  */
 static struct nl_msg *proc_request(struct mtnl *h, uint8_t cmd, int flags,
 				   uint32_t pid, const char *name,
 				   const char *exporter)
 {
-	bool pairs = cmd == MEMTRACK_CMD_PROC_BUFFER_GET;
 	struct nl_msg *msg = new_request(h, cmd, flags);
-	/* A do always names its pid, so that the kernel judges pid 0. */
 	bool put_pid = pid || !(flags & NLM_F_DUMP);
 
 	if (!msg ||
-	    (put_pid && nla_put_u32(msg, pairs ? MEMTRACK_A_PROC_BUFFER_PID :
-				    MEMTRACK_A_PROC_PID, pid) < 0) ||
-	    (name && nla_put_string(msg, pairs ? MEMTRACK_A_PROC_BUFFER_FILTER_NAME :
-				   MEMTRACK_A_PROC_FILTER_NAME, name) < 0) ||
+	    (put_pid && nla_put_u32(msg, MEMTRACK_A_PROC_PID, pid) < 0) ||
+	    (name && nla_put_string(msg, MEMTRACK_A_PROC_FILTER_NAME, name) < 0) ||
 	    (exporter &&
-	     nla_put_string(msg, pairs ? MEMTRACK_A_PROC_BUFFER_FILTER_EXPORTER :
-			    MEMTRACK_A_PROC_FILTER_EXPORTER, exporter) < 0)) {
+	     nla_put_string(msg, MEMTRACK_A_PROC_FILTER_EXPORTER, exporter) < 0)) {
 		nlmsg_free(msg);
 		set_error(h, -ENOMEM, "out of memory");
 		return NULL;
@@ -514,9 +636,10 @@ static struct nl_msg *proc_request(struct mtnl *h, uint8_t cmd, int flags,
 }
 
 /*
- * Whether the buffers listed for @p add up to its figures.  They come from
- * two requests (the figures, then the buffers), so a process that changed
- * in between may not agree with itself.
+ * Whether the buffers listed for @p add up to its figures.  A process
+ * whose buffers span several messages of the dump and that changed in
+ * between is flagged by the kernel (p->changed); the sums catch a
+ * kernel that disagrees with itself.
  */
 static bool proc_consistent(const struct mtnl_proc *p)
 {
@@ -532,41 +655,73 @@ static bool proc_consistent(const struct mtnl_proc *p)
 	return total == p->total && fds == p->nr_fds;
 }
 
-/* How many times a process whose two halves disagree is read again. */
+/* How many times a process that changed while it was listed is read again. */
 #define MTNL_PROC_TRIES 4
 
-/* Read one process, figures and buffers, until they agree. */
+/*
+ * Read one process: proc-get tells whether it exists and may be read
+ * (with the kernel's message), then a proc-refs-get dump of its pid gives
+ * its figures and buffers together.  The processes of a dump in progress
+ * (h->procs) are set aside meanwhile.
+ */
 static int proc_read(struct mtnl *h, uint32_t pid, const char *name,
 		     const char *exporter, struct mtnl_proc *p)
 {
+	struct mtnl_proc *saved = h->procs;
+	size_t nsaved = h->nprocs, saved_cap = h->procs_cap;
 	struct nl_msg *msg;
 	unsigned int tries;
-	int ret;
+	int ret = 0;
 
+	h->procs = NULL;
+	h->nprocs = h->procs_cap = 0;
 	for (tries = 0; tries < MTNL_PROC_TRIES; tries++) {
 		mtnl__proc_reset(p);
+		procs_free(h);
 		msg = proc_request(h, MEMTRACK_CMD_PROC_GET, 0, pid, name, exporter);
-		if (!msg)
-			return -ENOMEM;
+		if (!msg) {
+			ret = -ENOMEM;
+			break;
+		}
 		h->single = p;
 		ret = transact(h, msg, proc_msg_cb);
+		h->single = NULL;
 		if (!ret && !p->pid) {
 			set_error(h, -EPROTO, "the kernel sent no reply");
 			ret = -EPROTO;
 		}
 		if (!ret) {
-			msg = proc_request(h, MEMTRACK_CMD_PROC_BUFFER_GET,
+			msg = proc_request(h, MEMTRACK_CMD_PROC_REFS_GET,
 					   NLM_F_DUMP, pid, name, exporter);
-			ret = msg ? transact(h, msg, pair_msg_cb) : -ENOMEM;
+			ret = msg ? transact(h, msg, refs_msg_cb) : -ENOMEM;
 		}
-		h->single = NULL;
 		if (ret)
-			return ret;
+			break;
+		/*
+		 * Nothing listed: it holds nothing (that the filters let
+		 * through), as proc-get said, unless it changed since.
+		 */
+		if (h->nprocs == 1 && h->procs[0].pid == pid) {
+			mtnl__proc_reset(p);
+			*p = h->procs[0];
+			h->nprocs = 0;
+		} else if (h->nprocs || p->nr_buffers) {
+			continue;
+		}
 		if (proc_consistent(p))
-			return 0;
+			break;
 	}
-	set_error(h, -EAGAIN, "process %u kept changing while it was read", pid);
-	return -EAGAIN;
+	procs_free(h);
+	h->procs = saved;
+	h->nprocs = nsaved;
+	h->procs_cap = saved_cap;
+	if (ret)
+		return ret;
+	if (tries == MTNL_PROC_TRIES) {
+		set_error(h, -EAGAIN, "process %u kept changing while it was read", pid);
+		return -EAGAIN;
+	}
+	return 0;
 }
 
 int mtnl_proc_get(struct mtnl *h, uint32_t pid, struct mtnl_proc **out)
@@ -710,19 +865,15 @@ int mtnl_proc_dump(struct mtnl *h, const struct mtnl_dump_opts *opts,
 	}
 	h->generation = 0;
 	procs_free(h);
-	/* The figures of every process, then every (process, buffer) pair. */
-	msg = proc_request(h, MEMTRACK_CMD_PROC_GET, NLM_F_DUMP, o.pid, o.name,
-			   o.exporter);
-	ret = msg ? transact(h, msg, proc_msg_cb) : -ENOMEM;
-	if (!ret) {
-		msg = proc_request(h, MEMTRACK_CMD_PROC_BUFFER_GET, NLM_F_DUMP,
-				   o.pid, o.name, o.exporter);
-		h->next_proc = 0;
-		ret = msg ? transact(h, msg, pair_msg_cb) : -ENOMEM;
-	}
+	descs_free(h);
+	/* Every process, with its figures and its buffers. */
+	msg = proc_request(h, MEMTRACK_CMD_PROC_REFS_GET, NLM_F_DUMP, o.pid,
+			   o.name, o.exporter);
+	ret = msg ? transact(h, msg, refs_msg_cb) : -ENOMEM;
 	if (!ret)
 		ret = procs_deliver(h, &o, cb, arg);
 	procs_free(h);
+	descs_free(h);
 	if (generation)
 		*generation = h->generation;
 	return ret;

@@ -139,18 +139,6 @@ static const struct buf_types buffer_types = {
 	.holders = MEMTRACK_A_BUFFER_HOLDERS,
 };
 
-static const struct buf_types pair_types = {
-	.id = MEMTRACK_A_PROC_BUFFER_ID,
-	.size = MEMTRACK_A_PROC_BUFFER_SIZE,
-	.exporter = MEMTRACK_A_PROC_BUFFER_EXPORTER,
-	.name = MEMTRACK_A_PROC_BUFFER_NAME,
-	.holders = MEMTRACK_A_PROC_BUFFER_HOLDERS,
-	.pid = MEMTRACK_A_PROC_BUFFER_PID,
-	.fds = MEMTRACK_A_PROC_BUFFER_FDS,
-	.mapped = MEMTRACK_A_PROC_BUFFER_MAPPED,
-	.handles = MEMTRACK_A_PROC_BUFFER_HANDLES,
-};
-
 /*
  * Parse a buffer's attributes of types @t into @b (and the pid of a pair
  * into *@pid).  Attributes of other types are skipped: a newer kernel's,
@@ -330,34 +318,10 @@ int mtnl__parse_buffer(const void *attrs, size_t len, struct mtnl_buffer *b,
 	return ret;
 }
 
-int mtnl__parse_proc_buffer(const void *attrs, size_t len, uint32_t *pid,
-			    struct mtnl_buffer *b, char *why, size_t wl)
-{
-	*pid = 0;
-	return parse_buffer_attrs(attrs, len, &pair_types, b, pid, why, wl);
-}
-
 void mtnl__proc_reset(struct mtnl_proc *p)
 {
 	free(p->bufs);
 	memset(p, 0, sizeof(*p));
-}
-
-int mtnl__proc_add_buffer(struct mtnl_proc *p, const struct mtnl_buffer *b)
-{
-	if (p->nbufs == p->cap) {
-		size_t cap = p->cap ? 2 * p->cap : 16;
-		struct mtnl_buffer *nb = realloc(p->bufs, cap * sizeof(*nb));
-
-		if (!nb)
-			return -ENOMEM;
-		p->bufs = nb;
-		p->cap = cap;
-	}
-	if (p->nbufs && b->id <= p->bufs[p->nbufs - 1].id)
-		return -EBADMSG;
-	p->bufs[p->nbufs++] = *b;
-	return 0;
 }
 
 int mtnl__parse_proc(const void *attrs, size_t len, struct mtnl_proc *p,
@@ -575,5 +539,89 @@ int mtnl__opts_copy(void *dst, size_t dst_sz, const void *src, size_t min_sz)
 	memcpy(dst, src, sz < dst_sz ? sz : dst_sz);
 	/* The library's own size, whatever the caller's was. */
 	memcpy(dst, &dst_sz, sizeof(dst_sz));
+	return 0;
+}
+
+/* The length in bytes that column @a must have for @n entries of @size. */
+static int check_column(const struct attr *a, size_t n, size_t size,
+			char *why, size_t wl, const char *what)
+{
+	if (a->len != n * size)
+		return bad(why, wl, "%s: %zu bytes for %zu entries", what, a->len, n);
+	return 0;
+}
+
+int mtnl__parse_refs(const void *attrs, size_t len, struct mtnl_refs_msg *m,
+		     int (*describe)(const struct mtnl_buffer *b, void *arg),
+		     void *arg, char *why, size_t wl)
+{
+	const char *pos = attrs, *end = (const char *)attrs + len;
+	struct attr a, id = { 0 }, fds = { 0 }, mapped = { 0 }, handles = { 0 };
+	bool truncated = false;
+	struct mtnl_buffer b;
+	int ret = 0;
+
+	memset(m, 0, sizeof(*m));
+	while (!ret && next_attr(&pos, end, &a, &truncated)) {
+		switch (a.type) {
+		case MEMTRACK_A_PROC_PID:
+			ret = get_u32(&a, &m->pid, why, wl, "pid");
+			break;
+		case MEMTRACK_A_PROC_NR_BUFFERS:
+			m->has_figures = true;
+			break;
+		case MEMTRACK_A_PROC_BUFFER:
+			ret = parse_buffer_attrs(a.data, a.len, &buffer_types, &b,
+						 NULL, why, wl);
+			if (!ret && describe)
+				ret = describe(&b, arg);
+			break;
+		case MEMTRACK_A_PROC_REF_ID:
+			id = a;
+			break;
+		case MEMTRACK_A_PROC_REF_FDS:
+			fds = a;
+			break;
+		case MEMTRACK_A_PROC_REF_MAPPED:
+			mapped = a;
+			break;
+		case MEMTRACK_A_PROC_REF_HANDLES:
+			handles = a;
+			break;
+		default:
+			break;
+		}
+	}
+	if (ret)
+		return ret;
+	if (truncated)
+		return bad(why, wl, "truncated process attribute");
+	if (!m->pid)
+		return bad(why, wl, "process message without a pid");
+	if (m->has_figures) {
+		ret = mtnl__parse_proc(attrs, len, &m->figures, why, wl);
+		if (ret)
+			return ret;
+	}
+	if (!id.data) {
+		if (fds.data || mapped.data || handles.data)
+			return bad(why, wl, "buffer columns without ref-id");
+		return 0;
+	}
+	if (id.len % sizeof(uint64_t))
+		return bad(why, wl, "ref-id: %zu bytes", id.len);
+	m->n = id.len / sizeof(uint64_t);
+	if (!fds.data)
+		return bad(why, wl, "ref-id without ref-fds");
+	if (check_column(&fds, m->n, sizeof(uint32_t), why, wl, "ref-fds") ||
+	    (mapped.data &&
+	     check_column(&mapped, m->n, sizeof(uint64_t), why, wl, "ref-mapped")) ||
+	    (handles.data &&
+	     check_column(&handles, m->n, sizeof(uint32_t), why, wl, "ref-handles")))
+		return -EBADMSG;
+	m->id = id.data;
+	m->fds = fds.data;
+	m->mapped = mapped.data;
+	m->handles = handles.data;
 	return 0;
 }

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * libFuzzer target for the libmemtrack-nl parser: arbitrary bytes as the
- * attributes of a process, buffer, stats or event message, including a
- * continuation of a previous process message.
+ * attributes of a process, buffer, stats, event or proc-refs-get message.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -16,11 +15,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mtnl_stats st = { .sz = sizeof(st) };
 	struct mtnl_proc p = { 0 };
+	struct mtnl_refs_msg m;
 	struct mtnl_buffer b;
 	struct mtnl_event ev;
+	volatile uint64_t sum = 0;
 	char why[160];
-	uint32_t pid;
-	size_t half;
+	size_t i;
 
 	if (!size)
 		return 0;
@@ -35,13 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		mtnl__buffer_reset(&b);
 	mtnl__parse_stats(data, size, &st, why, sizeof(why));
 	mtnl__parse_proc(data, size, &p, why, sizeof(why));
-	/* Two pairs of one process: the second must follow the first. */
-	half = size / 2;
-	if (mtnl__parse_proc_buffer(data, half, &pid, &b, why, sizeof(why)) == 0 &&
-	    mtnl__proc_add_buffer(&p, &b) == 0 &&
-	    mtnl__parse_proc_buffer(data + half, size - half, &pid, &b, why,
-				    sizeof(why)) == 0)
-		mtnl__proc_add_buffer(&p, &b);
+	/* A proc-refs-get message, its descriptions and its columns. */
+	if (mtnl__parse_refs(data, size, &m, NULL, NULL, why, sizeof(why)) == 0) {
+		for (i = 0; i < m.n; i++)
+			sum += mtnl__ref_u64(m.id, i) + mtnl__ref_u32(m.fds, i) +
+			       mtnl__ref_u64(m.mapped, i) + mtnl__ref_u32(m.handles, i);
+		(void)sum;
+	}
 	mtnl__proc_reset(&p);
 	return 0;
 }

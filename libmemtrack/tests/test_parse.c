@@ -62,19 +62,18 @@ static void nest_end(struct buf *b)
 	a->nla_len = (uint16_t)(b->len - start);
 }
 
-/* A proc-buffer-get message: buffer @id of process @pid. */
-static void put_pair(struct buf *b, uint32_t pid, uint64_t id, uint64_t size,
-		     const char *exp, const char *name, uint32_t fds)
+/* A buffer nest of a proc-refs-get message: buffer @id, described. */
+static void put_desc(struct buf *b, uint64_t id, uint64_t size,
+		     const char *exp, const char *name)
 {
-	put_u32(b, MEMTRACK_A_PROC_BUFFER_PID, pid);
-	put_u64(b, MEMTRACK_A_PROC_BUFFER_ID, id);
-	put_u32(b, MEMTRACK_A_PROC_BUFFER_SIZE, (uint32_t)size);	/* a 4-byte uint */
-	put_str(b, MEMTRACK_A_PROC_BUFFER_EXPORTER, exp);
+	nest_start(b, MEMTRACK_A_PROC_BUFFER);
+	put_u64(b, MEMTRACK_A_BUFFER_ID, id);
+	put_u32(b, MEMTRACK_A_BUFFER_SIZE, (uint32_t)size);	/* a 4-byte uint */
+	put_str(b, MEMTRACK_A_BUFFER_EXPORTER, exp);
 	if (name)
-		put_str(b, MEMTRACK_A_PROC_BUFFER_NAME, name);
-	put_u32(b, MEMTRACK_A_PROC_BUFFER_FDS, fds);
-	put_u64(b, MEMTRACK_A_PROC_BUFFER_MAPPED, 4096);
-	put_u32(b, MEMTRACK_A_PROC_BUFFER_HOLDERS, 2);
+		put_str(b, MEMTRACK_A_BUFFER_NAME, name);
+	put_u32(b, MEMTRACK_A_BUFFER_HOLDERS, 2);
+	nest_end(b);
 }
 
 static void put_proc_header(struct buf *b, uint32_t pid)
@@ -116,45 +115,110 @@ static void test_well_formed_proc(void)
 	mtnl__proc_reset(&p);
 }
 
-static void test_pairs(void)
+/* Collects what a proc-refs-get message describes. */
+struct descs {
+	struct mtnl_buffer b[4];
+	size_t n;
+};
+
+static int describe(const struct mtnl_buffer *b, void *arg)
 {
-	struct buf b1 = { 0 }, b2 = { 0 }, b3 = { 0 };
-	struct mtnl_proc p = { 0 };
-	struct mtnl_buffer mb;
+	struct descs *d = arg;
+
+	if (d->n == 4)
+		return -ENOSPC;
+	d->b[d->n++] = *b;
+	return 0;
+}
+
+static int parse_refs(const struct buf *b, struct mtnl_refs_msg *m,
+		      struct descs *d, char *why)
+{
+	memset(d, 0, sizeof(*d));
+	return mtnl__parse_refs(b->data, b->len, m, describe, d, why, 160);
+}
+
+static void test_refs(void)
+{
+	const uint64_t ids[2] = { 10, 12 }, mapped[2] = { 4096, 0 };
+	const uint32_t fds[2] = { 2, 1 }, bad_fds[3] = { 1, 1, 1 };
+	struct mtnl_refs_msg m;
+	struct buf b = { 0 };
+	struct descs d;
 	char why[160] = "";
-	uint32_t pid;
 	int ret;
 
-	put_pair(&b1, 42, 10, 1 << 20, "system", "camera", 2);
-	ret = mtnl__parse_proc_buffer(b1.data, b1.len, &pid, &mb, why, sizeof(why));
+	/* The first message of a process: figures, descriptions, columns. */
+	put_proc_header(&b, 42);
+	put_desc(&b, 10, 1 << 20, "system", "camera");
+	put_desc(&b, 12, 4096, "udmabuf", NULL);
+	put(&b, MEMTRACK_A_PROC_REF_ID, ids, sizeof(ids));
+	put(&b, MEMTRACK_A_PROC_REF_FDS, fds, sizeof(fds));
+	put(&b, MEMTRACK_A_PROC_REF_MAPPED, mapped, sizeof(mapped));
+	put_u32(&b, 200, 5);	/* an unknown column: skipped */
+	ret = parse_refs(&b, &m, &d, why);
 	CHECK(ret == 0, "ret %d: %s", ret, why);
-	CHECK(pid == 42 && mb.id == 10 && mb.size == 1 << 20, "pair");
-	CHECK(!strcmp(mb.name, "camera") && !strcmp(mb.exporter, "system"), "strings");
-	CHECK(mb.fds == 2 && mb.mapped == 4096 && mb.holders == 2, "figures");
-	CHECK(mtnl__proc_add_buffer(&p, &mb) == 0, "add");
+	CHECK(m.pid == 42 && m.has_figures, "figures");
+	CHECK(m.figures.nr_buffers == 2 && m.figures.total == 3 << 20, "figures' values");
+	CHECK(!strcmp(m.figures.comm, "camera"), "comm %s", m.figures.comm);
+	CHECK(d.n == 2 && d.b[0].id == 10 && d.b[1].id == 12, "described %zu", d.n);
+	CHECK(!strcmp(d.b[0].name, "camera") && !strcmp(d.b[1].exporter, "udmabuf") &&
+	      d.b[1].name[0] == '\0' && d.b[0].holders == 2, "descriptions");
+	CHECK(m.n == 2, "entries %zu", m.n);
+	CHECK(mtnl__ref_u64(m.id, 1) == 12 && mtnl__ref_u32(m.fds, 0) == 2 &&
+	      mtnl__ref_u64(m.mapped, 0) == 4096, "columns");
+	/* A column left out reads as 0. */
+	CHECK(!m.handles && mtnl__ref_u32(m.handles, 1) == 0, "no handles column");
 
-	put_pair(&b2, 42, 12, 4096, "udmabuf", NULL, 1);
-	CHECK(mtnl__parse_proc_buffer(b2.data, b2.len, &pid, &mb, why, sizeof(why)) == 0,
-	      "%s", why);
-	CHECK(!strcmp(mb.name, ""), "no name");
-	CHECK(mtnl__proc_add_buffer(&p, &mb) == 0, "add second");
-	CHECK(p.nbufs == 2, "nbufs %zu", p.nbufs);
-	/* Buffers of a process must come in increasing id order. */
-	CHECK(mtnl__parse_proc_buffer(b1.data, b1.len, &pid, &mb, why, sizeof(why)) == 0,
-	      "%s", why);
-	CHECK(mtnl__proc_add_buffer(&p, &mb) == -EBADMSG, "order");
-	mtnl__proc_reset(&p);
+	/* A continuation: pid and columns, no figures. */
+	memset(&b, 0, sizeof(b));
+	put_u32(&b, MEMTRACK_A_PROC_PID, 42);
+	put(&b, MEMTRACK_A_PROC_REF_ID, ids, sizeof(ids));
+	put(&b, MEMTRACK_A_PROC_REF_FDS, fds, sizeof(fds));
+	CHECK(parse_refs(&b, &m, &d, why) == 0, "%s", why);
+	CHECK(!m.has_figures && m.n == 2 && d.n == 0, "continuation");
 
-	/* A pair without a pid or without an fd count is refused. */
-	put_u64(&b3, MEMTRACK_A_PROC_BUFFER_ID, 5);
-	put_u64(&b3, MEMTRACK_A_PROC_BUFFER_SIZE, 5);
-	put_str(&b3, MEMTRACK_A_PROC_BUFFER_EXPORTER, "system");
-	CHECK(mtnl__parse_proc_buffer(b3.data, b3.len, &pid, &mb, why, sizeof(why)) == -EBADMSG,
-	      "no pid");
-	CHECK(why[0], "no reason given");
-	put_u32(&b3, MEMTRACK_A_PROC_BUFFER_PID, 7);
-	CHECK(mtnl__parse_proc_buffer(b3.data, b3.len, &pid, &mb, why, sizeof(why)) == -EBADMSG,
-	      "no fds");
+	/* Columns that disagree, or that come without ref-id, are refused. */
+	memset(&b, 0, sizeof(b));
+	put_u32(&b, MEMTRACK_A_PROC_PID, 42);
+	put(&b, MEMTRACK_A_PROC_REF_ID, ids, sizeof(ids));
+	put(&b, MEMTRACK_A_PROC_REF_FDS, bad_fds, sizeof(bad_fds));
+	CHECK(parse_refs(&b, &m, &d, why) == -EBADMSG && why[0], "ref-fds length");
+	memset(&b, 0, sizeof(b));
+	put_u32(&b, MEMTRACK_A_PROC_PID, 42);
+	put(&b, MEMTRACK_A_PROC_REF_ID, ids, sizeof(ids));
+	CHECK(parse_refs(&b, &m, &d, why) == -EBADMSG, "ref-id without ref-fds");
+	memset(&b, 0, sizeof(b));
+	put_u32(&b, MEMTRACK_A_PROC_PID, 42);
+	put(&b, MEMTRACK_A_PROC_REF_FDS, fds, sizeof(fds));
+	CHECK(parse_refs(&b, &m, &d, why) == -EBADMSG, "ref-fds without ref-id");
+	memset(&b, 0, sizeof(b));
+	put_u32(&b, MEMTRACK_A_PROC_PID, 42);
+	put(&b, MEMTRACK_A_PROC_REF_ID, ids, 12);
+	put(&b, MEMTRACK_A_PROC_REF_FDS, fds, 4);
+	CHECK(parse_refs(&b, &m, &d, why) == -EBADMSG, "ref-id of 12 bytes");
+	/* A message without a pid, and a description without holders. */
+	memset(&b, 0, sizeof(b));
+	put(&b, MEMTRACK_A_PROC_REF_ID, ids, sizeof(ids));
+	put(&b, MEMTRACK_A_PROC_REF_FDS, fds, sizeof(fds));
+	CHECK(parse_refs(&b, &m, &d, why) == -EBADMSG, "no pid");
+	memset(&b, 0, sizeof(b));
+	put_u32(&b, MEMTRACK_A_PROC_PID, 42);
+	nest_start(&b, MEMTRACK_A_PROC_BUFFER);
+	put_u64(&b, MEMTRACK_A_BUFFER_ID, 10);
+	put_u32(&b, MEMTRACK_A_BUFFER_SIZE, 10);
+	put_str(&b, MEMTRACK_A_BUFFER_EXPORTER, "system");
+	nest_end(&b);
+	CHECK(parse_refs(&b, &m, &d, why) == -EBADMSG, "description without holders");
+	/* What the describer returns stops the parse. */
+	memset(&b, 0, sizeof(b));
+	put_u32(&b, MEMTRACK_A_PROC_PID, 42);
+	put_desc(&b, 1, 1, "a", NULL);
+	put_desc(&b, 2, 1, "a", NULL);
+	put_desc(&b, 3, 1, "a", NULL);
+	put_desc(&b, 4, 1, "a", NULL);
+	put_desc(&b, 5, 1, "a", NULL);
+	CHECK(parse_refs(&b, &m, &d, why) == -ENOSPC, "describer's error");
 }
 
 static void test_event(void)
@@ -200,10 +264,9 @@ static void expect_bad(const struct buf *b, const char *what)
 static void test_malformed(void)
 {
 	struct buf b;
-	struct mtnl_buffer mb;
+	struct mtnl_refs_msg m;
 	char big[300], why[160];
 	uint16_t u16 = 1;
-	uint32_t pid;
 
 	/* Truncated: cut the message inside an attribute. */
 	memset(&b, 0, sizeof(b));
@@ -257,8 +320,15 @@ static void test_malformed(void)
 	expect_bad(&b, "oversized comm");
 
 	memset(&b, 0, sizeof(b));
-	put_pair(&b, 1, 5, 5, "system", big, 1);
-	CHECK(mtnl__parse_proc_buffer(b.data, b.len, &pid, &mb, why, sizeof(why)) == -EBADMSG,
+	put_u32(&b, MEMTRACK_A_PROC_PID, 1);
+	nest_start(&b, MEMTRACK_A_PROC_BUFFER);
+	put_u64(&b, MEMTRACK_A_BUFFER_ID, 5);
+	put_u32(&b, MEMTRACK_A_BUFFER_SIZE, 5);
+	put_str(&b, MEMTRACK_A_BUFFER_EXPORTER, "system");
+	put_str(&b, MEMTRACK_A_BUFFER_NAME, big);
+	put_u32(&b, MEMTRACK_A_BUFFER_HOLDERS, 1);
+	nest_end(&b);
+	CHECK(mtnl__parse_refs(b.data, b.len, &m, NULL, NULL, why, sizeof(why)) == -EBADMSG,
 	      "oversized name");
 
 	/* A counter too large for the library's 32 bits. */
@@ -324,7 +394,7 @@ static void test_system_buffer(void)
 int main(void)
 {
 	test_well_formed_proc();
-	test_pairs();
+	test_refs();
 	test_event();
 	test_malformed();
 	test_system_buffer();
