@@ -10,7 +10,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include <linux/memtrack.h>
 
@@ -92,46 +91,41 @@ int mtnl__parse_proc(const void *attrs, size_t len, struct mtnl_proc *p,
 int mtnl__parse_buffer(const void *attrs, size_t len, struct mtnl_buffer *b,
 		       char *why, size_t whylen);
 
-/*
- * A proc-refs-get message: the figures of a process (only in the first
- * message about it) and n entries of its buffers, as columns that point
- * into the message (read them with mtnl__ref_*(); they need not be
- * aligned).  Entries of a column the message left out are 0.
- */
+/* The process a proc-refs-get message is about. */
 struct mtnl_refs_msg {
 	uint32_t pid;
-	bool has_figures;
-	struct mtnl_proc figures;	/* without buffers */
-	size_t n;
-	const char *id, *fds, *mapped, *handles;
+	bool has_figures;		/* it starts the process (over) */
+	struct mtnl_proc figures;	/* if has_figures; without buffers */
+};
+
+/* A ref of a proc-refs-get message: the process's side of one buffer. */
+struct mtnl_ref_entry {
+	uint64_t id;
+	uint64_t mapped;
+	uint32_t fds;
+	uint32_t handles;
+};
+
+/* What mtnl__parse_refs() calls, each optional. */
+struct mtnl_refs_cbs {
+	/* The message's process, before its descriptions and refs. */
+	int (*begin)(const struct mtnl_refs_msg *m, void *arg);
+	/* A buffer the dump describes, before the first ref about it. */
+	int (*desc)(const struct mtnl_buffer *b, void *arg);
+	/* One buffer the process holds, in the message's order. */
+	int (*ref)(const struct mtnl_ref_entry *r, void *arg);
 };
 
 /*
- * Parse a MEMTRACK_CMD_PROC_REFS_GET message into @m, passing each buffer
- * it describes to @describe first (it may be NULL).
- * Return: 0, -EBADMSG (with a reason in @why), or what @describe returned.
+ * Parse a MEMTRACK_CMD_PROC_REFS_GET message: check its process, call
+ * cbs->begin, then cbs->desc and cbs->ref for its nests in order.  A
+ * malformed nest stops the walk, after the calls for the ones before it.
+ * Return: 0, -EBADMSG (with a reason in @why), or the first non-zero
+ * value a callback returned.
  */
-int mtnl__parse_refs(const void *attrs, size_t len, struct mtnl_refs_msg *m,
-		     int (*describe)(const struct mtnl_buffer *b, void *arg),
-		     void *arg, char *why, size_t whylen);
-
-static inline uint64_t mtnl__ref_u64(const char *col, size_t i)
-{
-	uint64_t v = 0;
-
-	if (col)
-		memcpy(&v, col + i * sizeof(v), sizeof(v));
-	return v;
-}
-
-static inline uint32_t mtnl__ref_u32(const char *col, size_t i)
-{
-	uint32_t v = 0;
-
-	if (col)
-		memcpy(&v, col + i * sizeof(v), sizeof(v));
-	return v;
-}
+int mtnl__parse_refs(const void *attrs, size_t len,
+		     const struct mtnl_refs_cbs *cbs, void *arg, char *why,
+		     size_t whylen);
 
 void mtnl__proc_reset(struct mtnl_proc *p);
 

@@ -53,6 +53,7 @@ struct mtnl {
 	size_t ndescs, descs_cap;
 	uint32_t *desc_index;
 	size_t index_cap;		/* a power of two, or 0 */
+	struct mtnl_proc *cur;		/* the process of the message being read */
 	mtnl_buffer_cb buf_cb;
 	void *cb_arg;
 	int cb_ret;
@@ -233,9 +234,8 @@ static int desc_index_grow(struct mtnl *h)
  * A buffer a proc-refs-get message describes: kept for the entries of
  * the rest of the dump, replacing an earlier description of it.
  */
-static int desc_store(const struct mtnl_buffer *b, void *arg)
+static int desc_store(struct mtnl *h, const struct mtnl_buffer *b)
 {
-	struct mtnl *h = arg;
 	struct mtnl_buffer *known = (struct mtnl_buffer *)desc_find(h, b->id);
 	size_t i;
 
@@ -325,84 +325,123 @@ static int proc_reserve(struct mtnl_proc *p, size_t n)
 }
 
 /*
- * A proc-refs-get message: a process's figures, or a continuation of the
- * last process, with a run of its buffers as columns.  Each entry is the
- * buffer as the dump described it, with the process's side filled in: a
- * copy, no allocation per buffer.
+ * The process a proc-refs-get message is about: a new one, the one being
+ * listed again from its figures (it changed while it was listed), or the
+ * one being listed, continued.
+ */
+static int refs_begin(const struct mtnl_refs_msg *m, void *arg)
+{
+	struct mtnl *h = arg;
+	struct mtnl_proc *p = h->nprocs ? &h->procs[h->nprocs - 1] : NULL;
+
+	h->cur = NULL;
+	if (!m->has_figures) {
+		if (!p || p->pid != m->pid) {
+			set_error(h, -EBADMSG,
+				  "bad reply from the kernel: pid %u continued without its figures",
+				  m->pid);
+			return -EBADMSG;
+		}
+	} else if (p && p->pid == m->pid) {
+		mtnl__proc_reset(p);
+		*p = m->figures;
+	} else {
+		if (p && p->pid > m->pid) {
+			set_error(h, -EBADMSG, "bad reply from the kernel: pid %u out of order",
+				  m->pid);
+			return -EBADMSG;
+		}
+		p = procs_add(h);
+		if (!p) {
+			set_error(h, -ENOMEM, "out of memory");
+			return -ENOMEM;
+		}
+		*p = m->figures;
+	}
+	if (m->has_figures) {
+		if (p->generation > h->generation)
+			h->generation = p->generation;
+		/* Room for all its buffers, if the figures are believable. */
+		if (p->nr_buffers <= 65536 && proc_reserve(p, p->nr_buffers)) {
+			set_error(h, -ENOMEM, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	h->cur = p;
+	return 0;
+}
+
+static int refs_desc(const struct mtnl_buffer *b, void *arg)
+{
+	struct mtnl *h = arg;
+	int ret = desc_store(h, b);
+
+	if (ret)
+		set_error(h, ret, ret == -ENOMEM ? "out of memory" :
+			  "bad reply from the kernel: too many buffers");
+	return ret;
+}
+
+/*
+ * One buffer of the process: the buffer as the dump described it, with
+ * the process's side filled in.  A copy into the process's array: no
+ * allocation per buffer.
+ */
+static int refs_ref(const struct mtnl_ref_entry *r, void *arg)
+{
+	struct mtnl *h = arg;
+	struct mtnl_proc *p = h->cur;
+	const struct mtnl_buffer *d = desc_find(h, r->id);
+	struct mtnl_buffer *b;
+
+	if (!d || (p->nbufs && r->id <= p->bufs[p->nbufs - 1].id)) {
+		set_error(h, -EBADMSG, d ?
+			  "bad reply from the kernel: buffer %llu out of order" :
+			  "bad reply from the kernel: buffer %llu listed before it was described",
+			  (unsigned long long)r->id);
+		return -EBADMSG;
+	}
+	if (proc_reserve(p, 1)) {
+		set_error(h, -ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	b = &p->bufs[p->nbufs++];
+	*b = *d;
+	b->fds = r->fds;
+	b->mapped = r->mapped;
+	b->handles = r->handles;
+	return 0;
+}
+
+static const struct mtnl_refs_cbs refs_cbs = {
+	.begin = refs_begin,
+	.desc = refs_desc,
+	.ref = refs_ref,
+};
+
+/*
+ * A proc-refs-get message: a process's figures, its listing again, or a
+ * continuation of it, with a run of its buffers.
  */
 static int refs_msg_cb(struct nl_msg *msg, void *arg)
 {
 	struct mtnl *h = arg;
 	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct mtnl_refs_msg m;
-	struct mtnl_proc *p;
 	char why[160];
-	size_t i;
 	int ret;
 
 	if (short_msg(h, nlh))
 		return NL_STOP;
 	ret = mtnl__parse_refs(genlmsg_attrdata(nlmsg_data(nlh), 0),
 			       (size_t)genlmsg_attrlen(nlmsg_data(nlh), 0),
-			       &m, desc_store, h, why, sizeof(why));
-	if (ret) {
-		set_error(h, ret, ret == -ENOMEM ? "out of memory" :
-			  "bad reply from the kernel: %s", why);
+			       &refs_cbs, h, why, sizeof(why));
+	if (ret == -EBADMSG && !h->err)
+		set_error(h, ret, "bad reply from the kernel: %s", why);
+	if (ret)
 		return NL_STOP;
-	}
-	if (m.has_figures) {
-		if (h->nprocs && h->procs[h->nprocs - 1].pid >= m.pid) {
-			set_error(h, -EBADMSG, "bad reply from the kernel: pid %u out of order",
-				  m.pid);
-			return NL_STOP;
-		}
-		p = procs_add(h);
-		if (!p) {
-			set_error(h, -ENOMEM, "out of memory");
-			return NL_STOP;
-		}
-		*p = m.figures;
-		if (p->generation > h->generation)
-			h->generation = p->generation;
-		/* Room for all its buffers; the figures are the kernel's word. */
-		ret = proc_reserve(p, p->nr_buffers < 65536 ? p->nr_buffers : m.n);
-	} else {
-		p = h->nprocs ? &h->procs[h->nprocs - 1] : NULL;
-		if (!p || p->pid != m.pid) {
-			set_error(h, -EBADMSG,
-				  "bad reply from the kernel: pid %u continued without its figures",
-				  m.pid);
-			return NL_STOP;
-		}
-		ret = proc_reserve(p, m.n);
-	}
-	/* The kernel saw the process change while it listed its buffers. */
-	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-		p->changed = true;
-	if (!ret)
-		ret = proc_reserve(p, m.n);	/* more than the figures said */
-	if (ret) {
-		set_error(h, ret, "out of memory");
-		return NL_STOP;
-	}
-	for (i = 0; i < m.n; i++) {
-		uint64_t id = mtnl__ref_u64(m.id, i);
-		const struct mtnl_buffer *d = desc_find(h, id);
-		struct mtnl_buffer *b = &p->bufs[p->nbufs];
-
-		if (!d || (p->nbufs && id <= p->bufs[p->nbufs - 1].id)) {
-			set_error(h, -EBADMSG, d ?
-				  "bad reply from the kernel: buffer %llu out of order" :
-				  "bad reply from the kernel: buffer %llu listed before it was described",
-				  (unsigned long long)id);
-			return NL_STOP;
-		}
-		*b = *d;
-		b->fds = mtnl__ref_u32(m.fds, i);
-		b->mapped = mtnl__ref_u64(m.mapped, i);
-		b->handles = mtnl__ref_u32(m.handles, i);
-		p->nbufs++;
-	}
+	/* It changed while it was listed, and kept changing: read it again. */
+	if ((nlh->nlmsg_flags & NLM_F_DUMP_INTR) && h->cur)
+		h->cur->changed = true;
 	return NL_OK;
 }
 

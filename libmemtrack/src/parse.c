@@ -542,51 +542,31 @@ int mtnl__opts_copy(void *dst, size_t dst_sz, const void *src, size_t min_sz)
 	return 0;
 }
 
-/* The length in bytes that column @a must have for @n entries of @size. */
-static int check_column(const struct attr *a, size_t n, size_t size,
-			char *why, size_t wl, const char *what)
+/* A ref nest: the process's side of one buffer. */
+static int parse_ref(const struct attr *nest, struct mtnl_ref_entry *r,
+		     char *why, size_t wl)
 {
-	if (a->len != n * size)
-		return bad(why, wl, "%s: %zu bytes for %zu entries", what, a->len, n);
-	return 0;
-}
-
-int mtnl__parse_refs(const void *attrs, size_t len, struct mtnl_refs_msg *m,
-		     int (*describe)(const struct mtnl_buffer *b, void *arg),
-		     void *arg, char *why, size_t wl)
-{
-	const char *pos = attrs, *end = (const char *)attrs + len;
-	struct attr a, id = { 0 }, fds = { 0 }, mapped = { 0 }, handles = { 0 };
-	bool truncated = false;
-	struct mtnl_buffer b;
+	const char *pos = nest->data, *end = nest->data + nest->len;
+	bool truncated = false, has_id = false, has_fds = false;
+	struct attr a;
 	int ret = 0;
 
-	memset(m, 0, sizeof(*m));
+	memset(r, 0, sizeof(*r));
 	while (!ret && next_attr(&pos, end, &a, &truncated)) {
 		switch (a.type) {
-		case MEMTRACK_A_PROC_PID:
-			ret = get_u32(&a, &m->pid, why, wl, "pid");
+		case MEMTRACK_A_REF_ID:
+			ret = get_uint(&a, &r->id, why, wl, "ref id");
+			has_id = true;
 			break;
-		case MEMTRACK_A_PROC_NR_BUFFERS:
-			m->has_figures = true;
+		case MEMTRACK_A_REF_FDS:
+			ret = get_count(&a, &r->fds, why, wl, "ref fds");
+			has_fds = true;
 			break;
-		case MEMTRACK_A_PROC_BUFFER:
-			ret = parse_buffer_attrs(a.data, a.len, &buffer_types, &b,
-						 NULL, why, wl);
-			if (!ret && describe)
-				ret = describe(&b, arg);
+		case MEMTRACK_A_REF_MAPPED:
+			ret = get_uint(&a, &r->mapped, why, wl, "ref mapped");
 			break;
-		case MEMTRACK_A_PROC_REF_ID:
-			id = a;
-			break;
-		case MEMTRACK_A_PROC_REF_FDS:
-			fds = a;
-			break;
-		case MEMTRACK_A_PROC_REF_MAPPED:
-			mapped = a;
-			break;
-		case MEMTRACK_A_PROC_REF_HANDLES:
-			handles = a;
+		case MEMTRACK_A_REF_HANDLES:
+			ret = get_count(&a, &r->handles, why, wl, "ref handles");
 			break;
 		default:
 			break;
@@ -595,33 +575,60 @@ int mtnl__parse_refs(const void *attrs, size_t len, struct mtnl_refs_msg *m,
 	if (ret)
 		return ret;
 	if (truncated)
+		return bad(why, wl, "truncated ref attribute");
+	if (!has_id || !has_fds)
+		return bad(why, wl, "ref without %s", has_id ? "an fd count" : "an id");
+	return 0;
+}
+
+int mtnl__parse_refs(const void *attrs, size_t len,
+		     const struct mtnl_refs_cbs *cbs, void *arg, char *why,
+		     size_t wl)
+{
+	const char *pos = attrs, *end = (const char *)attrs + len;
+	struct mtnl_refs_msg m = { 0 };
+	struct mtnl_ref_entry r;
+	bool truncated = false;
+	struct mtnl_buffer b;
+	struct attr a;
+	int ret = 0;
+
+	/* The process first: whether this message starts it or goes on. */
+	while (!ret && next_attr(&pos, end, &a, &truncated)) {
+		if (a.type == MEMTRACK_A_PROC_PID)
+			ret = get_u32(&a, &m.pid, why, wl, "pid");
+		else if (a.type == MEMTRACK_A_PROC_NR_BUFFERS)
+			m.has_figures = true;
+	}
+	if (ret)
+		return ret;
+	if (truncated)
 		return bad(why, wl, "truncated process attribute");
-	if (!m->pid)
+	if (!m.pid)
 		return bad(why, wl, "process message without a pid");
-	if (m->has_figures) {
-		ret = mtnl__parse_proc(attrs, len, &m->figures, why, wl);
+	if (m.has_figures) {
+		ret = mtnl__parse_proc(attrs, len, &m.figures, why, wl);
 		if (ret)
 			return ret;
 	}
-	if (!id.data) {
-		if (fds.data || mapped.data || handles.data)
-			return bad(why, wl, "buffer columns without ref-id");
-		return 0;
+	if (cbs->begin) {
+		ret = cbs->begin(&m, arg);
+		if (ret)
+			return ret;
 	}
-	if (id.len % sizeof(uint64_t))
-		return bad(why, wl, "ref-id: %zu bytes", id.len);
-	m->n = id.len / sizeof(uint64_t);
-	if (!fds.data)
-		return bad(why, wl, "ref-id without ref-fds");
-	if (check_column(&fds, m->n, sizeof(uint32_t), why, wl, "ref-fds") ||
-	    (mapped.data &&
-	     check_column(&mapped, m->n, sizeof(uint64_t), why, wl, "ref-mapped")) ||
-	    (handles.data &&
-	     check_column(&handles, m->n, sizeof(uint32_t), why, wl, "ref-handles")))
-		return -EBADMSG;
-	m->id = id.data;
-	m->fds = fds.data;
-	m->mapped = mapped.data;
-	m->handles = handles.data;
-	return 0;
+	/* Then, in order, the descriptions and the refs they precede. */
+	pos = attrs;
+	while (!ret && next_attr(&pos, end, &a, &truncated)) {
+		if (a.type == MEMTRACK_A_PROC_DESC) {
+			ret = parse_buffer_attrs(a.data, a.len, &buffer_types, &b,
+						 NULL, why, wl);
+			if (!ret && cbs->desc)
+				ret = cbs->desc(&b, arg);
+		} else if (a.type == MEMTRACK_A_PROC_REF) {
+			ret = parse_ref(&a, &r, why, wl);
+			if (!ret && cbs->ref)
+				ret = cbs->ref(&r, arg);
+		}
+	}
+	return ret;
 }

@@ -66,7 +66,7 @@ static void nest_end(struct buf *b)
 static void put_desc(struct buf *b, uint64_t id, uint64_t size,
 		     const char *exp, const char *name)
 {
-	nest_start(b, MEMTRACK_A_PROC_BUFFER);
+	nest_start(b, MEMTRACK_A_PROC_DESC);
 	put_u64(b, MEMTRACK_A_BUFFER_ID, id);
 	put_u32(b, MEMTRACK_A_BUFFER_SIZE, (uint32_t)size);	/* a 4-byte uint */
 	put_str(b, MEMTRACK_A_BUFFER_EXPORTER, exp);
@@ -115,102 +115,133 @@ static void test_well_formed_proc(void)
 	mtnl__proc_reset(&p);
 }
 
-/* Collects what a proc-refs-get message describes. */
-struct descs {
-	struct mtnl_buffer b[4];
-	size_t n;
+/* A ref nest: buffer @id held through @fds fds, @mapped bytes mapped. */
+static void put_ref(struct buf *b, uint64_t id, uint32_t fds, uint64_t mapped)
+{
+	nest_start(b, MEMTRACK_A_PROC_REF);
+	put_u32(b, MEMTRACK_A_REF_ID, (uint32_t)id);	/* a 4-byte uint */
+	put_u32(b, MEMTRACK_A_REF_FDS, fds);
+	if (mapped)
+		put_u64(b, MEMTRACK_A_REF_MAPPED, mapped);
+	nest_end(b);
+}
+
+/* What a proc-refs-get message delivered, in order. */
+struct seen {
+	struct mtnl_refs_msg m;
+	unsigned int begins;
+	char order[16];		/* 'd' for a description, 'r' for a ref */
+	struct mtnl_buffer desc[4];
+	struct mtnl_ref_entry ref[4];
+	size_t ndesc, nref;
 };
 
-static int describe(const struct mtnl_buffer *b, void *arg)
+static int seen_begin(const struct mtnl_refs_msg *m, void *arg)
 {
-	struct descs *d = arg;
+	struct seen *s = arg;
 
-	if (d->n == 4)
-		return -ENOSPC;
-	d->b[d->n++] = *b;
+	s->m = *m;
+	s->begins++;
 	return 0;
 }
 
-static int parse_refs(const struct buf *b, struct mtnl_refs_msg *m,
-		      struct descs *d, char *why)
+static int seen_desc(const struct mtnl_buffer *b, void *arg)
 {
-	memset(d, 0, sizeof(*d));
-	return mtnl__parse_refs(b->data, b->len, m, describe, d, why, 160);
+	struct seen *s = arg;
+
+	if (s->ndesc == 4)
+		return -ENOSPC;
+	s->order[s->ndesc + s->nref] = 'd';
+	s->desc[s->ndesc++] = *b;
+	return 0;
+}
+
+static int seen_ref(const struct mtnl_ref_entry *r, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->nref == 4)
+		return -ENOSPC;
+	s->order[s->ndesc + s->nref] = 'r';
+	s->ref[s->nref++] = *r;
+	return 0;
+}
+
+static const struct mtnl_refs_cbs seen_cbs = {
+	.begin = seen_begin, .desc = seen_desc, .ref = seen_ref,
+};
+
+static int parse_refs(const struct buf *b, struct seen *s, char *why)
+{
+	memset(s, 0, sizeof(*s));
+	return mtnl__parse_refs(b->data, b->len, &seen_cbs, s, why, 160);
 }
 
 static void test_refs(void)
 {
-	const uint64_t ids[2] = { 10, 12 }, mapped[2] = { 4096, 0 };
-	const uint32_t fds[2] = { 2, 1 }, bad_fds[3] = { 1, 1, 1 };
-	struct mtnl_refs_msg m;
 	struct buf b = { 0 };
-	struct descs d;
+	struct seen s;
 	char why[160] = "";
 	int ret;
 
-	/* The first message of a process: figures, descriptions, columns. */
+	/* The first message of a process: figures, then descs before refs. */
 	put_proc_header(&b, 42);
 	put_desc(&b, 10, 1 << 20, "system", "camera");
+	put_ref(&b, 10, 2, 4096);
 	put_desc(&b, 12, 4096, "udmabuf", NULL);
-	put(&b, MEMTRACK_A_PROC_REF_ID, ids, sizeof(ids));
-	put(&b, MEMTRACK_A_PROC_REF_FDS, fds, sizeof(fds));
-	put(&b, MEMTRACK_A_PROC_REF_MAPPED, mapped, sizeof(mapped));
-	put_u32(&b, 200, 5);	/* an unknown column: skipped */
-	ret = parse_refs(&b, &m, &d, why);
+	put_ref(&b, 12, 1, 0);
+	put_u32(&b, 200, 5);	/* an unknown attribute: skipped */
+	ret = parse_refs(&b, &s, why);
 	CHECK(ret == 0, "ret %d: %s", ret, why);
-	CHECK(m.pid == 42 && m.has_figures, "figures");
-	CHECK(m.figures.nr_buffers == 2 && m.figures.total == 3 << 20, "figures' values");
-	CHECK(!strcmp(m.figures.comm, "camera"), "comm %s", m.figures.comm);
-	CHECK(d.n == 2 && d.b[0].id == 10 && d.b[1].id == 12, "described %zu", d.n);
-	CHECK(!strcmp(d.b[0].name, "camera") && !strcmp(d.b[1].exporter, "udmabuf") &&
-	      d.b[1].name[0] == '\0' && d.b[0].holders == 2, "descriptions");
-	CHECK(m.n == 2, "entries %zu", m.n);
-	CHECK(mtnl__ref_u64(m.id, 1) == 12 && mtnl__ref_u32(m.fds, 0) == 2 &&
-	      mtnl__ref_u64(m.mapped, 0) == 4096, "columns");
-	/* A column left out reads as 0. */
-	CHECK(!m.handles && mtnl__ref_u32(m.handles, 1) == 0, "no handles column");
+	CHECK(s.begins == 1 && s.m.pid == 42 && s.m.has_figures, "figures");
+	CHECK(s.m.figures.nr_buffers == 2 && s.m.figures.total == 3 << 20,
+	      "figures' values");
+	CHECK(!strcmp(s.m.figures.comm, "camera"), "comm %s", s.m.figures.comm);
+	CHECK(!strcmp(s.order, "drdr"), "order %s", s.order);
+	CHECK(s.desc[0].id == 10 && s.desc[1].id == 12 && s.desc[0].holders == 2 &&
+	      !strcmp(s.desc[0].name, "camera") && !strcmp(s.desc[1].exporter, "udmabuf") &&
+	      s.desc[1].name[0] == '\0', "descriptions");
+	CHECK(s.ref[0].id == 10 && s.ref[0].fds == 2 && s.ref[0].mapped == 4096 &&
+	      s.ref[1].id == 12 && s.ref[1].mapped == 0 && s.ref[1].handles == 0,
+	      "refs");
 
-	/* A continuation: pid and columns, no figures. */
+	/* A continuation: pid and refs, no figures; or even no ref. */
 	memset(&b, 0, sizeof(b));
 	put_u32(&b, MEMTRACK_A_PROC_PID, 42);
-	put(&b, MEMTRACK_A_PROC_REF_ID, ids, sizeof(ids));
-	put(&b, MEMTRACK_A_PROC_REF_FDS, fds, sizeof(fds));
-	CHECK(parse_refs(&b, &m, &d, why) == 0, "%s", why);
-	CHECK(!m.has_figures && m.n == 2 && d.n == 0, "continuation");
+	put_ref(&b, 13, 1, 0);
+	CHECK(parse_refs(&b, &s, why) == 0, "%s", why);
+	CHECK(s.begins == 1 && !s.m.has_figures && s.nref == 1, "continuation");
+	memset(&b, 0, sizeof(b));
+	put_u32(&b, MEMTRACK_A_PROC_PID, 42);
+	CHECK(parse_refs(&b, &s, why) == 0 && s.nref == 0, "empty continuation");
 
-	/* Columns that disagree, or that come without ref-id, are refused. */
+	/* A ref without an fd count, a message without a pid. */
 	memset(&b, 0, sizeof(b));
 	put_u32(&b, MEMTRACK_A_PROC_PID, 42);
-	put(&b, MEMTRACK_A_PROC_REF_ID, ids, sizeof(ids));
-	put(&b, MEMTRACK_A_PROC_REF_FDS, bad_fds, sizeof(bad_fds));
-	CHECK(parse_refs(&b, &m, &d, why) == -EBADMSG && why[0], "ref-fds length");
+	nest_start(&b, MEMTRACK_A_PROC_REF);
+	put_u32(&b, MEMTRACK_A_REF_ID, 5);
+	nest_end(&b);
+	CHECK(parse_refs(&b, &s, why) == -EBADMSG && why[0], "ref without fds");
+	memset(&b, 0, sizeof(b));
+	put_ref(&b, 5, 1, 0);
+	CHECK(parse_refs(&b, &s, why) == -EBADMSG && s.begins == 0, "no pid");
+	/* A description without holders; an id of 2 bytes. */
 	memset(&b, 0, sizeof(b));
 	put_u32(&b, MEMTRACK_A_PROC_PID, 42);
-	put(&b, MEMTRACK_A_PROC_REF_ID, ids, sizeof(ids));
-	CHECK(parse_refs(&b, &m, &d, why) == -EBADMSG, "ref-id without ref-fds");
-	memset(&b, 0, sizeof(b));
-	put_u32(&b, MEMTRACK_A_PROC_PID, 42);
-	put(&b, MEMTRACK_A_PROC_REF_FDS, fds, sizeof(fds));
-	CHECK(parse_refs(&b, &m, &d, why) == -EBADMSG, "ref-fds without ref-id");
-	memset(&b, 0, sizeof(b));
-	put_u32(&b, MEMTRACK_A_PROC_PID, 42);
-	put(&b, MEMTRACK_A_PROC_REF_ID, ids, 12);
-	put(&b, MEMTRACK_A_PROC_REF_FDS, fds, 4);
-	CHECK(parse_refs(&b, &m, &d, why) == -EBADMSG, "ref-id of 12 bytes");
-	/* A message without a pid, and a description without holders. */
-	memset(&b, 0, sizeof(b));
-	put(&b, MEMTRACK_A_PROC_REF_ID, ids, sizeof(ids));
-	put(&b, MEMTRACK_A_PROC_REF_FDS, fds, sizeof(fds));
-	CHECK(parse_refs(&b, &m, &d, why) == -EBADMSG, "no pid");
-	memset(&b, 0, sizeof(b));
-	put_u32(&b, MEMTRACK_A_PROC_PID, 42);
-	nest_start(&b, MEMTRACK_A_PROC_BUFFER);
+	nest_start(&b, MEMTRACK_A_PROC_DESC);
 	put_u64(&b, MEMTRACK_A_BUFFER_ID, 10);
 	put_u32(&b, MEMTRACK_A_BUFFER_SIZE, 10);
 	put_str(&b, MEMTRACK_A_BUFFER_EXPORTER, "system");
 	nest_end(&b);
-	CHECK(parse_refs(&b, &m, &d, why) == -EBADMSG, "description without holders");
-	/* What the describer returns stops the parse. */
+	CHECK(parse_refs(&b, &s, why) == -EBADMSG, "description without holders");
+	memset(&b, 0, sizeof(b));
+	put_u32(&b, MEMTRACK_A_PROC_PID, 42);
+	nest_start(&b, MEMTRACK_A_PROC_REF);
+	put(&b, MEMTRACK_A_REF_ID, "ab", 2);
+	put_u32(&b, MEMTRACK_A_REF_FDS, 1);
+	nest_end(&b);
+	CHECK(parse_refs(&b, &s, why) == -EBADMSG, "2-byte ref id");
+	/* What a callback returns stops the walk. */
 	memset(&b, 0, sizeof(b));
 	put_u32(&b, MEMTRACK_A_PROC_PID, 42);
 	put_desc(&b, 1, 1, "a", NULL);
@@ -218,7 +249,7 @@ static void test_refs(void)
 	put_desc(&b, 3, 1, "a", NULL);
 	put_desc(&b, 4, 1, "a", NULL);
 	put_desc(&b, 5, 1, "a", NULL);
-	CHECK(parse_refs(&b, &m, &d, why) == -ENOSPC, "describer's error");
+	CHECK(parse_refs(&b, &s, why) == -ENOSPC, "callback's error");
 }
 
 static void test_event(void)
@@ -264,7 +295,7 @@ static void expect_bad(const struct buf *b, const char *what)
 static void test_malformed(void)
 {
 	struct buf b;
-	struct mtnl_refs_msg m;
+	static const struct mtnl_refs_cbs none;
 	char big[300], why[160];
 	uint16_t u16 = 1;
 
@@ -321,14 +352,14 @@ static void test_malformed(void)
 
 	memset(&b, 0, sizeof(b));
 	put_u32(&b, MEMTRACK_A_PROC_PID, 1);
-	nest_start(&b, MEMTRACK_A_PROC_BUFFER);
+	nest_start(&b, MEMTRACK_A_PROC_DESC);
 	put_u64(&b, MEMTRACK_A_BUFFER_ID, 5);
 	put_u32(&b, MEMTRACK_A_BUFFER_SIZE, 5);
 	put_str(&b, MEMTRACK_A_BUFFER_EXPORTER, "system");
 	put_str(&b, MEMTRACK_A_BUFFER_NAME, big);
 	put_u32(&b, MEMTRACK_A_BUFFER_HOLDERS, 1);
 	nest_end(&b);
-	CHECK(mtnl__parse_refs(b.data, b.len, &m, NULL, NULL, why, sizeof(why)) == -EBADMSG,
+	CHECK(mtnl__parse_refs(b.data, b.len, &none, NULL, why, sizeof(why)) == -EBADMSG,
 	      "oversized name");
 
 	/* A counter too large for the library's 32 bits. */

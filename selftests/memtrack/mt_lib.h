@@ -845,11 +845,12 @@ static inline const struct mt_buf *mt_proc_find(const struct mt_proc *p,
 struct mt_refs_dump {
 	struct mt_proc_list l;	/* the processes, with their buffers */
 	struct mt_buf_list meta;	/* the buffers described */
-	unsigned int described;	/* buffer nests received */
+	unsigned int described;	/* desc nests received */
 	unsigned int continued;	/* messages that continued a process */
+	unsigned int restarted;	/* processes sent again from their figures */
+	unsigned int intr;	/* messages flagged NLM_F_DUMP_INTR */
 	unsigned long bytes;	/* of every message */
-	unsigned int entry_bytes;	/* largest per entry, over all columns */
-	bool columns_mapped;	/* a ref-mapped column was sent */
+	unsigned int max_ref_bytes;	/* largest ref nest */
 	char bad[256];		/* the first malformed thing, if any */
 };
 
@@ -875,122 +876,137 @@ static inline struct mt_buf *mt_refs_meta(struct mt_refs_dump *d, uint64_t id)
 		snprintf((d)->bad, sizeof((d)->bad), __VA_ARGS__);	\
 	   0; })
 
-/* Entry @i, of @size bytes, of column attribute @type. */
-#define mt_col(col, type, size, i) \
-	((const char *)mt_attr_data((col)[type]) + (size_t)(size) * (i))
+/* Add the buffer a desc nest describes to d->meta (a later one replaces). */
+static inline int mt_refs_desc(struct mt_refs_dump *d, const struct nlattr *a)
+{
+	struct mt_buf b, *m;
 
+	d->described++;
+	if (mt_parse_buf(a, &b) || !b.has_holders || !b.exporter[0])
+		return mt_refs_bad(d, "a desc lacks id, holders or exporter");
+	m = mt_refs_meta(d, b.id);
+	if (m) {
+		*m = b;
+		return 0;
+	}
+	m = realloc(d->meta.bufs, (d->meta.n + 1) * sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	d->meta.bufs = m;
+	d->meta.bufs[d->meta.n++] = b;
+	return 0;
+}
+
+/* Append the buffer a ref nest lists to @p, from its description. */
+static inline int mt_refs_ref(struct mt_refs_dump *d, struct mt_proc *p,
+			      const struct nlattr *nest)
+{
+	const struct nlattr *a;
+	struct mt_buf b = {}, *nb;
+	const struct mt_buf *m;
+
+	if ((unsigned int)mt_attr_len(nest) > d->max_ref_bytes)
+		d->max_ref_bytes = mt_attr_len(nest);
+	mt_for_each_attr(a, mt_attr_data(nest), mt_attr_len(nest)) {
+		switch (mt_type(a)) {
+		case MEMTRACK_A_REF_ID:
+			b.id = mt_attr_uint(a);
+			break;
+		case MEMTRACK_A_REF_FDS:
+			b.fds = mt_attr_uint(a);
+			b.has_fds = true;
+			break;
+		case MEMTRACK_A_REF_MAPPED:
+			b.mapped = mt_attr_uint(a);
+			if (!b.mapped)
+				return mt_refs_bad(d, "pid %u: a ref with mapped 0", p->pid);
+			break;
+		case MEMTRACK_A_REF_HANDLES:
+			b.handles = mt_attr_uint(a);
+			b.has_handles = true;
+			if (!b.handles)
+				return mt_refs_bad(d, "pid %u: a ref with handles 0", p->pid);
+			break;
+		}
+	}
+	if (!b.id || !b.has_fds)
+		return mt_refs_bad(d, "pid %u: a ref without id or fds", p->pid);
+	m = mt_refs_meta(d, b.id);
+	if (!m)
+		return mt_refs_bad(d, "pid %u lists buffer %llu before it was described",
+				   p->pid, (unsigned long long)b.id);
+	if (p->nbufs && b.id <= p->bufs[p->nbufs - 1].id)
+		d->l.bad_order = true;
+	nb = realloc(p->bufs, (p->nbufs + 1) * sizeof(*nb));
+	if (!nb)
+		return -ENOMEM;
+	p->bufs = nb;
+	nb = &p->bufs[p->nbufs++];
+	*nb = *m;
+	nb->fds = b.fds;
+	nb->has_fds = true;
+	nb->mapped = b.mapped;
+	nb->handles = b.handles;
+	nb->has_handles = b.has_handles;
+	return 0;
+}
+
+/*
+ * Collect a proc-refs-get message into @arg, a struct mt_refs_dump: a
+ * message with figures starts a process (over, if it has the pid being
+ * listed), one without continues it; desc nests come before the first
+ * ref about their buffer.
+ */
 static inline int mt_refs_cb(const struct nlmsghdr *nlh, void *arg)
 {
 	const struct genlmsghdr *g = NLMSG_DATA(nlh);
-	const struct nlattr *a, *col[MEMTRACK_A_PROC_MAX + 1] = {};
 	struct mt_refs_dump *d = arg;
 	struct mt_proc *p, fig = {};
+	const struct nlattr *a;
 	bool figures = false;
-	unsigned int i, n, entry;
+	int ret;
 
 	d->l.messages++;
 	d->bytes += nlh->nlmsg_len;
+	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+		d->intr++;
 	if (g->cmd != MEMTRACK_CMD_PROC_REFS_GET)
 		return mt_refs_bad(d, "message of command %u", g->cmd);
 	mt_parse_proc(nlh, &fig);
 	mt_for_each_attr(a, (char *)g + GENL_HDRLEN,
-			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
-		struct mt_buf b, *m;
-
-		switch (mt_type(a)) {
-		case MEMTRACK_A_PROC_NR_BUFFERS:
+			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN))
+		if (mt_type(a) == MEMTRACK_A_PROC_NR_BUFFERS)
 			figures = true;
-			break;
-		case MEMTRACK_A_PROC_BUFFER:
-			d->described++;
-			if (mt_parse_buf(a, &b) || !b.has_holders || !b.exporter[0])
-				return mt_refs_bad(d, "a buffer nest lacks id, holders or exporter");
-			m = mt_refs_meta(d, b.id);
-			if (m) {
-				*m = b;		/* described again: the later wins */
-				break;
-			}
-			m = realloc(d->meta.bufs, (d->meta.n + 1) * sizeof(*m));
-			if (!m)
-				return -ENOMEM;
-			d->meta.bufs = m;
-			d->meta.bufs[d->meta.n++] = b;
-			break;
-		case MEMTRACK_A_PROC_REF_ID:
-		case MEMTRACK_A_PROC_REF_FDS:
-		case MEMTRACK_A_PROC_REF_MAPPED:
-		case MEMTRACK_A_PROC_REF_HANDLES:
-			col[mt_type(a)] = a;
-			break;
-		}
-	}
 	if (!fig.pid)
 		return mt_refs_bad(d, "a message without pid");
-	if (figures) {
-		if (d->l.n && d->l.procs[d->l.n - 1].pid >= fig.pid)
+	p = d->l.n ? &d->l.procs[d->l.n - 1] : NULL;
+	if (figures && p && p->pid == fig.pid) {
+		/* The process changed while it was listed: sent again. */
+		d->restarted++;
+		mt_proc_free(p);
+		*p = fig;
+	} else if (figures) {
+		if (p && p->pid >= fig.pid)
 			d->l.bad_order = true;
 		p = mt_proc_list_add(&d->l, fig.pid);
 		if (!p)
 			return -ENOMEM;
 		*p = fig;
 	} else {
-		p = d->l.n ? &d->l.procs[d->l.n - 1] : NULL;
 		if (!p || p->pid != fig.pid)
 			return mt_refs_bad(d, "pid %u continued without its figures", fig.pid);
 		d->continued++;
 	}
-	if (!col[MEMTRACK_A_PROC_REF_ID])
-		return col[MEMTRACK_A_PROC_REF_FDS] ?
-			mt_refs_bad(d, "ref-fds without ref-id") : 0;
-	n = mt_attr_len(col[MEMTRACK_A_PROC_REF_ID]) / 8;
-	entry = 8;
-	if (!n || mt_attr_len(col[MEMTRACK_A_PROC_REF_ID]) != 8 * n ||
-	    !col[MEMTRACK_A_PROC_REF_FDS] ||
-	    mt_attr_len(col[MEMTRACK_A_PROC_REF_FDS]) != 4 * (int)n)
-		return mt_refs_bad(d, "pid %u: ref-id and ref-fds disagree", fig.pid);
-	entry += 4;
-	if (col[MEMTRACK_A_PROC_REF_MAPPED]) {
-		if (mt_attr_len(col[MEMTRACK_A_PROC_REF_MAPPED]) != 8 * (int)n)
-			return mt_refs_bad(d, "pid %u: ref-mapped has the wrong length", fig.pid);
-		d->columns_mapped = true;
-		entry += 8;
-	}
-	if (col[MEMTRACK_A_PROC_REF_HANDLES]) {
-		if (mt_attr_len(col[MEMTRACK_A_PROC_REF_HANDLES]) != 4 * (int)n)
-			return mt_refs_bad(d, "pid %u: ref-handles has the wrong length", fig.pid);
-		entry += 4;
-	}
-	if (entry > d->entry_bytes)
-		d->entry_bytes = entry;
-	p->bufs = realloc(p->bufs, (p->nbufs + n) * sizeof(*p->bufs));
-	if (!p->bufs)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		struct mt_buf *b = &p->bufs[p->nbufs];
-		const struct mt_buf *m;
-		uint64_t id, mapped = 0;
-		uint32_t fds, handles = 0;
-
-		/* Columns need not be aligned for the reader: copy. */
-		memcpy(&id, mt_col(col, MEMTRACK_A_PROC_REF_ID, 8, i), 8);
-		memcpy(&fds, mt_col(col, MEMTRACK_A_PROC_REF_FDS, 4, i), 4);
-		if (col[MEMTRACK_A_PROC_REF_MAPPED])
-			memcpy(&mapped, mt_col(col, MEMTRACK_A_PROC_REF_MAPPED, 8, i), 8);
-		if (col[MEMTRACK_A_PROC_REF_HANDLES])
-			memcpy(&handles, mt_col(col, MEMTRACK_A_PROC_REF_HANDLES, 4, i), 4);
-		m = mt_refs_meta(d, id);
-		if (!m)
-			return mt_refs_bad(d, "pid %u lists buffer %llu before it was described",
-					   fig.pid, (unsigned long long)id);
-		if (p->nbufs && id <= p->bufs[p->nbufs - 1].id)
-			d->l.bad_order = true;
-		*b = *m;
-		b->fds = fds;
-		b->has_fds = true;
-		b->mapped = mapped;
-		b->handles = handles;
-		b->has_handles = handles != 0;
-		p->nbufs++;
+	mt_for_each_attr(a, (char *)g + GENL_HDRLEN,
+			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
+		if (mt_type(a) == MEMTRACK_A_PROC_DESC)
+			ret = mt_refs_desc(d, a);
+		else if (mt_type(a) == MEMTRACK_A_PROC_REF)
+			ret = mt_refs_ref(d, p, a);
+		else
+			continue;
+		if (ret)
+			return ret;
 	}
 	return 0;
 }

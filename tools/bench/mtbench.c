@@ -38,6 +38,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <linux/genetlink.h>
+#include <linux/memtrack.h>
+#include <linux/netlink.h>
 #include <memtrack-nl.h>
 
 static uint64_t now_ns(void)
@@ -424,6 +427,90 @@ static long procfs_scan_all(void)
 	return refs;
 }
 
+/*
+ * The floor of a full read: a proc-refs-get dump received into one buffer
+ * and not parsed, only its bytes counted.  Returns the bytes, or -1.
+ */
+static long raw_refs_dump(void)
+{
+	struct {
+		struct nlmsghdr n;
+		struct genlmsghdr g;
+		char attrs[64];
+	} req = { 0 };
+	static char buf[65536];
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	long total = 0, family = -1;
+	struct nlattr *a;
+	ssize_t len;
+	int round;
+
+	if (fd < 0)
+		return -1;
+	/* Resolve the family, then dump; round 0 is the resolution. */
+	for (round = 0; round < 2; round++) {
+		memset(&req, 0, sizeof(req));
+		req.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+		req.n.nlmsg_flags = NLM_F_REQUEST;
+		req.n.nlmsg_seq = (uint32_t)round + 1;
+		if (round == 0) {
+			req.n.nlmsg_type = GENL_ID_CTRL;
+			req.g.cmd = CTRL_CMD_GETFAMILY;
+			req.g.version = 1;
+			a = (struct nlattr *)req.attrs;
+			a->nla_type = CTRL_ATTR_FAMILY_NAME;
+			a->nla_len = NLA_HDRLEN + sizeof(MEMTRACK_FAMILY_NAME);
+			memcpy((char *)a + NLA_HDRLEN, MEMTRACK_FAMILY_NAME,
+			       sizeof(MEMTRACK_FAMILY_NAME));
+			req.n.nlmsg_len += NLA_ALIGN(a->nla_len);
+		} else {
+			req.n.nlmsg_type = (uint16_t)family;
+			req.n.nlmsg_flags |= NLM_F_DUMP;
+			req.g.cmd = MEMTRACK_CMD_PROC_REFS_GET;
+			req.g.version = MEMTRACK_FAMILY_VERSION;
+		}
+		if (sendto(fd, &req, req.n.nlmsg_len, 0, (struct sockaddr *)&sa,
+			   sizeof(sa)) < 0)
+			goto fail;
+		for (;;) {
+			struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+			bool done = false;
+
+			len = recv(fd, buf, sizeof(buf), 0);
+			if (len <= 0)
+				goto fail;
+			for (; NLMSG_OK(nh, (size_t)len); nh = NLMSG_NEXT(nh, len)) {
+				if (nh->nlmsg_type == NLMSG_ERROR)
+					goto fail;
+				if (nh->nlmsg_type == NLMSG_DONE || round == 0)
+					done = true;
+				if (round == 0 && nh->nlmsg_type == GENL_ID_CTRL) {
+					int rem = (int)nh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+
+					a = (struct nlattr *)((char *)NLMSG_DATA(nh) + GENL_HDRLEN);
+					for (; rem >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN;
+					     rem -= NLA_ALIGN(a->nla_len),
+					     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len)))
+						if (a->nla_type == CTRL_ATTR_FAMILY_ID)
+							family = *(uint16_t *)((char *)a + NLA_HDRLEN);
+				}
+				if (round == 1)
+					total += nh->nlmsg_len;
+			}
+			if (done)
+				break;
+		}
+		if (family < 0)
+			goto fail;
+	}
+	close(fd);
+	return total;
+fail:
+	close(fd);
+	return -1;
+}
+
 static int count_refs(const struct mtnl_proc *p, void *arg)
 {
 	*(long *)arg += (long)mtnl_proc_nr_fds(p);
@@ -445,7 +532,8 @@ static int cmd_read(void)
 	int i, ready[2], go[2], mapgo[2], bufs[BUFS];
 	pid_t *pids = calloc(PROCS, sizeof(pid_t));
 	uint64_t t, nl_ns, pf_ns, mt_ns, mtp_ns, one_nl, one_pf;
-	uint64_t nlm_ns, pfm_ns, mtm_ns, mtpid_ns, mtbuf_ns;
+	uint64_t nlm_ns, pfm_ns, mtm_ns, mtpid_ns, mtbuf_ns, raw_ns, true_ns;
+	long raw_bytes;
 	char cmd[64];
 	struct rlimit rl = { 4096, 4096 };
 	long refs_nl = 0, refs_pf;
@@ -487,8 +575,13 @@ static int cmd_read(void)
 	t = now_ns();
 	refs_pf = procfs_scan_all();
 	pf_ns = now_ns() - t;
+	t = now_ns();
+	raw_bytes = raw_refs_dump();
+	raw_ns = now_ns() - t;
 	mt_ns = run_cmd("mtstat -j >/dev/null");
 	mtp_ns = run_cmd("mtstat --source=procfs -j >/dev/null");
+	/* What running a command costs: the floor of any mtstat figure. */
+	true_ns = run_cmd("true");
 	/* What a user asks about one process, or the buffers, on that system. */
 	snprintf(cmd, sizeof(cmd), "mtstat -j -p %d >/dev/null", (int)pids[PROCS / 2]);
 	mtpid_ns = run_cmd(cmd);
@@ -496,6 +589,9 @@ static int cmd_read(void)
 	printf("read_references_netlink %ld refs\n", refs_nl);
 	printf("read_references_procfs %ld refs\n", refs_pf);
 	printf("read_full_dump_library %" PRIu64 " ns\n", nl_ns);
+	printf("read_full_dump_raw %" PRIu64 " ns\n", raw_ns);
+	printf("read_full_dump_raw_bytes %ld bytes\n", raw_bytes);
+	printf("read_command_floor %" PRIu64 " ns\n", true_ns);
 	printf("read_full_scan_procfs %" PRIu64 " ns\n", pf_ns);
 	printf("read_full_mtstat_netlink %" PRIu64 " ns\n", mt_ns);
 	printf("read_full_mtstat_procfs %" PRIu64 " ns\n", mtp_ns);

@@ -98,6 +98,15 @@ struct nl_ctx {
 	int err;
 };
 
+/* Copy a string into a field, cut to fit: cheaper than snprintf() per buffer. */
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static int copy_proc(const struct mtnl_proc *np, void *arg)
 {
 	struct nl_ctx *c = arg;
@@ -130,8 +139,8 @@ static int copy_proc(const struct mtnl_proc *np, void *arg)
 		d->handles = mtnl_buffer_handles(b);
 		d->mapped = mtnl_buffer_mapped(b);
 		d->kholders = mtnl_buffer_holders(b);
-		snprintf(d->exporter, sizeof(d->exporter), "%s", mtnl_buffer_exporter(b));
-		snprintf(d->name, sizeof(d->name), "%s", mtnl_buffer_name(b));
+		copy_str(d->exporter, sizeof(d->exporter), mtnl_buffer_exporter(b));
+		copy_str(d->name, sizeof(d->name), mtnl_buffer_name(b));
 	}
 	p.n = n;
 	if (add_proc(c->s, &p)) {
