@@ -219,6 +219,31 @@ typedef int (*mtnl_proc_cb)(const struct mtnl_proc *p, void *arg);
 MTNL_API int mtnl_proc_dump(struct mtnl *h, const struct mtnl_dump_opts *opts,
 			    mtnl_proc_cb cb, void *arg, uint64_t *generation);
 
+/**
+ * mtnl_proc_dump_figures() - the figures of every visible process, without
+ *	their buffers
+ * @h: handle
+ * @opts: options, as for mtnl_proc_dump(), or NULL
+ * @cb: called for each process that holds buffers (that the filters let
+ *	through), in increasing pid order; mtnl_proc_buffer_count() is 0
+ * @arg: passed to @cb
+ * @generation: if not NULL, receives the highest generation seen, as for
+ *	mtnl_proc_dump()
+ *
+ * One fixed-size message per process (proc-get), built under the
+ * process's locks, whatever it holds: for views that show the figures
+ * (nr-buffers, total, pss, unique, mapped, hwm) and not the buffers, at a
+ * cost that does not grow with the number of buffers a process holds.
+ * Each process is passed to @cb as its message arrives.  Since
+ * MEMTRACK_NL_1.2.
+ *
+ * Return: 0; the non-zero value @cb returned; or -errno.
+ */
+MTNL_API int mtnl_proc_dump_figures(struct mtnl *h,
+				    const struct mtnl_dump_opts *opts,
+				    mtnl_proc_cb cb, void *arg,
+				    uint64_t *generation);
+
 /* Process accessors. */
 MTNL_API uint32_t mtnl_proc_pid(const struct mtnl_proc *p);
 /* Command name; owned by @p. */

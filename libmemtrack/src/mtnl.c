@@ -55,6 +55,8 @@ struct mtnl {
 	size_t index_cap;		/* a power of two, or 0 */
 	struct mtnl_proc *cur;		/* the process of the message being read */
 	mtnl_buffer_cb buf_cb;
+	mtnl_proc_cb proc_cb;
+	uint32_t last_pid;		/* of a figures dump, for its order */
 	void *cb_arg;
 	int cb_ret;
 	uint64_t generation;
@@ -453,6 +455,9 @@ static int buffer_msg_cb(struct nl_msg *msg, void *arg)
 	char why[160];
 	int ret;
 
+	/* The callback stopped the dump: read the rest, for the next request. */
+	if (h->cb_ret)
+		return NL_OK;
 	if (nlh->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN)) {
 		set_error(h, -EBADMSG, "short message from the kernel");
 		return NL_STOP;
@@ -473,10 +478,8 @@ static int buffer_msg_cb(struct nl_msg *msg, void *arg)
 	if (h->buf_cb) {
 		ret = h->buf_cb(&b, h->cb_arg);
 		mtnl__buffer_reset(&b);
-		if (ret) {
+		if (ret)
 			h->cb_ret = ret;
-			return NL_STOP;
-		}
 	}
 	mtnl__buffer_reset(&b);
 	return NL_OK;
@@ -915,6 +918,79 @@ int mtnl_proc_dump(struct mtnl *h, const struct mtnl_dump_opts *opts,
 	descs_free(h);
 	if (generation)
 		*generation = h->generation;
+	return ret;
+}
+
+/* A proc-get dump message: one process's figures, passed on at once. */
+static int figures_msg_cb(struct nl_msg *msg, void *arg)
+{
+	struct mtnl *h = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct mtnl_proc p = { 0 };
+	char why[160];
+	int ret;
+
+	/* The callback stopped the dump: read the rest, for the next request. */
+	if (h->cb_ret)
+		return NL_OK;
+	if (short_msg(h, nlh))
+		return NL_STOP;
+	ret = mtnl__parse_proc(genlmsg_attrdata(nlmsg_data(nlh), 0),
+			       (size_t)genlmsg_attrlen(nlmsg_data(nlh), 0),
+			       &p, why, sizeof(why));
+	if (ret) {
+		set_error(h, ret, "bad reply from the kernel: %s", why);
+		return NL_STOP;
+	}
+	if (p.pid <= h->last_pid) {
+		set_error(h, -EBADMSG, "bad reply from the kernel: pid %u out of order",
+			  p.pid);
+		return NL_STOP;
+	}
+	h->last_pid = p.pid;
+	if (p.generation > h->generation)
+		h->generation = p.generation;
+	if (h->proc_cb) {
+		ret = h->proc_cb(&p, h->cb_arg);
+		if (ret)
+			h->cb_ret = ret;
+	}
+	return NL_OK;
+}
+
+int mtnl_proc_dump_figures(struct mtnl *h, const struct mtnl_dump_opts *opts,
+			   mtnl_proc_cb cb, void *arg, uint64_t *generation)
+{
+	struct mtnl_dump_opts o = { .sz = sizeof(o) };
+	struct nl_msg *msg;
+	int ret;
+
+	if (!h)
+		return -EINVAL;
+	if (opts) {
+		ret = mtnl__opts_copy(&o, sizeof(o), opts,
+				      offsetofend(struct mtnl_dump_opts, pid));
+		if (ret) {
+			set_error(h, ret, ret == -E2BIG ?
+				  "mtnl_dump_opts has non-zero fields this library does not know" :
+				  "mtnl_dump_opts.sz is too small");
+			return ret;
+		}
+	}
+	h->generation = 0;
+	h->last_pid = 0;
+	msg = proc_request(h, MEMTRACK_CMD_PROC_GET, NLM_F_DUMP, o.pid, o.name,
+			   o.exporter);
+	if (!msg)
+		return -ENOMEM;
+	h->proc_cb = cb;
+	h->cb_arg = arg;
+	ret = transact(h, msg, figures_msg_cb);
+	h->proc_cb = NULL;
+	if (generation)
+		*generation = h->generation;
+	if (!ret && h->cb_ret)
+		return h->cb_ret;
 	return ret;
 }
 

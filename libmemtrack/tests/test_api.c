@@ -161,6 +161,8 @@ static void test_dup(void)
 	      "event copy");
 	mtnl_event_free(ec);
 
+	CHECK(mtnl_proc_dump_figures(NULL, NULL, NULL, NULL, NULL) == -EINVAL,
+	      "mtnl_proc_dump_figures(NULL)");
 	errno = 0;
 	CHECK(!mtnl_event_dup(NULL) && errno == EINVAL, "mtnl_event_dup(NULL)");
 	errno = 0;

@@ -102,6 +102,31 @@ static int dump_cb(const struct mtnl_proc *p, void *arg)
 	return 0;
 }
 
+struct figures_find {
+	uint32_t pid;
+	int seen, stop;
+	uint64_t total, pss;
+	uint32_t nr_buffers, nr_fds;
+	size_t listed;
+};
+
+static int figures_cb(const struct mtnl_proc *p, void *arg)
+{
+	struct figures_find *f = arg;
+
+	if (f->stop)
+		return f->stop;
+	if (mtnl_proc_pid(p) != f->pid)
+		return 0;
+	f->seen++;
+	f->total = mtnl_proc_total(p);
+	f->pss = mtnl_proc_pss(p);
+	f->nr_buffers = mtnl_proc_nr_buffers(p);
+	f->nr_fds = mtnl_proc_nr_fds(p);
+	f->listed = mtnl_proc_buffer_count(p);
+	return 0;
+}
+
 static int count_buffers(const struct mtnl_buffer *b, void *arg)
 {
 	(void)b;
@@ -143,6 +168,36 @@ static void test_queries(struct mtnl *h)
 	CHECK(mtnl_proc_dump(h, NULL, dump_cb, &d, &gen) == 0, "dump: %s", mtnl_last_error(h));
 	CHECK(d.seen == 1 && d.total == 320 * 1024, "dump saw self %d times, total %llu",
 	      d.seen, (unsigned long long)d.total);
+
+	/* The figures alone: the same figures, and no buffers. */
+	{
+		struct figures_find f = { .pid = (uint32_t)getpid() };
+
+		CHECK(mtnl_proc_get(h, (uint32_t)getpid(), &p) == 0, "proc_get");
+		CHECK(mtnl_proc_dump_figures(h, NULL, figures_cb, &f, NULL) == 0,
+		      "figures dump: %s", mtnl_last_error(h));
+		CHECK(f.seen == 1 && f.total == mtnl_proc_total(p) &&
+		      f.pss == mtnl_proc_pss(p) && f.nr_buffers == mtnl_proc_nr_buffers(p) &&
+		      f.nr_fds == mtnl_proc_nr_fds(p) && f.listed == 0,
+		      "figures dump: seen %d, total %llu, %zu buffers listed", f.seen,
+		      (unsigned long long)f.total, f.listed);
+		mtnl_proc_free(p);
+		f.seen = 0;
+		opts.name = "lib-a";
+		CHECK(mtnl_proc_dump_figures(h, &opts, figures_cb, &f, NULL) == 0 &&
+		      f.seen == 1 && f.total == 256 * 1024, "filtered figures dump");
+		opts.name = NULL;
+		/* What the callback returns stops the dump and is returned. */
+		f.stop = 7;
+		CHECK(mtnl_proc_dump_figures(h, NULL, figures_cb, &f, NULL) == 7,
+		      "callback's value");
+		/* The rest of that dump was drained: the handle works on. */
+		f.stop = 0;
+		f.seen = 0;
+		CHECK(mtnl_proc_dump_figures(h, NULL, figures_cb, &f, NULL) == 0 &&
+		      f.seen == 1, "figures dump after a stopped one: %s",
+		      mtnl_last_error(h));
+	}
 
 	/* Kernel-side filters. */
 	d.seen = 0;

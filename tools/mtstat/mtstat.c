@@ -480,7 +480,8 @@ static int check_stdout(void)
  * -p (also with --prometheus) is those processes alone, since the kernel
  * computes the sharing figures; the process list and the owner and
  * Prometheus views without -p read every process, and the buffer list
- * for the kernel-only buffers they report.
+ * for the kernel-only buffers they report.  The plain process list may
+ * read the processes' figures alone (MT_WANT_FIGURES).
  */
 static unsigned int snapshot_needs(const struct mt_args *a)
 {
@@ -488,6 +489,14 @@ static unsigned int snapshot_needs(const struct mt_args *a)
 		return MT_WANT_SYSTEM;
 	if (a->pids)
 		return MT_WANT_PROCS;
+	/*
+	 * The process list shows figures, not buffers, unless it groups
+	 * them (--by-name, --by-exporter) or sums the buffers of some
+	 * processes only (-u); the owner and Prometheus views sum buffers.
+	 */
+	if (!a->by_user && !a->by_cgroup && !a->prometheus &&
+	    !a->out.by_name && !a->out.by_exporter && !a->filter.has_uid)
+		return MT_WANT_PROCS | MT_WANT_SYSTEM | MT_WANT_FIGURES;
 	return MT_WANT_PROCS | MT_WANT_SYSTEM;
 }
 

@@ -63,6 +63,11 @@ struct mt_snapshot {
 	struct mt_proc *procs;
 	size_t nprocs;
 	bool has_system;	/* the system-wide buffer list is known */
+	/*
+	 * The processes were read without their buffers: what they hold
+	 * together is the buffer list's buffers with holders.
+	 */
+	bool held_from_system;
 	struct mt_buf *sys;	/* every registered buffer */
 	size_t nsys;
 	uint64_t generation;
@@ -82,6 +87,12 @@ struct mt_filter {
 enum {
 	MT_WANT_PROCS = 1,	/* the processes (only @f's pids, if it has any) */
 	MT_WANT_SYSTEM = 2,	/* the system-wide buffer list */
+	/*
+	 * The processes' figures suffice, not their buffers: the summary's
+	 * held figures may then come from the buffer list, when the caller
+	 * may read it and sees every process.
+	 */
+	MT_WANT_FIGURES = 4,
 };
 
 /* Sources fill @s and return 0 or an MTSTAT_E* code, with @err set. */

@@ -437,18 +437,27 @@ static int system_summary(const struct mt_snapshot *s, struct summary *sum)
 	size_t i, j, n = 0, total = 0;
 
 	*sum = (struct summary){ 0 };
-	for (i = 0; i < s->nprocs; i++)
+	if (s->held_from_system) {
+		/* Every process was read, without buffers: theirs are these. */
+		for (i = 0; i < s->nsys; i++) {
+			if (s->sys[i].kholders <= 0)
+				continue;
+			sum->held += s->sys[i].size;
+			sum->nheld++;
+		}
+	}
+	for (i = 0; i < s->nprocs && !s->held_from_system; i++)
 		total += s->procs[i].n;
 	ids = calloc(total ? total : 1, sizeof(*ids));
 	if (!ids)
 		return -1;
-	for (i = 0; i < s->nprocs; i++)
+	for (i = 0; i < s->nprocs && !s->held_from_system; i++)
 		for (j = 0; j < s->procs[i].n; j++)
 			ids[n++] = (struct id_size){ s->procs[i].bufs[j].id,
 						     s->procs[i].bufs[j].size };
 	/* Each buffer once, however many processes hold it. */
 	qsort(ids, n, sizeof(*ids), id_size_cmp);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !s->held_from_system; i++) {
 		if (i && ids[i].id == ids[i - 1].id)
 			continue;
 		sum->held += ids[i].size;

@@ -256,6 +256,17 @@ static int netlink_pids(struct mtnl *h, struct nl_ctx *c, char *err, size_t errl
 	return MTSTAT_OK;
 }
 
+/*
+ * Whether this process sees every process: it is in the initial pid
+ * namespace, whose inode number is fixed (PROC_PID_INIT_INO).
+ */
+static bool sees_every_process(void)
+{
+	struct stat st;
+
+	return !stat("/proc/self/ns/pid", &st) && st.st_ino == 0xEFFFFFFCU;
+}
+
 int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
 		      unsigned int want, char *err, size_t errlen)
 {
@@ -282,6 +293,43 @@ int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
 			return ret;
 		}
 		want &= ~MT_WANT_PROCS;
+	}
+	/*
+	 * A view of figures alone, by a caller that may read the buffer
+	 * list and sees every process (the initial pid namespace): one
+	 * fixed-size message per process, and what the processes hold
+	 * together from the buffer list.
+	 */
+	if ((want & MT_WANT_PROCS) && (want & MT_WANT_FIGURES) && sees_every_process()) {
+		ret = mtnl_buffer_dump(h, copy_sys, s);
+		if (ret == 0) {
+			struct mtnl_dump_opts opts = {
+				.sz = sizeof(opts), .name = f->name, .exporter = f->exporter,
+			};
+
+			s->has_system = true;
+			s->held_from_system = true;
+			want &= ~(MT_WANT_PROCS | MT_WANT_SYSTEM);
+			ret = mtnl_proc_dump_figures(h, &opts, copy_proc, &c, &s->generation);
+			if (ret == 1)
+				ret = c.err;
+			if (ret) {
+				snprintf(err, errlen, "process dump failed: %s%s%s", strerror(-ret),
+					 *mtnl_last_error(h) ? ": " : "", mtnl_last_error(h));
+				mtnl_close(h);
+				return errno_to_exit(ret);
+			}
+		} else {
+			free(s->sys);
+			s->sys = NULL;
+			s->nsys = 0;
+			if (ret != -EPERM) {
+				snprintf(err, errlen, "buffer list failed: %s: %s",
+					 strerror(-ret), mtnl_last_error(h));
+				mtnl_close(h);
+				return errno_to_exit(ret);
+			}
+		}
 	}
 	/* Retry a dump the accounting changed under, for a snapshot. */
 	for (tries = 0; (want & MT_WANT_PROCS) && tries < 5; tries++) {

@@ -176,6 +176,15 @@ jq_check "JSON: the compositor and its helper share 18 MiB three ways" \
 jq_check "JSON: the summary counts the kernel-only buffer" \
 	".summary | .held_buffers == 6 and .held_bytes == 20 * $MiB and .all_buffers == 7 and
 	 .all_bytes == 21 * $MiB and .kernel_only_buffers == 1 and .kernel_only_bytes == $MiB"
+# The plain list reads the processes' figures alone and takes the
+# summary's held figures from the buffer list; -u 0 (every demo process
+# is root's) makes it read every buffer of every process instead.  Both
+# must say the same.
+check "the summary is the same read from figures alone and from every buffer" \
+	sh -c "[ \"\$(mtstat -j | jq -c '[.summary, [.processes[] | del(.user)]]')\" = \
+	        \"\$(mtstat -j -u 0 | jq -c '[.summary, [.processes[] | del(.user)]]')\" ]"
+jq_check "JSON: the name filter applies to the summary read from figures alone" \
+	".summary | .held_buffers == 1 and .all_buffers == 1" -N camera-still
 jq_check "JSON: -p lists the mapping-only buffer with 0 fds" \
 	".processes[0].buffers[] | select(.name == \"camera-retired\") |
 	 .fds == 0 and .mapped == $MiB and .holders == 1 and .size == $MiB" -p "$camera"
