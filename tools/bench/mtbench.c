@@ -533,7 +533,8 @@ static int cmd_read(void)
 	pid_t *pids = calloc(PROCS, sizeof(pid_t));
 	uint64_t t, nl_ns, pf_ns, mt_ns, mtp_ns, one_nl, one_pf;
 	uint64_t nlm_ns, pfm_ns, mtm_ns, mtpid_ns, mtbuf_ns, raw_ns, true_ns;
-	long raw_bytes;
+	long raw_bytes, refs_fig = 0;
+	uint64_t fig_ns;
 	char cmd[64];
 	struct rlimit rl = { 4096, 4096 };
 	long refs_nl = 0, refs_pf;
@@ -578,6 +579,9 @@ static int cmd_read(void)
 	t = now_ns();
 	raw_bytes = raw_refs_dump();
 	raw_ns = now_ns() - t;
+	t = now_ns();
+	mtnl_proc_dump_figures(h, NULL, count_refs, &refs_fig, NULL);
+	fig_ns = now_ns() - t;
 	mt_ns = run_cmd("mtstat -j >/dev/null");
 	mtp_ns = run_cmd("mtstat --source=procfs -j >/dev/null");
 	/* What running a command costs: the floor of any mtstat figure. */
@@ -590,6 +594,7 @@ static int cmd_read(void)
 	printf("read_references_procfs %ld refs\n", refs_pf);
 	printf("read_full_dump_library %" PRIu64 " ns\n", nl_ns);
 	printf("read_full_dump_raw %" PRIu64 " ns\n", raw_ns);
+	printf("read_figures_library %" PRIu64 " ns (%ld fds)\n", fig_ns, refs_fig);
 	printf("read_full_dump_raw_bytes %ld bytes\n", raw_bytes);
 	printf("read_command_floor %" PRIu64 " ns\n", true_ns);
 	printf("read_full_scan_procfs %" PRIu64 " ns\n", pf_ns);

@@ -6,6 +6,7 @@
  * not receive control sequences, so every such string goes out through
  * one of these.
  */
+#define _GNU_SOURCE
 #include <stdbool.h>
 #include <string.h>
 
@@ -62,10 +63,20 @@ void mt_json_str(FILE *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
-	fputc('"', out);
+	fputc_unlocked('"', out);
 	while (*p) {
 		uint32_t c;
-		size_t n = utf8_seq(p, &c);
+		size_t n = 0;
+
+		/* A run of printable ASCII goes out as it is, in one write. */
+		while (p[n] >= 0x20 && p[n] < 0x7f && p[n] != '"' && p[n] != '\\')
+			n++;
+		if (n) {
+			fwrite_unlocked(p, 1, n, out);
+			p += n;
+			continue;
+		}
+		n = utf8_seq(p, &c);
 
 		if (!n) {
 			fputs("\\ufffd", out);	/* each invalid byte */
@@ -79,10 +90,10 @@ void mt_json_str(FILE *out, const char *s)
 			 * escaped they cannot reach a terminal. */
 			fprintf(out, "\\u%04x", (unsigned int)c);
 		else
-			fwrite(p, 1, n, out);
+			fwrite_unlocked(p, 1, n, out);
 		p += n;
 	}
-	fputc('"', out);
+	fputc_unlocked('"', out);
 }
 
 void mt_prom_str(FILE *out, const char *s)

@@ -194,14 +194,16 @@ static void put_u(struct pr *p, const struct col *c, bool first, uint64_t v)
 {
 	char f[32];
 
-	pr_uint(p, PR_ANY, c->json, cell_fmt(f, sizeof(f), c, first, PRIu64), v);
+	pr_uint(p, PR_ANY, c->json,
+		p->json ? NULL : cell_fmt(f, sizeof(f), c, first, PRIu64), v);
 }
 
 static void put_s(struct pr *p, const struct col *c, bool first, const char *v)
 {
 	char f[32];
 
-	pr_string(p, PR_ANY, c->json, cell_fmt(f, sizeof(f), c, first, "s"), v);
+	pr_string(p, PR_ANY, c->json,
+		  p->json ? NULL : cell_fmt(f, sizeof(f), c, first, "s"), v);
 }
 
 /* A size: IEC text (or raw with --bytes), a raw integer in JSON. */
@@ -210,8 +212,10 @@ static void put_size(struct pr *p, const struct col *c, bool first, uint64_t v,
 {
 	char f[32], s[32];
 
-	pr_string(p, PR_TEXT, NULL, cell_fmt(f, sizeof(f), c, first, "s"),
-		  mt_size_str(v, o->bytes, s, sizeof(s)));
+	/* The text alone needs the IEC string, and its printf of a double. */
+	if (!p->json)
+		pr_string(p, PR_TEXT, NULL, cell_fmt(f, sizeof(f), c, first, "s"),
+			  mt_size_str(v, o->bytes, s, sizeof(s)));
 	pr_uint(p, PR_JSON, c->json, NULL, v);
 }
 

@@ -95,6 +95,7 @@ int mt_netlink_available(void)
 struct nl_ctx {
 	struct mt_snapshot *s;
 	const struct mt_filter *f;
+	bool need_uid;		/* for -u and the owner views */
 	int err;
 };
 
@@ -114,7 +115,8 @@ static int copy_proc(const struct mtnl_proc *np, void *arg)
 	size_t i, n = mtnl_proc_buffer_count(np);
 
 	p.pid = mtnl_proc_pid(np);
-	p.uid = mt_proc_uid(p.pid);
+	/* A stat() of /proc/PID each: only for the views that use it. */
+	p.uid = c->need_uid ? mt_proc_uid(p.pid) : (uid_t)-1;
 	snprintf(p.comm, sizeof(p.comm), "%s", mtnl_proc_comm(np));
 	p.nbufs = mtnl_proc_nr_buffers(np);
 	p.nfds = mtnl_proc_nr_fds(np);
@@ -270,7 +272,8 @@ static bool sees_every_process(void)
 int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
 		      unsigned int want, char *err, size_t errlen)
 {
-	struct nl_ctx c = { .s = s, .f = f };
+	/* A view of figures alone has no -u and no owner column. */
+	struct nl_ctx c = { .s = s, .f = f, .need_uid = !(want & MT_WANT_FIGURES) };
 	struct mtnl *h;
 	int ret, tries;
 	size_t i;
