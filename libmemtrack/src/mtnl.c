@@ -885,6 +885,23 @@ static int procs_deliver(struct mtnl *h, const struct mtnl_dump_opts *o,
 	return 0;
 }
 
+/* The caller's dump options, of the fields its version of the struct has. */
+static int dump_opts_get(struct mtnl *h, const struct mtnl_dump_opts *opts,
+			 struct mtnl_dump_opts *o)
+{
+	int ret;
+
+	if (!opts)
+		return 0;
+	ret = mtnl__opts_copy(o, sizeof(*o), opts,
+			      offsetofend(struct mtnl_dump_opts, pid));
+	if (ret)
+		set_error(h, ret, ret == -E2BIG ?
+			  "mtnl_dump_opts has non-zero fields this library does not know" :
+			  "mtnl_dump_opts.sz is too small");
+	return ret;
+}
+
 int mtnl_proc_dump(struct mtnl *h, const struct mtnl_dump_opts *opts,
 		   mtnl_proc_cb cb, void *arg, uint64_t *generation)
 {
@@ -894,17 +911,9 @@ int mtnl_proc_dump(struct mtnl *h, const struct mtnl_dump_opts *opts,
 
 	if (!h)
 		return -EINVAL;
-	if (opts) {
-		/* Only the fields the caller's version of the struct has. */
-		ret = mtnl__opts_copy(&o, sizeof(o), opts,
-				      offsetofend(struct mtnl_dump_opts, pid));
-		if (ret) {
-			set_error(h, ret, ret == -E2BIG ?
-				  "mtnl_dump_opts has non-zero fields this library does not know" :
-				  "mtnl_dump_opts.sz is too small");
-			return ret;
-		}
-	}
+	ret = dump_opts_get(h, opts, &o);
+	if (ret)
+		return ret;
 	h->generation = 0;
 	procs_free(h);
 	descs_free(h);
@@ -967,16 +976,9 @@ int mtnl_proc_dump_figures(struct mtnl *h, const struct mtnl_dump_opts *opts,
 
 	if (!h)
 		return -EINVAL;
-	if (opts) {
-		ret = mtnl__opts_copy(&o, sizeof(o), opts,
-				      offsetofend(struct mtnl_dump_opts, pid));
-		if (ret) {
-			set_error(h, ret, ret == -E2BIG ?
-				  "mtnl_dump_opts has non-zero fields this library does not know" :
-				  "mtnl_dump_opts.sz is too small");
-			return ret;
-		}
-	}
+	ret = dump_opts_get(h, opts, &o);
+	if (ret)
+		return ret;
 	h->generation = 0;
 	h->last_pid = 0;
 	msg = proc_request(h, MEMTRACK_CMD_PROC_GET, NLM_F_DUMP, o.pid, o.name,

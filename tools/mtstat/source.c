@@ -269,6 +269,38 @@ static bool sees_every_process(void)
 	return !stat("/proc/self/ns/pid", &st) && st.st_ino == 0xEFFFFFFCU;
 }
 
+/*
+ * The system-wide buffer list into @s, if the caller may read it (a
+ * caller without CAP_SYS_ADMIN and CAP_NET_ADMIN goes without).  An
+ * MTSTAT_* code.
+ */
+static int read_system(struct mtnl *h, struct mt_snapshot *s, char *err,
+		       size_t errlen)
+{
+	int ret = mtnl_buffer_dump(h, copy_sys, s);
+
+	if (ret == 0) {
+		s->has_system = true;
+		return MTSTAT_OK;
+	}
+	free(s->sys);
+	s->sys = NULL;
+	s->nsys = 0;
+	if (ret == -EPERM)
+		return MTSTAT_OK;
+	snprintf(err, errlen, "buffer list failed: %s: %s", strerror(-ret),
+		 mtnl_last_error(h));
+	return errno_to_exit(ret);
+}
+
+/* Say why a process dump failed; an MTSTAT_* code. */
+static int proc_dump_failed(struct mtnl *h, int ret, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "process dump failed: %s%s%s", strerror(-ret),
+		 *mtnl_last_error(h) ? ": " : "", mtnl_last_error(h));
+	return errno_to_exit(ret);
+}
+
 int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
 		      unsigned int want, char *err, size_t errlen)
 {
@@ -304,33 +336,21 @@ int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
 	 * together from the buffer list.
 	 */
 	if ((want & MT_WANT_PROCS) && (want & MT_WANT_FIGURES) && sees_every_process()) {
-		ret = mtnl_buffer_dump(h, copy_sys, s);
-		if (ret == 0) {
+		ret = read_system(h, s, err, errlen);
+		if (ret)
+			goto out;
+		want &= ~MT_WANT_SYSTEM;
+		if (s->has_system) {
 			struct mtnl_dump_opts opts = {
 				.sz = sizeof(opts), .name = f->name, .exporter = f->exporter,
 			};
 
-			s->has_system = true;
 			s->held_from_system = true;
-			want &= ~(MT_WANT_PROCS | MT_WANT_SYSTEM);
+			want &= ~MT_WANT_PROCS;
 			ret = mtnl_proc_dump_figures(h, &opts, copy_proc, &c, &s->generation);
-			if (ret == 1)
-				ret = c.err;
 			if (ret) {
-				snprintf(err, errlen, "process dump failed: %s%s%s", strerror(-ret),
-					 *mtnl_last_error(h) ? ": " : "", mtnl_last_error(h));
-				mtnl_close(h);
-				return errno_to_exit(ret);
-			}
-		} else {
-			free(s->sys);
-			s->sys = NULL;
-			s->nsys = 0;
-			if (ret != -EPERM) {
-				snprintf(err, errlen, "buffer list failed: %s: %s",
-					 strerror(-ret), mtnl_last_error(h));
-				mtnl_close(h);
-				return errno_to_exit(ret);
+				ret = proc_dump_failed(h, ret == 1 ? c.err : ret, err, errlen);
+				goto out;
 			}
 		}
 	}
@@ -347,33 +367,15 @@ int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
 			free(s->procs[i].bufs);
 		s->nprocs = 0;
 	}
-	if (ret == 1)
-		ret = c.err;
 	if (ret) {
-		snprintf(err, errlen, "process dump failed: %s%s%s", strerror(-ret),
-			 *mtnl_last_error(h) ? ": " : "", mtnl_last_error(h));
-		mtnl_close(h);
-		return errno_to_exit(ret);
+		ret = proc_dump_failed(h, ret == 1 ? c.err : ret, err, errlen);
+		goto out;
 	}
-
-	if (want & MT_WANT_SYSTEM) {
-		ret = mtnl_buffer_dump(h, copy_sys, s);
-		if (ret == 0) {
-			s->has_system = true;
-		} else {
-			free(s->sys);
-			s->sys = NULL;
-			s->nsys = 0;
-			if (ret != -EPERM) {
-				snprintf(err, errlen, "buffer list failed: %s: %s",
-					 strerror(-ret), mtnl_last_error(h));
-				mtnl_close(h);
-				return errno_to_exit(ret);
-			}
-		}
-	}
+	if (want & MT_WANT_SYSTEM)
+		ret = read_system(h, s, err, errlen);
+out:
 	mtnl_close(h);
-	return MTSTAT_OK;
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */
