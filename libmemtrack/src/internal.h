@@ -95,6 +95,7 @@ int mtnl__parse_buffer(const void *attrs, size_t len, struct mtnl_buffer *b,
 struct mtnl_refs_msg {
 	uint32_t pid;
 	bool has_figures;		/* it starts the process (over) */
+	bool incomplete;		/* what it lists may miss something */
 	struct mtnl_proc figures;	/* if has_figures; without buffers */
 };
 

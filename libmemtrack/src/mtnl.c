@@ -344,6 +344,8 @@ static int refs_begin(const struct mtnl_refs_msg *m, void *arg)
 				  m->pid);
 			return -EBADMSG;
 		}
+		/* The mapped bytes of this part could not be read, say. */
+		p->incomplete |= m->incomplete;
 	} else if (p && p->pid == m->pid) {
 		mtnl__proc_reset(p);
 		*p = m->figures;

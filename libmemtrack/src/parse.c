@@ -599,6 +599,8 @@ int mtnl__parse_refs(const void *attrs, size_t len,
 			ret = get_u32(&a, &m.pid, why, wl, "pid");
 		else if (a.type == MEMTRACK_A_PROC_NR_BUFFERS)
 			m.has_figures = true;
+		else if (a.type == MEMTRACK_A_PROC_INCOMPLETE)
+			m.incomplete = true;
 	}
 	if (ret)
 		return ret;

@@ -849,6 +849,7 @@ struct mt_refs_dump {
 	unsigned int continued;	/* messages that continued a process */
 	unsigned int restarted;	/* processes sent again from their figures */
 	unsigned int intr;	/* messages flagged NLM_F_DUMP_INTR */
+	unsigned int max_descs;	/* most desc nests in one message */
 	unsigned long bytes;	/* of every message */
 	unsigned int max_ref_bytes;	/* largest ref nest */
 	char bad[256];		/* the first malformed thing, if any */
@@ -876,14 +877,25 @@ static inline struct mt_buf *mt_refs_meta(struct mt_refs_dump *d, uint64_t id)
 		snprintf((d)->bad, sizeof((d)->bad), __VA_ARGS__);	\
 	   0; })
 
+/* The id attribute of type @type in @nest, or 0. */
+static inline uint64_t mt_refs_nest_id(const struct nlattr *nest, int type)
+{
+	const struct nlattr *a;
+
+	mt_for_each_attr(a, mt_attr_data(nest), mt_attr_len(nest))
+		if (mt_type(a) == type)
+			return mt_attr_uint(a);
+	return 0;
+}
+
 /* Add the buffer a desc nest describes to d->meta (a later one replaces). */
 static inline int mt_refs_desc(struct mt_refs_dump *d, const struct nlattr *a)
 {
 	struct mt_buf b, *m;
 
 	d->described++;
-	if (mt_parse_buf(a, &b) || !b.has_holders || !b.exporter[0])
-		return mt_refs_bad(d, "a desc lacks id, holders or exporter");
+	if (mt_parse_buf(a, &b) || !b.has_holders)
+		return mt_refs_bad(d, "a desc lacks id or holders");
 	m = mt_refs_meta(d, b.id);
 	if (m) {
 		*m = b;
@@ -963,6 +975,8 @@ static inline int mt_refs_cb(const struct nlmsghdr *nlh, void *arg)
 	struct mt_refs_dump *d = arg;
 	struct mt_proc *p, fig = {};
 	const struct nlattr *a;
+	unsigned int descs = 0;
+	uint64_t desc_id = 0;	/* of the desc that awaits its ref */
 	bool figures = false;
 	int ret;
 
@@ -996,18 +1010,33 @@ static inline int mt_refs_cb(const struct nlmsghdr *nlh, void *arg)
 		if (!p || p->pid != fig.pid)
 			return mt_refs_bad(d, "pid %u continued without its figures", fig.pid);
 		d->continued++;
+		p->messages++;
 	}
 	mt_for_each_attr(a, (char *)g + GENL_HDRLEN,
 			 nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
-		if (mt_type(a) == MEMTRACK_A_PROC_DESC)
+		if (mt_type(a) == MEMTRACK_A_PROC_DESC) {
+			/* Each desc comes just before the first ref about it. */
+			if (desc_id)
+				return mt_refs_bad(d, "pid %u: two descs in a row", fig.pid);
+			descs++;
+			desc_id = mt_refs_nest_id(a, MEMTRACK_A_BUFFER_ID);
 			ret = mt_refs_desc(d, a);
-		else if (mt_type(a) == MEMTRACK_A_PROC_REF)
+		} else if (mt_type(a) == MEMTRACK_A_PROC_REF) {
+			uint64_t id = mt_refs_nest_id(a, MEMTRACK_A_REF_ID);
+
+			if (desc_id && id != desc_id)
+				return mt_refs_bad(d, "pid %u: desc %llu not followed by its ref",
+						   fig.pid, (unsigned long long)desc_id);
+			desc_id = 0;
 			ret = mt_refs_ref(d, p, a);
-		else
+		} else {
 			continue;
+		}
 		if (ret)
 			return ret;
 	}
+	if (descs > d->max_descs)
+		d->max_descs = descs;
 	return 0;
 }
 
