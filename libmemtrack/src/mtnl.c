@@ -54,6 +54,7 @@ struct mtnl {
 	uint32_t *desc_index;
 	size_t index_cap;		/* a power of two, or 0 */
 	struct mtnl_proc *cur;		/* the process of the message being read */
+	uint32_t seq;			/* of the request in progress */
 	mtnl_buffer_cb buf_cb;
 	mtnl_proc_cb proc_cb;
 	uint32_t last_pid;		/* of a figures dump, for its order */
@@ -183,6 +184,7 @@ static void procs_free(struct mtnl *h)
 	h->procs = NULL;
 	h->nprocs = 0;
 	h->procs_cap = 0;
+	h->cur = NULL;
 }
 
 static void descs_free(struct mtnl *h)
@@ -194,10 +196,15 @@ static void descs_free(struct mtnl *h)
 	h->ndescs = h->descs_cap = h->index_cap = 0;
 }
 
-/* Fibonacci hashing of a buffer id into an index of @cap slots. */
+/* Fibonacci hashing of a buffer id into an index of @cap slots (2^k). */
 static size_t desc_slot(uint64_t id, size_t cap)
 {
-	return (size_t)((id * 0x9e3779b97f4a7c15ULL) >> 32) & (cap - 1);
+	unsigned int bits = 0;
+
+	while (((size_t)1 << bits) < cap)
+		bits++;
+	/* The top bits of the product: every bit of the id counts. */
+	return bits ? (size_t)((id * 0x9e3779b97f4a7c15ULL) >> (64 - bits)) : 0;
 }
 
 static const struct mtnl_buffer *desc_find(const struct mtnl *h, uint64_t id)
@@ -216,8 +223,11 @@ static const struct mtnl_buffer *desc_find(const struct mtnl *h, uint64_t id)
 static int desc_index_grow(struct mtnl *h)
 {
 	size_t cap = h->index_cap ? 2 * h->index_cap : 256, i, j;
-	uint32_t *index = calloc(cap, sizeof(*index));
+	uint32_t *index;
 
+	if (cap < h->index_cap)
+		return -ENOMEM;
+	index = calloc(cap, sizeof(*index));
 	if (!index)
 		return -ENOMEM;
 	for (i = 0; i < h->ndescs; i++) {
@@ -252,8 +262,11 @@ static int desc_store(struct mtnl *h, const struct mtnl_buffer *b)
 		return -ENOMEM;
 	if (h->ndescs == h->descs_cap) {
 		size_t cap = h->descs_cap ? 2 * h->descs_cap : 64;
-		struct mtnl_buffer *nd = realloc(h->descs, cap * sizeof(*nd));
+		struct mtnl_buffer *nd;
 
+		if (cap > SIZE_MAX / sizeof(*nd))
+			return -ENOMEM;
+		nd = realloc(h->descs, cap * sizeof(*nd));
 		if (!nd)
 			return -ENOMEM;
 		h->descs = nd;
@@ -316,8 +329,11 @@ static int proc_reserve(struct mtnl_proc *p, size_t n)
 
 	if (p->nbufs + n <= p->cap)
 		return 0;
-	while (cap < p->nbufs + n)
+	while (cap < p->nbufs + n) {
+		if (cap > SIZE_MAX / 2 / sizeof(*nb))
+			return -ENOMEM;
 		cap *= 2;
+	}
 	nb = realloc(p->bufs, cap * sizeof(*nb));
 	if (!nb)
 		return -ENOMEM;
@@ -365,8 +381,8 @@ static int refs_begin(const struct mtnl_refs_msg *m, void *arg)
 	if (m->has_figures) {
 		if (p->generation > h->generation)
 			h->generation = p->generation;
-		/* Room for all its buffers, if the figures are believable. */
-		if (p->nr_buffers <= 65536 && proc_reserve(p, p->nr_buffers)) {
+		/* Room for its buffers, up to a bound: it grows as they come. */
+		if (proc_reserve(p, p->nr_buffers < 1024 ? p->nr_buffers : 1024)) {
 			set_error(h, -ENOMEM, "out of memory");
 			return -ENOMEM;
 		}
@@ -431,21 +447,33 @@ static int refs_msg_cb(struct nl_msg *msg, void *arg)
 {
 	struct mtnl *h = arg;
 	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	size_t before;
 	char why[160];
 	int ret;
 
-	if (short_msg(h, nlh))
-		return NL_STOP;
+	/* After an error, read the rest of the dump, for the next request. */
+	if (h->err || short_msg(h, nlh))
+		return NL_SKIP;
+	before = h->nprocs;
 	ret = mtnl__parse_refs(genlmsg_attrdata(nlmsg_data(nlh), 0),
 			       (size_t)genlmsg_attrlen(nlmsg_data(nlh), 0),
 			       &refs_cbs, h, why, sizeof(why));
 	if (ret == -EBADMSG && !h->err)
 		set_error(h, ret, "bad reply from the kernel: %s", why);
 	if (ret)
-		return NL_STOP;
-	/* It changed while it was listed, and kept changing: read it again. */
-	if ((nlh->nlmsg_flags & NLM_F_DUMP_INTR) && h->cur)
-		h->cur->changed = true;
+		return NL_SKIP;
+	/*
+	 * The kernel flags the first message after what went wrong: a
+	 * process that kept changing (this message goes on with it), or one
+	 * that went away while it was listed (this message starts the next
+	 * process).  Either way, read that one again.
+	 */
+	if ((nlh->nlmsg_flags & NLM_F_DUMP_INTR) && h->cur) {
+		if (h->nprocs > before && h->nprocs >= 2)
+			h->procs[h->nprocs - 2].changed = true;
+		else
+			h->cur->changed = true;
+	}
 	return NL_OK;
 }
 
@@ -457,12 +485,15 @@ static int buffer_msg_cb(struct nl_msg *msg, void *arg)
 	char why[160];
 	int ret;
 
-	/* The callback stopped the dump: read the rest, for the next request. */
-	if (h->cb_ret)
-		return NL_OK;
+	/*
+	 * The callback stopped the dump, or something went wrong: read the
+	 * rest of a dump, for the next request (a do reply is one message).
+	 */
+	if (h->cb_ret || h->err)
+		return NL_SKIP;
 	if (nlh->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN)) {
 		set_error(h, -EBADMSG, "short message from the kernel");
-		return NL_STOP;
+		return h->single_buf ? NL_STOP : NL_SKIP;
 	}
 	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
 		h->dump_intr = true;
@@ -471,7 +502,7 @@ static int buffer_msg_cb(struct nl_msg *msg, void *arg)
 				 &b, why, sizeof(why));
 	if (ret) {
 		set_error(h, ret, "bad reply from the kernel: %s", why);
-		return NL_STOP;
+		return h->single_buf ? NL_STOP : NL_SKIP;
 	}
 	if (h->single_buf) {
 		*h->single_buf = b;
@@ -485,6 +516,32 @@ static int buffer_msg_cb(struct nl_msg *msg, void *arg)
 	}
 	mtnl__buffer_reset(&b);
 	return NL_OK;
+}
+
+/*
+ * libnl fails a whole dump that carries NLM_F_DUMP_INTR unless a callback
+ * takes the flag: it is the library's to judge (one process to read
+ * again), and the message is still to be read.
+ */
+static int intr_cb(struct nl_msg *msg, void *arg)
+{
+	struct mtnl *h = arg;
+
+	(void)msg;
+	h->dump_intr = true;
+	return NL_OK;
+}
+
+/*
+ * Only the replies to the request in progress: with automatic acks off,
+ * libnl checks no sequence number, and a reply of an earlier request
+ * that failed midway must not pass for this one's.
+ */
+static int seq_cb(struct nl_msg *msg, void *arg)
+{
+	struct mtnl *h = arg;
+
+	return nlmsg_hdr(msg)->nlmsg_seq == h->seq ? NL_OK : NL_SKIP;
 }
 
 /* An acknowledgement ends a request that has no reply. */
@@ -517,8 +574,11 @@ static int transact(struct mtnl *h, struct nl_msg *msg, nl_recvmsg_msg_cb_t vali
 	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, finish_cb, h);
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, valid, h);
 	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, ack_cb, h);
+	nl_cb_set(cb, NL_CB_DUMP_INTR, NL_CB_CUSTOM, intr_cb, h);
+	nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, seq_cb, h);
 
 	ret = nl_send_auto(h->sk, msg);
+	h->seq = nlmsg_hdr(msg)->nlmsg_seq;	/* completed by the send */
 	nlmsg_free(msg);
 	if (ret < 0) {
 		nl_cb_put(cb);
@@ -756,6 +816,7 @@ static int proc_read(struct mtnl *h, uint32_t pid, const char *name,
 			break;
 	}
 	procs_free(h);
+	descs_free(h);
 	h->procs = saved;
 	h->nprocs = nsaved;
 	h->procs_cap = saved_cap;
@@ -874,6 +935,9 @@ static int procs_deliver(struct mtnl *h, const struct mtnl_dump_opts *o,
 					continue;
 			}
 		}
+		/* Sent again holding nothing, or read again so: not listed. */
+		if (!p->nr_buffers && !p->nbufs && !p->incomplete)
+			continue;
 		if (cb) {
 			ret = cb(p, arg);
 			if (ret)
@@ -923,10 +987,14 @@ int mtnl_proc_dump(struct mtnl *h, const struct mtnl_dump_opts *opts,
 	msg = proc_request(h, MEMTRACK_CMD_PROC_REFS_GET, NLM_F_DUMP, o.pid,
 			   o.name, o.exporter);
 	ret = msg ? transact(h, msg, refs_msg_cb) : -ENOMEM;
+	/* The processes have copies of what they hold. */
+	descs_free(h);
+	/* The end of the dump is flagged: the last process went away. */
+	if (!ret && h->dump_intr && h->nprocs)
+		h->procs[h->nprocs - 1].changed = true;
 	if (!ret)
 		ret = procs_deliver(h, &o, cb, arg);
 	procs_free(h);
-	descs_free(h);
 	if (generation)
 		*generation = h->generation;
 	return ret;
@@ -941,22 +1009,23 @@ static int figures_msg_cb(struct nl_msg *msg, void *arg)
 	char why[160];
 	int ret;
 
-	/* The callback stopped the dump: read the rest, for the next request. */
-	if (h->cb_ret)
-		return NL_OK;
-	if (short_msg(h, nlh))
-		return NL_STOP;
+	/*
+	 * The callback stopped the dump, or something went wrong: read the
+	 * rest, for the next request.
+	 */
+	if (h->cb_ret || h->err || short_msg(h, nlh))
+		return NL_SKIP;
 	ret = mtnl__parse_proc(genlmsg_attrdata(nlmsg_data(nlh), 0),
 			       (size_t)genlmsg_attrlen(nlmsg_data(nlh), 0),
 			       &p, why, sizeof(why));
 	if (ret) {
 		set_error(h, ret, "bad reply from the kernel: %s", why);
-		return NL_STOP;
+		return NL_SKIP;
 	}
 	if (p.pid <= h->last_pid) {
 		set_error(h, -EBADMSG, "bad reply from the kernel: pid %u out of order",
 			  p.pid);
-		return NL_STOP;
+		return NL_SKIP;
 	}
 	h->last_pid = p.pid;
 	if (p.generation > h->generation)

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <unistd.h>
 
 #include <memtrack-nl.h>
@@ -260,12 +262,20 @@ static int netlink_pids(struct mtnl *h, struct nl_ctx *c, char *err, size_t errl
 
 /*
  * Whether this process sees every process: it is in the initial pid
- * namespace, whose inode number is fixed (PROC_PID_INIT_INO).
+ * namespace, whose inode number is fixed (PROC_PID_INIT_INO), and may
+ * read any process (CAP_SYS_PTRACE: the dumps skip what the caller
+ * could not read in /proc/PID/fdinfo).  An LSM that denies ptrace reads
+ * still could; it would show as processes missing from the list.
  */
 static bool sees_every_process(void)
 {
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { 0 };
 	struct stat st;
 
+	if (syscall(SYS_capget, &hdr, data) ||
+	    !(data[CAP_TO_INDEX(CAP_SYS_PTRACE)].effective & CAP_TO_MASK(CAP_SYS_PTRACE)))
+		return false;
 	return !stat("/proc/self/ns/pid", &st) && st.st_ino == 0xEFFFFFFCU;
 }
 
@@ -361,8 +371,12 @@ int mt_source_netlink(struct mt_snapshot *s, const struct mt_filter *f,
 		};
 
 		ret = mtnl_proc_dump(h, &opts, copy_proc, &c, &s->generation);
-		if (ret != -EINTR)
+		/* Still changing after the last try: keep it, as last read. */
+		if (ret != -EINTR || tries == 4) {
+			if (ret == -EINTR)
+				ret = 0;
 			break;
+		}
 		for (i = 0; i < s->nprocs; i++)
 			free(s->procs[i].bufs);
 		s->nprocs = 0;
