@@ -52,7 +52,8 @@ struct mtnl {
 	struct mtnl_buffer *descs;
 	size_t ndescs, descs_cap;
 	uint32_t *desc_index;
-	size_t index_cap;		/* a power of two, or 0 */
+	size_t index_cap;		/* 2^index_bits, or 0 */
+	unsigned int index_bits;
 	struct mtnl_proc *cur;		/* the process of the message being read */
 	uint32_t seq;			/* of the request in progress */
 	mtnl_buffer_cb buf_cb;
@@ -194,17 +195,16 @@ static void descs_free(struct mtnl *h)
 	h->descs = NULL;
 	h->desc_index = NULL;
 	h->ndescs = h->descs_cap = h->index_cap = 0;
+	h->index_bits = 0;
 }
 
-/* Fibonacci hashing of a buffer id into an index of @cap slots (2^k). */
-static size_t desc_slot(uint64_t id, size_t cap)
+/*
+ * Fibonacci hashing of a buffer id into an index of 2^@bits slots: the
+ * top bits of the product, in which every bit of the id counts.
+ */
+static size_t desc_slot(uint64_t id, unsigned int bits)
 {
-	unsigned int bits = 0;
-
-	while (((size_t)1 << bits) < cap)
-		bits++;
-	/* The top bits of the product: every bit of the id counts. */
-	return bits ? (size_t)((id * 0x9e3779b97f4a7c15ULL) >> (64 - bits)) : 0;
+	return (size_t)((id * 0x9e3779b97f4a7c15ULL) >> (64 - bits));
 }
 
 static const struct mtnl_buffer *desc_find(const struct mtnl *h, uint64_t id)
@@ -213,7 +213,7 @@ static const struct mtnl_buffer *desc_find(const struct mtnl *h, uint64_t id)
 
 	if (!h->index_cap)
 		return NULL;
-	for (i = desc_slot(id, h->index_cap); h->desc_index[i];
+	for (i = desc_slot(id, h->index_bits); h->desc_index[i];
 	     i = (i + 1) & (h->index_cap - 1))
 		if (h->descs[h->desc_index[i] - 1].id == id)
 			return &h->descs[h->desc_index[i] - 1];
@@ -222,16 +222,18 @@ static const struct mtnl_buffer *desc_find(const struct mtnl *h, uint64_t id)
 
 static int desc_index_grow(struct mtnl *h)
 {
-	size_t cap = h->index_cap ? 2 * h->index_cap : 256, i, j;
+	unsigned int bits = h->index_cap ? h->index_bits + 1 : 8;
 	uint32_t *index;
+	size_t cap, i, j;
 
-	if (cap < h->index_cap)
+	if (bits >= sizeof(size_t) * 8 - 1)
 		return -ENOMEM;
+	cap = (size_t)1 << bits;
 	index = calloc(cap, sizeof(*index));
 	if (!index)
 		return -ENOMEM;
 	for (i = 0; i < h->ndescs; i++) {
-		for (j = desc_slot(h->descs[i].id, cap); index[j];
+		for (j = desc_slot(h->descs[i].id, bits); index[j];
 		     j = (j + 1) & (cap - 1))
 			;
 		index[j] = (uint32_t)i + 1;
@@ -239,6 +241,7 @@ static int desc_index_grow(struct mtnl *h)
 	free(h->desc_index);
 	h->desc_index = index;
 	h->index_cap = cap;
+	h->index_bits = bits;
 	return 0;
 }
 
@@ -273,7 +276,7 @@ static int desc_store(struct mtnl *h, const struct mtnl_buffer *b)
 		h->descs_cap = cap;
 	}
 	h->descs[h->ndescs] = *b;
-	for (i = desc_slot(b->id, h->index_cap); h->desc_index[i];
+	for (i = desc_slot(b->id, h->index_bits); h->desc_index[i];
 	     i = (i + 1) & (h->index_cap - 1))
 		;
 	h->desc_index[i] = (uint32_t)++h->ndescs;
