@@ -8,6 +8,12 @@
  *   mtbench memory             slab bytes per reference, struct growth
  *   mtbench contend            1 and 2 processes on the fd and mapping
  *                              paths at once, for lock contention (2 vCPUs)
+ *   mtbench scale read|fork    growth curves: the full read against the
+ *                              references, one pid against the processes,
+ *                              fork against the buffers held
+ *   mtbench bpfscan [--mapped] the BPF iterator baseline as a user runs
+ *                              it: load, read, one "pid buffers bytes" line
+ *                              per process
  *
  * Every line of output is "key value [unit]" so that the host script can
  * build a table.  Times are guest CLOCK_MONOTONIC; under QEMU -icount
@@ -42,6 +48,9 @@
 #include <linux/memtrack.h>
 #include <linux/netlink.h>
 #include <memtrack-nl.h>
+#ifdef MTBENCH_BPF
+#include "bpfscan.h"
+#endif
 
 static uint64_t now_ns(void)
 {
@@ -213,7 +222,7 @@ static void bench_pidfd_getfd(int fd)
 
 static void bench_fork(int nfds)
 {
-	int i, *fds = calloc((size_t)nfds + 1, sizeof(int)), n = nfds >= 1000 ? 100 : 300;
+	int i, *fds = calloc((size_t)nfds + 1, sizeof(int)), n = nfds >= 10000 ? 20 : nfds >= 1000 ? 100 : 300;
 	char name[64];
 	uint64_t t;
 
@@ -526,6 +535,68 @@ static uint64_t run_cmd(const char *cmd)
 	return now_ns() - t;
 }
 
+#ifdef MTBENCH_BPF
+/* The BPF iterator as a user's tool runs it, end to end. */
+static int cmd_bpfscan(int mapped)
+{
+	struct bpfscan_result res;
+	struct bpfscan *s;
+	int err = bpfscan_open(&s, MTBENCH_BPF_OBJ);
+
+	if (err) {
+		fprintf(stderr, "mtbench: cannot load %s: %s\n", MTBENCH_BPF_OBJ,
+			strerror(-err));
+		return 1;
+	}
+	err = bpfscan_run(s, mapped, &res, stdout);
+	bpfscan_close(s);
+	if (err)
+		fprintf(stderr, "mtbench: reading the iterator: %s\n", strerror(-err));
+	return err ? 1 : 0;
+}
+
+/*
+ * The in-process figures of the baseline: the load once, then a scan with
+ * the iterators attached, which must find what the procfs scan found.
+ */
+static int bench_bpf(struct bpfscan **s, int mapped, long refs_truth)
+{
+	struct bpfscan_result res;
+	uint64_t t = now_ns();
+	int err;
+
+	if (!*s) {
+		err = bpfscan_open(s, MTBENCH_BPF_OBJ);
+		if (err) {
+			printf("read_bpf_unavailable %d errno\n", -err);
+			return 0;
+		}
+		printf("read_bpf_load %" PRIu64 " ns\n", now_ns() - t);
+		t = now_ns();
+	}
+	err = bpfscan_run(*s, mapped, &res, NULL);
+	t = now_ns() - t;
+	if (!err) {
+		uint64_t r = now_ns();
+		long bytes = bpfscan_read(*s, mapped);
+
+		printf("read_full_bpf_raw%s %" PRIu64 " ns (%ld bytes, not summed)\n",
+		       mapped ? "_mapped" : "", now_ns() - r, bytes);
+	}
+	if (err || res.fds != refs_truth) {
+		fprintf(stderr, "mtbench: the BPF scan found %ld dma-buf fds, procfs %ld (%s)\n",
+			res.fds, refs_truth, strerror(err ? -err : 0));
+		return 1;
+	}
+	printf("read_full_bpf_iter%s %" PRIu64 " ns (%ld fds, %ld mappings, %ld processes)\n",
+	       mapped ? "_mapped" : "", t, res.fds, res.mappings, res.procs);
+	printf("read_full_bpf_tool%s %" PRIu64 " ns\n", mapped ? "_mapped" : "",
+	       run_cmd(mapped ? "/usr/libexec/memtrack/mtbench bpfscan --mapped >/dev/null" :
+				"/usr/libexec/memtrack/mtbench bpfscan >/dev/null"));
+	return 0;
+}
+#endif
+
 static int cmd_read(void)
 {
 	enum { PROCS = 1000, BUFS = 100, MAPPED = 10 };
@@ -540,6 +611,9 @@ static int cmd_read(void)
 	long refs_nl = 0, refs_pf;
 	struct mtnl *h;
 	char pidstr[16], ch;
+#ifdef MTBENCH_BPF
+	struct bpfscan *bpf = NULL;
+#endif
 
 	for (i = 0; i < BUFS; i++)
 		bufs[i] = dmabuf(4096);
@@ -604,6 +678,10 @@ static int cmd_read(void)
 	printf("read_buffers_mtstat_netlink %" PRIu64 " ns\n", mtbuf_ns);
 	printf("read_ns_per_reference_library %.1f ns\n", (double)nl_ns / (double)refs_nl);
 	printf("read_ns_per_reference_procfs %.1f ns\n", (double)pf_ns / (double)refs_pf);
+#ifdef MTBENCH_BPF
+	if (bench_bpf(&bpf, 0, refs_pf))
+		return 1;
+#endif
 
 	/*
 	 * The same with every process mapping MAPPED of its buffers: replies
@@ -624,6 +702,11 @@ static int cmd_read(void)
 	printf("read_full_dump_library_mapped %" PRIu64 " ns\n", nlm_ns);
 	printf("read_full_scan_procfs_mapped %" PRIu64 " ns\n", pfm_ns);
 	printf("read_full_mtstat_netlink_mapped %" PRIu64 " ns\n", mtm_ns);
+#ifdef MTBENCH_BPF
+	if (bench_bpf(&bpf, 1, refs_pf))
+		return 1;
+	bpfscan_close(bpf);
+#endif
 
 	close(go[1]);
 	for (i = 0; i < PROCS; i++)
@@ -654,6 +737,179 @@ static int cmd_read(void)
 	printf("read_single_pid_netlink %" PRIu64 " ns\n", one_nl);
 	printf("read_single_pid_procfs %" PRIu64 " ns\n", one_pf);
 	mtnl_close(h);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Scaling                                                             */
+
+struct population {
+	pid_t *pids;
+	int nr, go[2];
+};
+
+/*
+ * @procs children that each hold the same @bufs dma-bufs (the parent's,
+ * closed again once they are inherited) and sleep until released.
+ */
+static int populate(struct population *pop, int procs, int bufs)
+{
+	int i, ready[2], *fds = calloc((size_t)bufs + 1, sizeof(int));
+	char ch;
+
+	pop->pids = calloc((size_t)procs, sizeof(pid_t));
+	pop->nr = 0;
+	if (!fds || !pop->pids || pipe(ready) || pipe(pop->go))
+		return -1;
+	for (i = 0; i < bufs; i++)
+		fds[i] = dmabuf(4096);
+	for (i = 0; i < procs; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			return -1;
+		if (pid == 0) {
+			close(pop->go[1]);
+			if (write(ready[1], "r", 1) != 1 || read(pop->go[0], &ch, 1) < 0)
+				_exit(1);
+			_exit(0);
+		}
+		pop->pids[pop->nr++] = pid;
+	}
+	for (i = 0; i < bufs; i++)
+		close(fds[i]);
+	free(fds);
+	for (i = 0; i < procs; i++)
+		if (read(ready[0], &ch, 1) != 1)
+			return -1;
+	close(ready[0]);
+	close(ready[1]);
+	close(pop->go[0]);
+	return 0;
+}
+
+static void depopulate(struct population *pop)
+{
+	int i;
+
+	close(pop->go[1]);
+	for (i = 0; i < pop->nr; i++)
+		waitpid(pop->pids[i], NULL, 0);
+	free(pop->pids);
+}
+
+/*
+ * Growth curves for the plots of benchmarks.rst: the full read against
+ * the number of references, and a one-process query against the number of
+ * processes.  One line per point: "scale_<what> <x> <key>=<ns> ...".
+ */
+static int cmd_scale_read(void)
+{
+	static const int bufs[] = { 1, 10, 100, 1000 };
+	static const int procs[] = { 10, 100, 1000, 10000 };
+	struct rlimit rl = { 8192, 8192 };
+	struct population pop;
+	struct mtnl *h;
+	unsigned int i;
+	FILE *f;
+	int j;
+
+	if (setrlimit(RLIMIT_NOFILE, &rl) || mtnl_open(&h))
+		return 1;
+	/* tinyconfig's default pid_max (4,096) is below the largest system. */
+	f = fopen("/proc/sys/kernel/pid_max", "we");
+	if (!f || fputs("32768", f) < 0 || fclose(f))
+		return 1;
+	/* 1,000 processes holding 1 to 1,000 buffers: 1k to 1M references. */
+	for (i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
+		uint64_t t, lib, mt, pf, raw;
+		long refs = 0, refs_pf;
+
+		if (populate(&pop, 1000, bufs[i]))
+			return 1;
+		t = now_ns();
+		mtnl_proc_dump(h, NULL, count_refs, &refs, NULL);
+		lib = now_ns() - t;
+		t = now_ns();
+		raw_refs_dump();
+		raw = now_ns() - t;
+		mt = run_cmd("mtstat -j >/dev/null");
+		t = now_ns();
+		refs_pf = procfs_scan_all();
+		pf = now_ns() - t;
+		if (refs != refs_pf) {
+			fprintf(stderr, "mtbench: netlink %ld references, procfs %ld\n", refs, refs_pf);
+			return 1;
+		}
+		printf("scale_dump %ld library=%" PRIu64 " raw=%" PRIu64 " mtstat=%" PRIu64
+		       " procfs=%" PRIu64, refs, lib, raw, mt, pf);
+#ifdef MTBENCH_BPF
+		{
+			struct bpfscan_result res;
+			struct bpfscan *s;
+
+			if (bpfscan_open(&s, MTBENCH_BPF_OBJ) == 0) {
+				t = now_ns();
+				if (bpfscan_run(s, false, &res, NULL) || res.fds != refs_pf) {
+					fprintf(stderr, "mtbench: the BPF scan disagrees with procfs\n");
+					return 1;
+				}
+				printf(" bpf_iter=%" PRIu64, now_ns() - t);
+				bpfscan_close(s);
+				printf(" bpf_tool=%" PRIu64,
+				       run_cmd("/usr/libexec/memtrack/mtbench bpfscan >/dev/null"));
+			}
+		}
+#endif
+		printf("\n");
+		fflush(stdout);
+		depopulate(&pop);
+	}
+	/* One process with 10 buffers, among 10 to 10,000 processes. */
+	for (i = 0; i < sizeof(procs) / sizeof(procs[0]); i++) {
+		uint64_t t, lib, mt, pf;
+		char cmd[64], pidstr[16];
+		pid_t pid;
+
+		if (populate(&pop, procs[i], 10))
+			return 1;
+		pid = pop.pids[pop.nr / 2];
+		t = now_ns();
+		for (j = 0; j < 100; j++) {
+			struct mtnl_proc *p;
+
+			if (mtnl_proc_get(h, (uint32_t)pid, &p))
+				return 1;
+			mtnl_proc_free(p);
+		}
+		lib = (now_ns() - t) / 100;
+		snprintf(cmd, sizeof(cmd), "mtstat -j -p %d >/dev/null", (int)pid);
+		mt = run_cmd(cmd);
+		snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
+		t = now_ns();
+		for (j = 0; j < 10; j++)
+			procfs_scan_pid(pidstr);
+		pf = (now_ns() - t) / 10;
+		printf("scale_pid %d library=%" PRIu64 " mtstat=%" PRIu64 " procfs=%" PRIu64 "\n",
+		       procs[i], lib, mt, pf);
+		fflush(stdout);
+		depopulate(&pop);
+	}
+	mtnl_close(h);
+	return 0;
+}
+
+/* fork + exit + wait against the number of distinct dma-bufs held. */
+static int cmd_scale_fork(void)
+{
+	static const int bufs[] = { 0, 10, 100, 1000, 10000 };
+	struct rlimit rl = { 16384, 16384 };
+	unsigned int i;
+
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		return 1;
+	for (i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+		bench_fork(bufs[i]);
 	return 0;
 }
 
@@ -874,6 +1130,14 @@ int main(int argc, char **argv)
 		return cmd_memory();
 	if (argc >= 2 && !strcmp(argv[1], "contend"))
 		return cmd_contend();
-	fprintf(stderr, "usage: mtbench hot [--listener] | read | events | memory | contend\n");
+	if (argc >= 3 && !strcmp(argv[1], "scale") && !strcmp(argv[2], "read"))
+		return cmd_scale_read();
+	if (argc >= 3 && !strcmp(argv[1], "scale") && !strcmp(argv[2], "fork"))
+		return cmd_scale_fork();
+#ifdef MTBENCH_BPF
+	if (argc >= 2 && !strcmp(argv[1], "bpfscan"))
+		return cmd_bpfscan(argc >= 3 && !strcmp(argv[2], "--mapped"));
+#endif
+	fprintf(stderr, "usage: mtbench hot [--listener] | read | events | memory | contend | scale read|fork | bpfscan [--mapped]\n");
 	return 2;
 }

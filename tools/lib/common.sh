@@ -12,7 +12,7 @@ MT_DEB_PACKAGES=(
 	cpio xz-utils rsync kmod python3 python3-yaml python3-jsonschema python3-prometheus-client
 	qemu-system-x86 busybox-static cmake pkg-config
 	libnl-3-dev libnl-genl-3-dev libcap-dev file clang libclang-rt-14-dev
-	jq valgrind libc6-dbg sparse
+	jq valgrind libc6-dbg sparse libbpf-dev dwarves gnuplot-nox
 )
 
 mt_log() { printf '[memtrack] %s\n' "$*" >&2; }
