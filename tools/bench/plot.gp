@@ -1,9 +1,10 @@
 # The scaling plots of Documentation/memtrack/benchmarks.rst, drawn from
 # the data files tools/bench/run writes.  Run by tools/bench/run as
 #   gnuplot -e "data='build/bench'; out='Documentation/memtrack'" tools/bench/plot.gp
-set terminal svg size 720,440 dynamic font "sans,12"
+set terminal svg size 720,520 dynamic font "sans,12"
+set termoption noenhanced
 set grid
-set key top left
+set key below left Left reverse
 set logscale xy
 set style data linespoints
 
@@ -13,6 +14,7 @@ set title "Reading what every process holds (1,000 processes)"
 set xlabel "dma-buf references (fds)"
 set ylabel "guest time (ms)"
 set format x "%.0s%c"
+set xrange [700:1.4e6]
 plot data.'/scale-read.dat' using 1:($5/1e6) title "C scan of /proc (fd links, fdinfo, maps)" pt 7, \
      '' using 1:($7/1e6) title "BPF task_file iterator tool (load + read)" pt 5, \
      '' using 1:($6/1e6) title "BPF iterator, already loaded" pt 4, \
@@ -26,7 +28,8 @@ set title "Asking about one process (10 dma-bufs) as the system grows"
 set xlabel "processes in the system"
 set ylabel "guest time (µs)"
 set format x "%.0f"
-plot data.'/scale-pid.dat' using 1:($4/1e3) title "C scan of its /proc entries" pt 7, \
+set xrange [7:14000]
+plot data.'/scale-pid.dat' using 1:($4/1e3) title "C scan of its /proc entries (in the caller)" pt 7, \
      '' using 1:($3/1e3) title "mtstat -j -p PID (a command)" pt 9, \
      '' using 1:($2/1e3) title "libmemtrack-nl mtnl_proc_get()" pt 11
 
@@ -35,6 +38,7 @@ set output out.'/scaling-fork.svg'
 set title "fork + exit + wait against the dma-bufs held (one per fd)"
 set xlabel "distinct dma-bufs held (0 drawn at 1)"
 set ylabel "guest time per fork + exit + wait (µs)"
+set xrange [0.7:14000]
 set xtics ("0" 1, "10" 10, "100" 100, "1k" 1000, "10k" 10000)
 plot data.'/scale-fork.dat' using ($1 < 1 ? 1 : $1):2 title "vanilla" pt 7, \
      '' using ($1 < 1 ? 1 : $1):3 title "memtrack" pt 9, \
