@@ -27,9 +27,19 @@ struct dmabuf_iter_rec {
 	uint64_t size;
 };
 
+/* Must match struct dmabuf_proc_rec in dmabuf_iter.bpf.c. */
+struct dmabuf_proc_rec {
+	uint32_t tgid;
+	uint32_t nr_buffers;
+	uint64_t nr_fds;	/* bit 63: the kernel's table was too full */
+	uint64_t bytes;
+};
+
+#define DMABUF_PROC_INEXACT	(1ull << 63)
+
 struct bpfscan {
 	struct bpf_object *obj;
-	struct bpf_link *files, *vmas;
+	struct bpf_link *procs, *files, *vmas;
 	char *buf;
 	size_t len, cap;
 };
@@ -101,11 +111,13 @@ int bpfscan_open(struct bpfscan **out, const char *path)
 	err = bpf_object__load(s->obj);
 	if (err)
 		goto fail;
+	prog = bpf_object__find_program_by_name(s->obj, "dmabuf_procs");
+	s->procs = prog ? bpf_program__attach_iter(prog, NULL) : NULL;
 	prog = bpf_object__find_program_by_name(s->obj, "dmabuf_files");
 	s->files = prog ? bpf_program__attach_iter(prog, NULL) : NULL;
 	prog = bpf_object__find_program_by_name(s->obj, "dmabuf_vmas");
 	s->vmas = prog ? bpf_program__attach_iter(prog, NULL) : NULL;
-	if (!s->files || !s->vmas) {
+	if (!s->procs || !s->files || !s->vmas) {
 		err = errno ? -errno : -ENOENT;
 		goto fail;
 	}
@@ -116,10 +128,59 @@ fail:
 	return err;
 }
 
+static const char *const link_names[] = { "procs", "files", "vmas" };
+
+static struct bpf_link **link_slot(struct bpfscan *s, unsigned int i)
+{
+	return i == 0 ? &s->procs : i == 1 ? &s->files : &s->vmas;
+}
+
+int bpfscan_open_pinned(struct bpfscan **out, const char *dir)
+{
+	struct bpfscan *s = calloc(1, sizeof(*s));
+	char path[256];
+	unsigned int i;
+
+	if (!s)
+		return -ENOMEM;
+	libbpf_set_print(bpfscan_print);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, link_names[i]);
+		*link_slot(s, i) = bpf_link__open(path);
+		if (!*link_slot(s, i)) {
+			int err = errno ? -errno : -ENOENT;
+
+			bpfscan_close(s);
+			return err;
+		}
+	}
+	*out = s;
+	return 0;
+}
+
+int bpfscan_pin(struct bpfscan *s, const char *dir, bool pin)
+{
+	char path[256];
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, link_names[i]);
+		if (pin)
+			err = bpf_link__pin(*link_slot(s, i), path);
+		else
+			bpf_link__unpin(*link_slot(s, i));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 void bpfscan_close(struct bpfscan *s)
 {
 	if (!s)
 		return;
+	bpf_link__destroy(s->procs);
 	bpf_link__destroy(s->files);
 	bpf_link__destroy(s->vmas);
 	bpf_object__close(s->obj);
@@ -148,7 +209,8 @@ static int read_iter(struct bpfscan *s, struct bpf_link *link)
 			s->cap = cap;
 		}
 		n = read(fd, s->buf + s->len, s->cap - s->len);
-		if (n < 0 && errno == EINTR)
+		/* EAGAIN: a million objects shown and nothing written yet. */
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0) {
 			n = -errno;
@@ -168,10 +230,52 @@ long bpfscan_read(struct bpfscan *s, bool mapped)
 	int err;
 
 	s->len = 0;
-	err = read_iter(s, s->files);
+	err = read_iter(s, mapped ? s->files : s->procs);
 	if (!err && mapped)
 		err = read_iter(s, s->vmas);
 	return err ? err : (long)s->len;
+}
+
+/*
+ * The fds alone, summed per process in the kernel: one record per
+ * process (per table, for a process whose threads have tables of their
+ * own, merged here by pid).
+ */
+static int sum_procs(struct bpfscan *s, struct bpfscan_result *res, FILE *out)
+{
+	const struct dmabuf_proc_rec *r;
+	struct table procs;
+	size_t i, nr;
+	int err = read_iter(s, s->procs);
+
+	if (err)
+		return err;
+	r = (const struct dmabuf_proc_rec *)s->buf;
+	nr = s->len / sizeof(*r);
+	if (table_init(&procs, nr))
+		return -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		struct slot *proc;
+		bool fresh;
+
+		if (r[i].nr_fds & DMABUF_PROC_INEXACT)
+			err = -ERANGE;
+		proc = table_get(&procs, (uint64_t)r[i].tgid + 1, &fresh);
+		res->procs += fresh;
+		res->fds += (long)(r[i].nr_fds & ~DMABUF_PROC_INEXACT);
+		res->pairs += r[i].nr_buffers;
+		proc->a += r[i].nr_buffers;
+		proc->b += r[i].bytes;
+	}
+	if (out)
+		for (i = 0; i <= procs.mask; i++)
+			if (procs.slots[i].key)
+				fprintf(out, "%llu %llu %llu\n",
+					(unsigned long long)procs.slots[i].key - 1,
+					(unsigned long long)procs.slots[i].a,
+					(unsigned long long)procs.slots[i].b);
+	free(procs.slots);
+	return err;
 }
 
 int bpfscan_run(struct bpfscan *s, bool mapped, struct bpfscan_result *res,
@@ -184,8 +288,10 @@ int bpfscan_run(struct bpfscan *s, bool mapped, struct bpfscan_result *res,
 
 	memset(res, 0, sizeof(*res));
 	s->len = 0;
+	if (!mapped)
+		return sum_procs(s, res, out);
 	err = read_iter(s, s->files);
-	if (!err && mapped)
+	if (!err)
 		err = read_iter(s, s->vmas);
 	if (err)
 		return err;
@@ -196,7 +302,10 @@ int bpfscan_run(struct bpfscan *s, bool mapped, struct bpfscan_result *res,
 		return -ENOMEM;
 	}
 	for (i = 0; i < nr; i++) {
-		/* Buffer inode numbers are below 2^32 on one boot. */
+		/*
+		 * The pid in the high half and the inode's low 32 bits: exact
+		 * while the dma-buf inode counter stays below 2^32 on one boot.
+		 */
 		uint64_t key = (uint64_t)r[i].tgid << 32 | (uint32_t)r[i].ino;
 		struct slot *proc;
 		bool fresh, pfresh;

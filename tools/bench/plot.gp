@@ -16,9 +16,10 @@ set ylabel "guest time (ms)"
 set format x "%.0s%c"
 set xrange [700:1.4e6]
 plot data.'/scale-read.dat' using 1:($5/1e6) title "C scan of /proc (fd links, fdinfo, maps)" pt 7, \
-     '' using 1:($7/1e6) title "BPF task_file iterator tool (load + read)" pt 5, \
-     '' using 1:($6/1e6) title "BPF iterator, already loaded" pt 4, \
-     '' using 1:($4/1e6) title "mtstat -j" pt 9, \
+     '' using 1:($7/1e6) title "BPF task_file iterator, a command that loads it" pt 5, \
+     '' using 1:($8/1e6) title "BPF iterator, a command opening it pinned" pt 6, \
+     '' using 1:($6/1e6) title "BPF iterator, loaded, in process" pt 4, \
+     '' using 1:($4/1e6) title "mtstat -j" pt 9 lw 3 lc rgb "#d00000", \
      '' using 1:($2/1e6) title "libmemtrack-nl, every buffer of every process" pt 11, \
      '' using 1:($3/1e6) title "proc-refs-get dump, received, not parsed" pt 13
 
