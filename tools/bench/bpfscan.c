@@ -236,6 +236,19 @@ long bpfscan_read(struct bpfscan *s, bool mapped)
 	return err ? err : (long)s->len;
 }
 
+/* One "pid buffers bytes" line per process of @procs (keyed by pid + 1). */
+static void print_procs(const struct table *procs, FILE *out)
+{
+	size_t i;
+
+	for (i = 0; i <= procs->mask; i++)
+		if (procs->slots[i].key)
+			fprintf(out, "%llu %llu %llu\n",
+				(unsigned long long)procs->slots[i].key - 1,
+				(unsigned long long)procs->slots[i].a,
+				(unsigned long long)procs->slots[i].b);
+}
+
 /*
  * The fds alone, summed per process in the kernel: one record per
  * process (per table, for a process whose threads have tables of their
@@ -268,12 +281,7 @@ static int sum_procs(struct bpfscan *s, struct bpfscan_result *res, FILE *out)
 		proc->b += r[i].bytes;
 	}
 	if (out)
-		for (i = 0; i <= procs.mask; i++)
-			if (procs.slots[i].key)
-				fprintf(out, "%llu %llu %llu\n",
-					(unsigned long long)procs.slots[i].key - 1,
-					(unsigned long long)procs.slots[i].a,
-					(unsigned long long)procs.slots[i].b);
+		print_procs(&procs, out);
 	free(procs.slots);
 	return err;
 }
@@ -325,12 +333,7 @@ int bpfscan_run(struct bpfscan *s, bool mapped, struct bpfscan_result *res,
 		}
 	}
 	if (out)
-		for (i = 0; i <= procs.mask; i++)
-			if (procs.slots[i].key)
-				fprintf(out, "%llu %llu %llu\n",
-					(unsigned long long)procs.slots[i].key - 1,
-					(unsigned long long)procs.slots[i].a,
-					(unsigned long long)procs.slots[i].b);
+		print_procs(&procs, out);
 	free(pairs.slots);
 	free(procs.slots);
 	return 0;
