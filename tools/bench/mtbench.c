@@ -565,6 +565,29 @@ static int cmd_bpfscan(int mapped, const char *pinned)
 }
 
 /*
+ * As installed: the iterators of @s pinned once in bpffs, a command that
+ * opens them; its time, or 0 if they cannot be pinned.
+ */
+static uint64_t run_pinned(struct bpfscan *s, int mapped)
+{
+	uint64_t t;
+
+	mkdir("/sys/fs/bpf", 0755);
+	mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL);	/* EBUSY if mounted */
+	mkdir(MTBENCH_BPF_PIN, 0755);
+	if (bpfscan_pin(s, MTBENCH_BPF_PIN, true)) {
+		fprintf(stderr, "mtbench: cannot pin the iterators in %s\n", MTBENCH_BPF_PIN);
+		return 0;
+	}
+	t = run_cmd(mapped ? "/usr/libexec/memtrack/mtbench bpfscan --mapped --pinned "
+			     MTBENCH_BPF_PIN " >/dev/null" :
+			     "/usr/libexec/memtrack/mtbench bpfscan --pinned "
+			     MTBENCH_BPF_PIN " >/dev/null");
+	bpfscan_pin(s, MTBENCH_BPF_PIN, false);
+	return t;
+}
+
+/*
  * The in-process figures of the baseline: the load once, then a scan with
  * the iterators attached, which must find what the procfs scan found.
  */
@@ -607,20 +630,10 @@ static int bench_bpf(struct bpfscan **s, int mapped, long refs_truth)
 	printf("read_full_bpf_tool%s %" PRIu64 " ns\n", mapped ? "_mapped" : "",
 	       run_cmd(mapped ? "/usr/libexec/memtrack/mtbench bpfscan --mapped >/dev/null" :
 				"/usr/libexec/memtrack/mtbench bpfscan >/dev/null"));
-	/* As installed: the iterators pinned once, a command opens them. */
-	mkdir("/sys/fs/bpf", 0755);
-	mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL);
-	mkdir(MTBENCH_BPF_PIN, 0755);
-	if (bpfscan_pin(*s, MTBENCH_BPF_PIN, true)) {
-		fprintf(stderr, "mtbench: cannot pin the iterators in %s\n", MTBENCH_BPF_PIN);
+	t = run_pinned(*s, mapped);
+	if (!t)
 		return 1;
-	}
-	printf("read_full_bpf_pinned%s %" PRIu64 " ns\n", mapped ? "_mapped" : "",
-	       run_cmd(mapped ? "/usr/libexec/memtrack/mtbench bpfscan --mapped --pinned "
-				MTBENCH_BPF_PIN " >/dev/null" :
-				"/usr/libexec/memtrack/mtbench bpfscan --pinned "
-				MTBENCH_BPF_PIN " >/dev/null"));
-	bpfscan_pin(*s, MTBENCH_BPF_PIN, false);
+	printf("read_full_bpf_pinned%s %" PRIu64 " ns\n", mapped ? "_mapped" : "", t);
 	return err ? 1 : 0;
 }
 #endif
@@ -883,15 +896,10 @@ static int cmd_scale_read(void)
 					return 1;
 				}
 				printf(" bpf_iter=%" PRIu64, now_ns() - t);
-				mkdir("/sys/fs/bpf", 0755);
-				mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL);
-				mkdir(MTBENCH_BPF_PIN, 0755);
-				if (bpfscan_pin(s, MTBENCH_BPF_PIN, true))
+				t = run_pinned(s, false);
+				if (!t)
 					return 1;
-				printf(" bpf_pinned=%" PRIu64,
-				       run_cmd("/usr/libexec/memtrack/mtbench bpfscan --pinned "
-					       MTBENCH_BPF_PIN " >/dev/null"));
-				bpfscan_pin(s, MTBENCH_BPF_PIN, false);
+				printf(" bpf_pinned=%" PRIu64, t);
 				bpfscan_close(s);
 				printf(" bpf_tool=%" PRIu64,
 				       run_cmd("/usr/libexec/memtrack/mtbench bpfscan >/dev/null"));
