@@ -291,7 +291,7 @@ int bpfscan_run(struct bpfscan *s, bool mapped, struct bpfscan_result *res,
 {
 	const struct dmabuf_iter_rec *r;
 	struct table pairs, procs;
-	size_t i, nr;
+	size_t i, nr, runs;
 	int err;
 
 	memset(res, 0, sizeof(*res));
@@ -305,7 +305,10 @@ int bpfscan_run(struct bpfscan *s, bool mapped, struct bpfscan_result *res,
 		return err;
 	r = (const struct dmabuf_iter_rec *)s->buf;
 	nr = s->len / sizeof(*r);
-	if (table_init(&pairs, nr) || table_init(&procs, nr)) {
+	/* Records come task by task: the runs of a pid bound the processes. */
+	for (i = 0, runs = 0; i < nr; i++)
+		runs += !i || r[i].tgid != r[i - 1].tgid;
+	if (table_init(&pairs, nr) || table_init(&procs, runs)) {
 		free(pairs.slots);
 		return -ENOMEM;
 	}
