@@ -643,6 +643,133 @@ TEST_F(mt, fork_inherits_every_buffer)
 	EXPECT_EQ(1, holders_of(&self->nl, a));
 }
 
+/*
+ * A large table is copied at fork record by record when the parent uses
+ * it alone, and counted fd by fd when a thread shares it: both must give
+ * the child exactly the parent's buffers, fd counts and mappings, pair
+ * its mappings with its copy, and count it among every buffer's holders.
+ */
+#define FORK_BUFS	300
+#define FORK_MAP_ONLY	3
+
+struct fork_table {
+	int fds[FORK_BUFS];
+	uint64_t ids[FORK_BUFS + FORK_MAP_ONLY];
+	void *maps[FORK_BUFS + FORK_MAP_ONLY];
+};
+
+static int idle_step(int step, void *arg)
+{
+	(void)arg;
+	return step ? 40 : 0;
+}
+
+static void *park_thread(void *arg)
+{
+	char ch;
+
+	return read(*(int *)arg, &ch, 1) == 1 ? NULL : arg;
+}
+
+static void expect_holders(struct __test_metadata *_metadata, struct mt_nl *nl,
+			   const struct fork_table *t, uint32_t holders)
+{
+	struct mt_buf_list l;
+	unsigned int i;
+
+	ASSERT_EQ(0, mt_buffer_dump(nl, &l));
+	for (i = 0; i < FORK_BUFS + FORK_MAP_ONLY; i++) {
+		const struct mt_buf *b = mt_buf_list_find(&l, t->ids[i]);
+
+		ASSERT_NE(NULL, b) TH_LOG("buffer %u not listed", i);
+		EXPECT_EQ(holders, b->holders) TH_LOG("buffer %u", i);
+	}
+	free(l.bufs);
+}
+
+static void fork_copies_table(struct __test_metadata *_metadata,
+			      struct mt_nl *nl, bool threaded)
+{
+	struct fork_table *t = calloc(1, sizeof(*t));
+	int park[2] = { -1, -1 };
+	struct mt_proc pp, pc;
+	struct mt_child c;
+	unsigned int i;
+	pthread_t th;
+
+	ASSERT_NE(NULL, t);
+	for (i = 0; i < FORK_BUFS + FORK_MAP_ONLY; i++) {
+		int fd = i % 7 ? mt_heap_alloc(4 * KiB) :
+				 mt_udmabuf_alloc(4 * KiB);
+
+		ASSERT_GE(fd, 0) TH_LOG("buffer %u", i);
+		t->ids[i] = mt_fd_ino(fd);
+		/* Every 10th is mapped too; the last few only mapped. */
+		if (i % 10 == 0 || i >= FORK_BUFS) {
+			t->maps[i] = mmap(NULL, 4 * KiB, PROT_READ, MAP_SHARED,
+					  fd, 0);
+			ASSERT_NE(MAP_FAILED, t->maps[i]);
+		}
+		if (i >= FORK_BUFS) {
+			close(fd);
+			continue;
+		}
+		t->fds[i] = fd;
+		/* Every 5th has two fds. */
+		if (i % 5 == 0)
+			ASSERT_GE(dup(fd), 0);
+	}
+	if (threaded) {
+		ASSERT_EQ(0, pipe(park));
+		ASSERT_EQ(0, pthread_create(&th, NULL, park_thread, &park[0]));
+	}
+
+	ASSERT_EQ(0, child_start(&c, idle_step, NULL, 0));
+	GET(nl, getpid(), &pp);
+	GET(nl, c.pid, &pc);
+	EXPECT_FALSE(pc.incomplete);
+	EXPECT_EQ(pp.nr_buffers, pc.nr_buffers);
+	EXPECT_EQ(pp.nr_fds, pc.nr_fds);
+	EXPECT_EQ(pp.total, pc.total);
+	EXPECT_EQ(pp.mapped, pc.mapped);
+	for (i = 0; i < pp.nbufs; i++) {
+		const struct mt_buf *cb = mt_proc_find(&pc, pp.bufs[i].id);
+
+		ASSERT_NE(NULL, cb);
+		EXPECT_EQ(pp.bufs[i].fds, cb->fds);
+		EXPECT_EQ(pp.bufs[i].mapped, cb->mapped);
+	}
+	/* Every buffer has these two holders only: each pays half. */
+	EXPECT_EQ(pp.total / 2, pp.pss);
+	EXPECT_EQ(pc.total / 2, pc.pss);
+	mt_proc_free(&pp);
+	mt_proc_free(&pc);
+	ASSERT_TRUTH(nl, c.pid);
+	ASSERT_TRUTH(nl, getpid());
+	expect_holders(_metadata, nl, t, 2);
+
+	EXPECT_EQ(0, mt_child_finish(&c));
+	expect_holders(_metadata, nl, t, 1);
+	GET(nl, getpid(), &pp);
+	EXPECT_EQ(pp.total, pp.pss);
+	mt_proc_free(&pp);
+	if (threaded) {
+		ASSERT_EQ(1, write(park[1], "x", 1));
+		ASSERT_EQ(0, pthread_join(th, NULL));
+	}
+	free(t);
+}
+
+TEST_F(mt, fork_copies_a_large_table_exactly)
+{
+	fork_copies_table(_metadata, &self->nl, false);
+}
+
+TEST_F(mt, fork_of_a_threaded_process_copies_exactly)
+{
+	fork_copies_table(_metadata, &self->nl, true);
+}
+
 struct clone_files_arg {
 	int own;
 	int inherited;
