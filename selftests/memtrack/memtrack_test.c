@@ -770,6 +770,50 @@ TEST_F(mt, fork_of_a_threaded_process_copies_exactly)
 	fork_copies_table(_metadata, &self->nl, true);
 }
 
+/*
+ * A thread that installs and closes buffers and then exits, racing a
+ * fork: whether the copy was made while the thread still shared the
+ * table decides how it is counted, and either way the child must hold
+ * exactly what its table copy has.
+ */
+struct churn_arg {
+	int close_fd;
+	int new_fd;
+};
+
+static void *churn_and_exit(void *arg)
+{
+	struct churn_arg *a = arg;
+
+	a->new_fd = mt_heap_alloc(4 * KiB);
+	close(a->close_fd);
+	return NULL;
+}
+
+TEST_F(mt, fork_racing_a_thread_that_exits_copies_exactly)
+{
+	struct mt_child c;
+	unsigned int i;
+	pthread_t th;
+
+	for (i = 0; i < 50; i++)
+		ASSERT_GE(mt_heap_alloc(4 * KiB), 0);
+	for (i = 0; i < 20; i++) {
+		struct churn_arg a = { .close_fd = mt_heap_alloc(4 * KiB) };
+
+		ASSERT_GE(a.close_fd, 0);
+		ASSERT_EQ(0, pthread_create(&th, NULL, churn_and_exit, &a));
+		ASSERT_EQ(0, child_start(&c, idle_step, NULL, 0));
+		ASSERT_EQ(0, pthread_join(th, NULL));
+		ASSERT_GE(a.new_fd, 0);
+		ASSERT_TRUTH(&self->nl, c.pid);
+		ASSERT_TRUTH(&self->nl, getpid());
+		EXPECT_EQ(0, mt_child_finish(&c));
+		close(a.new_fd);
+	}
+	ASSERT_TRUTH(&self->nl, getpid());
+}
+
 struct clone_files_arg {
 	int own;
 	int inherited;

@@ -11,6 +11,8 @@
  *   mtbench scale read|fork    growth curves: the full read against the
  *                              references, one pid against the processes,
  *                              fork against the buffers held
+ *   mtbench scale read BUFS    the full read's point for 1,000 processes
+ *                              of BUFS buffers alone (a quick check)
  *   mtbench bpfscan [--mapped] [--pinned DIR]
  *                              the BPF iterator baseline as a user runs
  *                              it: load (or open pinned iterators), read,
@@ -844,7 +846,7 @@ static void depopulate(struct population *pop)
  * the number of references, and a one-process query against the number of
  * processes.  One line per point: "scale_<what> <x> <key>=<ns> ...".
  */
-static int cmd_scale_read(void)
+static int cmd_scale_read(int only_bufs)
 {
 	static const int bufs[] = { 1, 10, 100, 1000 };
 	static const int procs[] = { 10, 100, 1000, 10000 };
@@ -866,6 +868,8 @@ static int cmd_scale_read(void)
 		uint64_t t, lib, mt, pf, raw;
 		long refs = 0, refs_pf;
 
+		if (only_bufs && bufs[i] != only_bufs)
+			continue;
 		if (populate(&pop, 1000, bufs[i]))
 			return 1;
 		t = now_ns();
@@ -911,7 +915,7 @@ static int cmd_scale_read(void)
 		depopulate(&pop);
 	}
 	/* One process with 10 buffers, among 10 to 10,000 processes. */
-	for (i = 0; i < sizeof(procs) / sizeof(procs[0]); i++) {
+	for (i = 0; !only_bufs && i < sizeof(procs) / sizeof(procs[0]); i++) {
 		uint64_t t, lib, mt, pf;
 		char cmd[64], pidstr[16];
 		pid_t pid;
@@ -1176,7 +1180,7 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "contend"))
 		return cmd_contend();
 	if (argc >= 3 && !strcmp(argv[1], "scale") && !strcmp(argv[2], "read"))
-		return cmd_scale_read();
+		return cmd_scale_read(argc >= 4 ? atoi(argv[3]) : 0);
 	if (argc >= 3 && !strcmp(argv[1], "scale") && !strcmp(argv[2], "fork"))
 		return cmd_scale_fork();
 #ifdef MTBENCH_BPF
@@ -1193,6 +1197,6 @@ int main(int argc, char **argv)
 		return cmd_bpfscan(mapped, pinned);
 	}
 #endif
-	fprintf(stderr, "usage: mtbench hot [--listener] | read | events | memory | contend | scale read|fork | bpfscan [--mapped] [--pinned DIR]\n");
+	fprintf(stderr, "usage: mtbench hot [--listener] | read | events | memory | contend | scale read [BUFS]|fork | bpfscan [--mapped] [--pinned DIR]\n");
 	return 2;
 }
