@@ -62,6 +62,7 @@ struct mt_snapshot {
 	bool kernel_figures;
 	struct mt_proc *procs;
 	size_t nprocs;
+	size_t procs_cap;	/* entries allocated in procs */
 	bool has_system;	/* the system-wide buffer list is known */
 	/*
 	 * The processes were read without their buffers: what they hold
@@ -70,6 +71,7 @@ struct mt_snapshot {
 	bool held_from_system;
 	struct mt_buf *sys;	/* every registered buffer */
 	size_t nsys;
+	size_t sys_cap;		/* entries allocated in sys */
 	uint64_t generation;
 	unsigned int family_version;
 };

@@ -70,13 +70,22 @@ static bool pid_wanted(const struct mt_filter *f, uint32_t pid)
 
 static int proc_cmp(const void *a, const void *b);
 
+/*
+ * Append a process, growing the array by half again: growing it by one
+ * moved it at almost every process (the processes' buffer arrays are
+ * allocated between), quadratic in a list of thousands.
+ */
 static int add_proc(struct mt_snapshot *s, struct mt_proc *p)
 {
-	struct mt_proc *np = realloc(s->procs, (s->nprocs + 1) * sizeof(*np));
+	if (s->nprocs == s->procs_cap) {
+		size_t cap = s->procs_cap ? s->procs_cap + s->procs_cap / 2 : 64;
+		struct mt_proc *np = reallocarray(s->procs, cap, sizeof(*np));
 
-	if (!np)
-		return -ENOMEM;
-	s->procs = np;
+		if (!np)
+			return -ENOMEM;
+		s->procs = np;
+		s->procs_cap = cap;
+	}
 	s->procs[s->nprocs++] = *p;
 	return 0;
 }
@@ -119,7 +128,7 @@ static int copy_proc(const struct mtnl_proc *np, void *arg)
 	p.pid = mtnl_proc_pid(np);
 	/* A stat() of /proc/PID each: only for the views that use it. */
 	p.uid = c->need_uid ? mt_proc_uid(p.pid) : (uid_t)-1;
-	snprintf(p.comm, sizeof(p.comm), "%s", mtnl_proc_comm(np));
+	copy_str(p.comm, sizeof(p.comm), mtnl_proc_comm(np));
 	p.nbufs = mtnl_proc_nr_buffers(np);
 	p.nfds = mtnl_proc_nr_fds(np);
 	p.total = mtnl_proc_total(np);
@@ -158,19 +167,25 @@ static int copy_proc(const struct mtnl_proc *np, void *arg)
 static int copy_sys(const struct mtnl_buffer *b, void *arg)
 {
 	struct mt_snapshot *s = arg;
-	struct mt_buf *nb = realloc(s->sys, (s->nsys + 1) * sizeof(*nb));
 	struct mt_buf *d;
 
-	if (!nb)
-		return -ENOMEM;
-	s->sys = nb;
+	/* Grown by half again, as add_proc() does. */
+	if (s->nsys == s->sys_cap) {
+		size_t cap = s->sys_cap ? s->sys_cap + s->sys_cap / 2 : 64;
+		struct mt_buf *nb = reallocarray(s->sys, cap, sizeof(*nb));
+
+		if (!nb)
+			return -ENOMEM;
+		s->sys = nb;
+		s->sys_cap = cap;
+	}
 	d = &s->sys[s->nsys++];
 	memset(d, 0, sizeof(*d));
 	d->id = mtnl_buffer_id(b);
 	d->size = mtnl_buffer_size(b);
 	d->kholders = mtnl_buffer_holders(b);
-	snprintf(d->exporter, sizeof(d->exporter), "%s", mtnl_buffer_exporter(b));
-	snprintf(d->name, sizeof(d->name), "%s", mtnl_buffer_name(b));
+	copy_str(d->exporter, sizeof(d->exporter), mtnl_buffer_exporter(b));
+	copy_str(d->name, sizeof(d->name), mtnl_buffer_name(b));
 	return 0;
 }
 
@@ -296,6 +311,7 @@ static int read_system(struct mtnl *h, struct mt_snapshot *s, char *err,
 	free(s->sys);
 	s->sys = NULL;
 	s->nsys = 0;
+	s->sys_cap = 0;
 	if (ret == -EPERM)
 		return MTSTAT_OK;
 	snprintf(err, errlen, "buffer list failed: %s: %s", strerror(-ret),
