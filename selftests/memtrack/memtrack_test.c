@@ -760,12 +760,12 @@ static void fork_copies_table(struct __test_metadata *_metadata,
 	free(t);
 }
 
-TEST_F(mt, fork_copies_a_large_table_exactly)
+TEST_F_TIMEOUT(mt, fork_copies_a_large_table_exactly, 120)
 {
 	fork_copies_table(_metadata, &self->nl, false);
 }
 
-TEST_F(mt, fork_of_a_threaded_process_copies_exactly)
+TEST_F_TIMEOUT(mt, fork_of_a_threaded_process_copies_exactly, 120)
 {
 	fork_copies_table(_metadata, &self->nl, true);
 }
@@ -790,7 +790,7 @@ static void *churn_and_exit(void *arg)
 	return NULL;
 }
 
-TEST_F(mt, fork_racing_a_thread_that_exits_copies_exactly)
+TEST_F_TIMEOUT(mt, fork_racing_a_thread_that_exits_copies_exactly, 240)
 {
 	struct mt_child c;
 	unsigned int i;
@@ -798,7 +798,7 @@ TEST_F(mt, fork_racing_a_thread_that_exits_copies_exactly)
 
 	for (i = 0; i < 50; i++)
 		ASSERT_GE(mt_heap_alloc(4 * KiB), 0);
-	for (i = 0; i < 20; i++) {
+	for (i = 0; i < 12; i++) {
 		struct churn_arg a = { .close_fd = mt_heap_alloc(4 * KiB) };
 
 		ASSERT_GE(a.close_fd, 0);

@@ -71,21 +71,32 @@ static bool pid_wanted(const struct mt_filter *f, uint32_t pid)
 static int proc_cmp(const void *a, const void *b);
 
 /*
- * Append a process, growing the array by half again: growing it by one
- * moved it at almost every process (the processes' buffer arrays are
- * allocated between), quadratic in a list of thousands.
+ * @arr, or a larger copy of it, with room for one more entry (@n used of
+ * *@cap, @size bytes each); NULL if out of memory, @arr then unchanged.
+ * It grows by half again: growing it by one moved it at almost every
+ * entry (other allocations come between), quadratic in a list of
+ * thousands.
  */
+static void *grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+	size_t want = *cap ? *cap + *cap / 2 : 64;
+	void *na;
+
+	if (n < *cap)
+		return arr;
+	na = reallocarray(arr, want, size);
+	if (na)
+		*cap = want;
+	return na;
+}
+
 static int add_proc(struct mt_snapshot *s, struct mt_proc *p)
 {
-	if (s->nprocs == s->procs_cap) {
-		size_t cap = s->procs_cap ? s->procs_cap + s->procs_cap / 2 : 64;
-		struct mt_proc *np = reallocarray(s->procs, cap, sizeof(*np));
+	struct mt_proc *np = grow(s->procs, &s->procs_cap, s->nprocs, sizeof(*np));
 
-		if (!np)
-			return -ENOMEM;
-		s->procs = np;
-		s->procs_cap = cap;
-	}
+	if (!np)
+		return -ENOMEM;
+	s->procs = np;
 	s->procs[s->nprocs++] = *p;
 	return 0;
 }
@@ -167,18 +178,12 @@ static int copy_proc(const struct mtnl_proc *np, void *arg)
 static int copy_sys(const struct mtnl_buffer *b, void *arg)
 {
 	struct mt_snapshot *s = arg;
+	struct mt_buf *nb = grow(s->sys, &s->sys_cap, s->nsys, sizeof(*nb));
 	struct mt_buf *d;
 
-	/* Grown by half again, as add_proc() does. */
-	if (s->nsys == s->sys_cap) {
-		size_t cap = s->sys_cap ? s->sys_cap + s->sys_cap / 2 : 64;
-		struct mt_buf *nb = reallocarray(s->sys, cap, sizeof(*nb));
-
-		if (!nb)
-			return -ENOMEM;
-		s->sys = nb;
-		s->sys_cap = cap;
-	}
+	if (!nb)
+		return -ENOMEM;
+	s->sys = nb;
 	d = &s->sys[s->nsys++];
 	memset(d, 0, sizeof(*d));
 	d->id = mtnl_buffer_id(b);
