@@ -814,6 +814,140 @@ TEST_F_TIMEOUT(mt, fork_racing_a_thread_that_exits_copies_exactly, 240)
 	ASSERT_TRUTH(&self->nl, getpid());
 }
 
+/*
+ * A reader can find a child as soon as it is in the pid table, a moment
+ * before fork() has made the child's copy of the table count.  What the
+ * child holds is not known then: the reply must say it is incomplete,
+ * never show the child holding nothing.  A reader process keeps asking
+ * for the pid the next child will get, so that its first answer comes as
+ * early as it can; the children stay alive, so every answer that is not
+ * flagged must show all of the parent's buffers.  How many answers came
+ * from inside fork() is printed: under QEMU none has yet (the window is
+ * the child's holder walk), so this guards the rule rather than proves
+ * the reader reaches it.
+ */
+#define MIDFORK_BUFS	500
+#define MIDFORK_ROUNDS	100
+
+struct midfork {
+	pid_t next;		/* the pid to ask for; -1: stop */
+	pid_t asking;		/* the reader asks for it now */
+	pid_t found;		/* the last pid it got an answer for */
+	bool incomplete;	/* that answer */
+	uint32_t nr_buffers;
+};
+
+/*
+ * The reader and the forking parent run on CPUs of their own: on one CPU
+ * the reader could only run when fork() sleeps, never in the window.
+ */
+static int midfork_pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return 0;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void midfork_reader(struct midfork *m)
+{
+	struct mt_nl nl;
+	struct mt_proc p;
+	pid_t pid;
+
+	if (mt_nl_open(&nl) || midfork_pin(1))
+		_exit(1);
+	while ((pid = __atomic_load_n(&m->next, __ATOMIC_ACQUIRE)) >= 0) {
+		if (!pid || pid == m->found)
+			continue;
+		__atomic_store_n(&m->asking, pid, __ATOMIC_RELEASE);
+		if (mt_proc_get(&nl, pid, &p))
+			continue;
+		m->incomplete = p.incomplete;
+		m->nr_buffers = p.nr_buffers;
+		mt_proc_free(&p);
+		__atomic_store_n(&m->found, pid, __ATOMIC_RELEASE);
+	}
+	mt_nl_close(&nl);
+	_exit(0);
+}
+
+static bool midfork_wait(pid_t *where, pid_t pid)
+{
+	unsigned int i;
+
+	for (i = 0; i < 5000; i++) {
+		if (__atomic_load_n(where, __ATOMIC_ACQUIRE) == pid)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+TEST_F_TIMEOUT(mt, a_child_found_mid_fork_is_flagged_or_exact, 240)
+{
+	struct rlimit nofile = { MIDFORK_BUFS + 64, MIDFORK_BUFS + 64 };
+	unsigned int i, judged = 0, flagged = 0;
+	pid_t reader, next, kids[MIDFORK_ROUNDS];
+	struct midfork *m;
+	int status;
+
+	m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	reader = fork();
+	ASSERT_GE(reader, 0);
+	if (!reader)
+		midfork_reader(m);
+	ASSERT_EQ(0, midfork_pin(0));
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &nofile));
+	for (i = 0; i < MIDFORK_BUFS; i++)
+		ASSERT_GE(mt_heap_alloc(4 * KiB), 0) TH_LOG("buffer %u", i);
+	/* Nothing else forks in the guest: pids come in order. */
+	next = fork();
+	ASSERT_GE(next, 0);
+	if (!next)
+		_exit(0);
+	ASSERT_EQ(next, waitpid(next, &status, 0));
+	next++;
+	for (i = 0; i < MIDFORK_ROUNDS; i++) {
+		__atomic_store_n(&m->next, next, __ATOMIC_RELEASE);
+		ASSERT_TRUE(midfork_wait(&m->asking, next));
+		kids[i] = fork();
+		ASSERT_GE(kids[i], 0);
+		if (!kids[i]) {
+			pause();
+			_exit(0);
+		}
+		if (kids[i] == next) {
+			ASSERT_TRUE(midfork_wait(&m->found, next))
+				TH_LOG("the reader never found pid %d", next);
+			judged++;
+			if (m->incomplete)
+				flagged++;
+			else
+				EXPECT_EQ(MIDFORK_BUFS, m->nr_buffers)
+					TH_LOG("child %d shown unflagged", next);
+		}
+		next = kids[i] + 1;
+	}
+	__atomic_store_n(&m->next, -1, __ATOMIC_RELEASE);
+	ASSERT_EQ(reader, waitpid(reader, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	for (i = 0; i < MIDFORK_ROUNDS; i++) {
+		kill(kids[i], SIGKILL);
+		waitpid(kids[i], &status, 0);
+	}
+	/* Most rounds must be judged, or the test says nothing. */
+	EXPECT_GE(judged, MIDFORK_ROUNDS / 2);
+	ksft_print_msg("%u children judged, %u answered from inside fork()\n",
+		       judged, flagged);
+	munmap(m, sizeof(*m));
+}
+
 struct clone_files_arg {
 	int own;
 	int inherited;
