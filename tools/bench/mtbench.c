@@ -249,6 +249,50 @@ static void bench_fork(int nfds)
 	free(fds);
 }
 
+static void *park(void *arg)
+{
+	char c;
+
+	return read(*(int *)arg, &c, 1) == 1 ? NULL : arg;
+}
+
+/*
+ * The same fork with a second thread, which shares the descriptor table:
+ * the child's copy is then counted fd by fd, as the table may change
+ * under it (most processes that hold many buffers have threads).
+ */
+static void bench_fork_threaded(int nfds)
+{
+	int i, *fds = calloc((size_t)nfds + 1, sizeof(int)), n = 100, p[2];
+	char name[64];
+	pthread_t th;
+	uint64_t t;
+
+	if (!fds || pipe(p) || pthread_create(&th, NULL, park, &p[0])) {
+		free(fds);
+		return;
+	}
+	for (i = 0; i < nfds; i++)
+		fds[i] = dmabuf(4096);
+	t = now_ns();
+	for (i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(0);
+		waitpid(pid, NULL, 0);
+	}
+	snprintf(name, sizeof(name), "fork_exit_wait_%d_dmabufs_threaded", nfds);
+	report(name, n, now_ns() - t);
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	free(fds);
+	if (write(p[1], "x", 1) == 1)
+		pthread_join(th, NULL);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void bench_exec(void)
 {
 	int i, fds[100], n = 100;
@@ -271,17 +315,44 @@ static void bench_exec(void)
 		close(fds[i]);
 }
 
-static volatile int listener_stop;
-
-static void *listener(void *arg)
+/*
+ * A listener in a process of its own, as mtstat --watch is: a thread
+ * would share the benchmark's descriptor table and send its forks down
+ * the path of a shared table (see bench_fork_threaded()).  Returns its
+ * pid once it is subscribed, or -1.
+ */
+static pid_t listener_start(void)
 {
-	struct mtnl_events *e = arg;
+	struct mtnl_events_opts o = { .sz = sizeof(o), .rcvbuf = 4 << 20 };
+	struct mtnl_events *e;
 	struct mtnl_event *ev;
+	int ready[2];
+	pid_t pid;
+	char c = 0;
 
-	while (!listener_stop)
-		if (mtnl_events_read(e, &ev, 100) == 0)
-			mtnl_event_free(ev);
-	return NULL;
+	if (pipe(ready))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		close(ready[0]);
+		if (mtnl_events_open(&e, &o))
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		close(ready[1]);
+		for (;;)
+			if (mtnl_events_read(e, &ev, 1000) == 0)
+				mtnl_event_free(ev);
+	}
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1 || c != 'r') {
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(ready[0]);
+	return pid;
 }
 
 #ifdef MTBENCH_GEM
@@ -334,17 +405,15 @@ static void bench_gem(void)
 
 static int cmd_hot(int listen)
 {
-	struct mtnl_events_opts o = { .sz = sizeof(o), .rcvbuf = 4 << 20 };
-	struct mtnl_events *e = NULL;
-	pthread_t t;
+	pid_t listener = 0;
 	int a, b, p[2];
 
 	if (listen) {
-		if (mtnl_events_open(&e, &o)) {
+		listener = listener_start();
+		if (listener < 0) {
 			fprintf(stderr, "mtbench: cannot subscribe\n");
 			return 1;
 		}
-		pthread_create(&t, NULL, listener, e);
 	}
 	bench_open_close();
 	if (pipe(p))
@@ -365,11 +434,11 @@ static int cmd_hot(int listen)
 	bench_fork(0);
 	bench_fork(100);
 	bench_fork(1000);
+	bench_fork_threaded(1000);
 	bench_exec();
-	if (listen) {
-		listener_stop = 1;
-		pthread_join(t, NULL);
-		mtnl_events_close(e);
+	if (listener > 0) {
+		kill(listener, SIGKILL);
+		waitpid(listener, NULL, 0);
 	}
 	return 0;
 }
