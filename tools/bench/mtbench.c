@@ -29,6 +29,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,12 +226,33 @@ static void bench_pidfd_getfd(int fd)
 	close(pidfd);
 }
 
-static void bench_fork(int nfds)
+static void *park(void *arg)
+{
+	char c;
+
+	return read(*(int *)arg, &c, 1) == 1 ? NULL : arg;
+}
+
+/*
+ * fork + exit + wait of a process holding @nfds distinct dma-bufs.  With
+ * @threaded, a parked second thread shares the descriptor table, so the
+ * child's copy is counted fd by fd, as the table may change under it
+ * (most processes that hold many buffers have threads).
+ */
+static void bench_fork(int nfds, bool threaded)
 {
 	int i, *fds = calloc((size_t)nfds + 1, sizeof(int)), n = nfds >= 10000 ? 20 : nfds >= 1000 ? 100 : 300;
+	int p[2] = { -1, -1 };
 	char name[64];
+	pthread_t th;
 	uint64_t t;
 
+	if (!fds)
+		return;
+	if (threaded && (pipe(p) || pthread_create(&th, NULL, park, &p[0]))) {
+		free(fds);
+		return;
+	}
 	/* Each fd its own buffer: the worst case for the child's walk. */
 	for (i = 0; i < nfds; i++)
 		fds[i] = dmabuf(4096);
@@ -242,55 +264,18 @@ static void bench_fork(int nfds)
 			_exit(0);
 		waitpid(pid, NULL, 0);
 	}
-	snprintf(name, sizeof(name), "fork_exit_wait_%d_dmabufs", nfds);
+	snprintf(name, sizeof(name), "fork_exit_wait_%d_dmabufs%s", nfds,
+		 threaded ? "_threaded" : "");
 	report(name, n, now_ns() - t);
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
 	free(fds);
-}
-
-static void *park(void *arg)
-{
-	char c;
-
-	return read(*(int *)arg, &c, 1) == 1 ? NULL : arg;
-}
-
-/*
- * The same fork with a second thread, which shares the descriptor table:
- * the child's copy is then counted fd by fd, as the table may change
- * under it (most processes that hold many buffers have threads).
- */
-static void bench_fork_threaded(int nfds)
-{
-	int i, *fds = calloc((size_t)nfds + 1, sizeof(int)), n = 100, p[2];
-	char name[64];
-	pthread_t th;
-	uint64_t t;
-
-	if (!fds || pipe(p) || pthread_create(&th, NULL, park, &p[0])) {
-		free(fds);
-		return;
+	if (threaded) {
+		if (write(p[1], "x", 1) == 1)
+			pthread_join(th, NULL);
+		close(p[0]);
+		close(p[1]);
 	}
-	for (i = 0; i < nfds; i++)
-		fds[i] = dmabuf(4096);
-	t = now_ns();
-	for (i = 0; i < n; i++) {
-		pid_t pid = fork();
-
-		if (pid == 0)
-			_exit(0);
-		waitpid(pid, NULL, 0);
-	}
-	snprintf(name, sizeof(name), "fork_exit_wait_%d_dmabufs_threaded", nfds);
-	report(name, n, now_ns() - t);
-	for (i = 0; i < nfds; i++)
-		close(fds[i]);
-	free(fds);
-	if (write(p[1], "x", 1) == 1)
-		pthread_join(th, NULL);
-	close(p[0]);
-	close(p[1]);
 }
 
 static void bench_exec(void)
@@ -318,7 +303,7 @@ static void bench_exec(void)
 /*
  * A listener in a process of its own, as mtstat --watch is: a thread
  * would share the benchmark's descriptor table and send its forks down
- * the path of a shared table (see bench_fork_threaded()).  Returns its
+ * the path of a shared table (see bench_fork()).  Returns its
  * pid once it is subscribed, or -1.
  */
 static pid_t listener_start(void)
@@ -431,10 +416,10 @@ static int cmd_hot(int listen)
 	close(a);
 	close(b);
 	bench_gem();
-	bench_fork(0);
-	bench_fork(100);
-	bench_fork(1000);
-	bench_fork_threaded(1000);
+	bench_fork(0, false);
+	bench_fork(100, false);
+	bench_fork(1000, false);
+	bench_fork(1000, true);
 	bench_exec();
 	if (listener > 0) {
 		kill(listener, SIGKILL);
@@ -1027,7 +1012,7 @@ static int cmd_scale_fork(void)
 	if (setrlimit(RLIMIT_NOFILE, &rl))
 		return 1;
 	for (i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
-		bench_fork(bufs[i]);
+		bench_fork(bufs[i], false);
 	return 0;
 }
 
